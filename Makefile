@@ -1,0 +1,137 @@
+# gs - Depth Anything 3 -> 3D Gaussian splats -> novel views, in C + CUDA.
+#
+#   make              build build/gs, build/libgs.a (CUDA objects too when nvcc is found)
+#   make CUDA=0       CPU-only build even where nvcc exists
+#   make test         build and run the unit tests (build/test_gs)
+#   make test-asan    the same suite under AddressSanitizer + UBSan (build-asan/)
+#   make fuzz         build libFuzzer targets (build-fuzz/); make fuzz-run FUZZ_SECONDS=N runs each
+#   make deps         install the Debian packages the project needs (apt-get)
+#   BUILD=dir         put objects elsewhere (parallel builds must use different dirs)
+
+BUILD   ?= build
+CC      ?= gcc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+OPT     ?= -O2
+CUDA    ?= auto
+SAN     ?= 0
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc))
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+SRC_DIRS := gs data backbone heads raster eval
+CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+               -Wshadow -Wstrict-prototypes -fopenmp -I. -I/usr/include/stb -MMD -MP
+CFLAGS  ?= $(OPT) -g
+LIBS    := -lpng -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+CUDA    := 0
+endif
+
+USE_CUDA := 0
+ifneq ($(CUDA),0)
+ifneq ($(NVCC),)
+USE_CUDA := 1
+endif
+endif
+ifeq ($(CUDA),1)
+ifeq ($(NVCC),)
+$(error CUDA=1 but nvcc was not found)
+endif
+endif
+
+LIB_C   := $(filter-out gs/main.c gs/cmd_%.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+CLI_C   := gs/main.c $(wildcard gs/cmd_*.c)
+CU_SRC  := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.cu))
+TEST_C  := $(wildcard tests/*.c)
+FUZZ_C  := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ := $(LIB_C:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_C:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ:= $(TEST_C:%.c=$(BUILD)/obj/%.o)
+
+ifeq ($(USE_CUDA),1)
+CFLAGS_BASE += -DGS_HAVE_CUDA
+CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
+LIB_OBJ += $(CU_OBJ)
+NVFLAGS ?= -O3 -std=c++17 -I. -DGS_HAVE_CUDA -gencode arch=compute_90,code=sm_90 \
+           -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall,-Werror -Werror all-warnings
+LIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -lcublas -ldl -lrt -lstdc++
+endif
+
+.PHONY: all test test-asan fuzz fuzz-run deps clean lib
+all: $(BUILD)/gs $(BUILD)/libgs.a
+lib: $(BUILD)/libgs.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libgs.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/gs: $(CLI_OBJ) $(BUILD)/libgs.a
+	$(CC) -fopenmp $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libgs.a $(LIBS)
+
+$(BUILD)/test_gs: $(TEST_OBJ) $(BUILD)/libgs.a $(BUILD)/gs
+	$(CC) -fopenmp $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libgs.a $(LIBS)
+
+# Tests run from the repository root so that ../shared/data resolves; the CLI
+# tests find the binary through GS_BIN.
+test: $(BUILD)/test_gs
+	GS_BIN=$(BUILD)/gs $(BUILD)/test_gs $(T)
+
+test-asan:
+	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 $(if $(T),T=$(T)) test
+
+# ---- fuzzing (clang + libFuzzer) ------------------------------------------------
+FUZZ_CC    ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -I. -I/usr/include/stb -Wno-unknown-pragmas \
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB_C := $(LIB_C)
+FUZZ_OBJ   := $(FUZZ_LIB_C:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN   := $(FUZZ_C:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_SECONDS ?= 20
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ -lpng -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread -lstdc++
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-run: fuzz
+	@set -e; for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  seeds=tests/fuzz/seeds/$${n#fuzz_}; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 \
+	      $(FUZZ_BUILD)/corpus/$$n $$( [ -d $$seeds ] && echo $$seeds ) 2>$(FUZZ_BUILD)/$$n.log \
+	      || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
+	  grep -E "^#[0-9]+ *DONE" $(FUZZ_BUILD)/$$n.log | tail -1 || true; \
+	done
+
+# ---- dependencies ---------------------------------------------------------------
+DEB_PKGS := gcc make pkg-config libpng-dev libstb-dev libtinyexr-dev zlib1g-dev libzstd-dev \
+            libcjson-dev libopenblas-dev ffmpeg clang libclang-rt-14-dev
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); echo "deps: installing$$missing"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; fi
+
+clean:
+	rm -rf build build-asan $(FUZZ_BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,88 @@
+/* cameras.h - cameras in one internal convention and the files they come from.
+ *
+ * Internal convention (gsplat / COLMAP / DA3): OpenCV world-to-camera,
+ *   x_cam = R * x_world + t, camera axes +x right, +y down, +z forward;
+ *   pixel (u, v) = (fx * x/z + cx, fy * y/z + cy), with pixel (i, j) covering
+ *   [i, i+1) x [j, j+1), i.e. its centre at (i+0.5, j+0.5).
+ * Read: our JSON (format "gs-cameras"), NeRF/nerfstudio transforms.json
+ * (OpenGL camera-to-world), INRIA cameras.json, COLMAP text/binary models,
+ * LLFF poses_bounds.npy. Write: our JSON, COLMAP text. */
+#ifndef GS_DATA_CAMERAS_H
+#define GS_DATA_CAMERAS_H
+
+#include "gs/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GS_MAX_CAMERAS 100000
+
+typedef struct {
+    double R[9];            /* world-to-camera rotation, row-major */
+    double t[3];            /* world-to-camera translation */
+    double fx, fy, cx, cy;  /* pixels */
+    int width, height;
+    int has_pose;           /* 0 when the file gave intrinsics only (COLMAP cameras without images) */
+    double near_, far_;     /* scene bounds when the file has them (LLFF), else 0 */
+    char name[256];         /* image file name when known */
+} gs_camera;
+
+typedef struct {
+    int n;
+    gs_camera *cams;
+} gs_cameras;
+
+typedef struct {
+    /* LLFF poses_bounds.npy stores full-resolution H, W, f; divide by this
+     * factor (e.g. 8 for images_8). 0 = 1. */
+    double llff_factor;
+} gs_camera_read_opts;
+
+typedef enum {
+    GS_CAM_UNKNOWN = 0, GS_CAM_GS_JSON, GS_CAM_TRANSFORMS, GS_CAM_INRIA_JSON,
+    GS_CAM_COLMAP_TEXT, GS_CAM_COLMAP_BIN, GS_CAM_LLFF
+} gs_camera_format;
+const char *gs_camera_format_name(gs_camera_format f);
+
+/* Read any supported camera file or COLMAP model directory (a folder holding
+ * cameras.{txt,bin} [+ images.{txt,bin}], or one with sparse/0 inside).
+ * opts may be NULL. */
+gs_status gs_cameras_read(const char *path, const gs_camera_read_opts *opts, gs_cameras *out,
+                          gs_camera_format *fmt_out);
+void gs_cameras_free(gs_cameras *c);
+
+gs_status gs_cameras_read_json_mem(const char *text, size_t size, const char *name, const char *base_dir,
+                                   gs_cameras *out, gs_camera_format *fmt_out);
+gs_status gs_cameras_read_llff_mem(const uint8_t *data, size_t size, const char *name, double factor,
+                                   gs_cameras *out);
+gs_status gs_colmap_cameras_bin_mem(const uint8_t *data, size_t size, const char *name, gs_cameras *out);
+gs_status gs_colmap_images_bin_mem(const uint8_t *data, size_t size, const char *name,
+                                   const gs_cameras *intrinsics, gs_cameras *out);
+gs_status gs_colmap_cameras_txt_mem(const char *text, size_t size, const char *name, gs_cameras *out);
+gs_status gs_colmap_images_txt_mem(const char *text, size_t size, const char *name,
+                                   const gs_cameras *intrinsics, gs_cameras *out);
+
+/* COLMAP sparse points (points3D.bin / points3D.txt): xyz (n,3) and rgb (n,3).
+ * Both malloc'ed. */
+gs_status gs_colmap_points_read(const char *path, float **xyz, uint8_t **rgb, int64_t *n);
+
+gs_status gs_cameras_write_json(const char *path, const gs_cameras *c);
+/* Writes cameras.txt, images.txt and an empty points3D.txt into dir. */
+gs_status gs_cameras_write_colmap_text(const char *dir, const gs_cameras *c);
+
+/* Geometry helpers. */
+void gs_camera_center(const gs_camera *c, double C[3]);                /* -R^T t */
+/* Project a world point; returns 0 when behind the camera (z <= 0). */
+int gs_camera_project(const gs_camera *c, const double X[3], double uv[2], double *depth);
+/* Set R,t from an OpenCV camera-to-world 4x4 (row-major, last row ignored). */
+void gs_camera_set_c2w(gs_camera *c, const double c2w[16]);
+void gs_camera_get_c2w(const gs_camera *c, double c2w[16]);
+/* Rotation matrix <-> quaternion (w,x,y,z; COLMAP/Hamilton). */
+void gs_quat_to_rotmat(const double q[4], double R[9]);
+void gs_rotmat_to_quat(const double R[9], double q[4]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

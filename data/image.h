@@ -1,0 +1,61 @@
+/* image.h - image files in and out.
+ *
+ * In:  PNG (8/16-bit; gray, gray+alpha, RGB, RGBA, palette) through libpng,
+ *      JPEG through stb_image. Pixels become float32 in [0,1], interleaved HWC.
+ * Out: PNG 8-bit (and 16-bit) through libpng, float EXR (depth maps) through
+ *      tinyexr, and a colourised depth PNG (turbo colormap).
+ * All writers are atomic (temporary file + rename). Images are untrusted:
+ * dimensions are bounded (GS_IMAGE_MAX_DIM per side, GS_IMAGE_MAX_PIXELS). */
+#ifndef GS_DATA_IMAGE_H
+#define GS_DATA_IMAGE_H
+
+#include "gs/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GS_IMAGE_MAX_DIM 32768
+#define GS_IMAGE_MAX_PIXELS ((int64_t)1 << 28)
+
+typedef struct {
+    int width, height, channels; /* channels: 1, 2, 3 or 4 */
+    int bit_depth;               /* of the source file: 8 or 16 (32 for float) */
+    float *data;                 /* height*width*channels, row-major HWC, [0,1] */
+} gs_image;
+
+/* Allocate a zeroed image. */
+gs_status gs_image_alloc(gs_image *im, int width, int height, int channels);
+void gs_image_free(gs_image *im);
+
+/* Read PNG or JPEG (detected by content, not extension). */
+gs_status gs_image_read(const char *path, gs_image *im);
+gs_status gs_image_read_mem(const uint8_t *data, size_t size, const char *name, gs_image *im);
+
+/* Width, height and channel count from the file header, without decoding. */
+gs_status gs_image_info(const char *path, int *width, int *height, int *channels);
+
+/* Write a PNG; values are clamped to [0,1] and rounded. bit_depth 8 or 16. */
+gs_status gs_image_write_png(const char *path, const gs_image *im, int bit_depth);
+
+/* Write single-channel float data (e.g. depth) as an EXR file (FLOAT pixels,
+ * channel "Y"). NaN/Inf are written as they are. */
+gs_status gs_exr_write_depth(const char *path, const float *depth, int width, int height);
+/* Read back a single-channel EXR (for tests and tools). *out is malloc'ed. */
+gs_status gs_exr_read_depth(const char *path, float **out, int *width, int *height);
+
+/* Colourise a scalar map with the turbo colormap into an RGB image.
+ * Values are normalised between lo and hi; when lo >= hi, the 2nd and 98th
+ * percentiles of the finite values are used. inverse != 0 maps 1/value
+ * (near = warm), as is usual for depth. Non-finite values become black. */
+gs_status gs_colorize(const float *v, int width, int height, float lo, float hi, int inverse, gs_image *out);
+/* turbo(t) for t in [0,1] -> rgb in [0,1] */
+void gs_turbo(float t, float rgb[3]);
+
+/* Composite an RGBA image over a background colour; returns an RGB image. */
+gs_status gs_image_composite(const gs_image *rgba, const float bg[3], gs_image *rgb);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,80 @@
+/* scene.h - the Gaussian scene type and its files.
+ *
+ * In memory every attribute is activated (what a renderer uses):
+ *   means      (n,3)  world position (OpenCV/COLMAP world, "RDF", as INRIA PLY)
+ *   scales     (n,3)  standard deviations, linear (PLY stores log)
+ *   rotations  (n,4)  unit quaternion w,x,y,z (normalised on load)
+ *   opacities  (n)    in [0,1] (PLY stores the logit)
+ *   sh         (n,K,3) SH coefficients, K = (sh_degree+1)^2, coefficient-major
+ *                     with the RGB channel innermost; sh[i][0] is the DC term
+ *                     (colour = 0.5 + C0 * dc, C0 = 0.28209479177387814).
+ * Files: INRIA 3DGS PLY (read/write, any SH degree, properties by name),
+ * PlayCanvas compressed PLY (read), antimatter15 .splat (read/write),
+ * Niantic .spz v2-4 (read; write v4 default or v2/v3 gzip). */
+#ifndef GS_DATA_SCENE_H
+#define GS_DATA_SCENE_H
+
+#include "gs/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GS_SH_C0 0.28209479177387814f
+#define GS_SH_MAX_DEGREE 3
+/* Refuse files declaring more splats than this (2^28, ~268M). */
+#define GS_SCENE_MAX_SPLATS ((int64_t)1 << 28)
+
+typedef struct {
+    int64_t n;
+    int sh_degree;        /* 0..3 */
+    int antialiased;      /* trained with gsplat's antialiased/mip mode (SPZ flag, PLY comment) */
+    float *means, *scales, *rotations, *opacities, *sh;
+} gs_scene;
+
+static inline int gs_sh_coeffs(int degree) { return (degree + 1) * (degree + 1); }
+
+/* Allocate a scene of n splats (zeroed; rotations set to identity). */
+gs_status gs_scene_alloc(gs_scene *s, int64_t n, int sh_degree);
+void gs_scene_free(gs_scene *s);
+
+typedef enum {
+    GS_FMT_UNKNOWN = 0, GS_FMT_PLY, GS_FMT_COMPRESSED_PLY, GS_FMT_SPLAT, GS_FMT_SPZ
+} gs_scene_format;
+const char *gs_scene_format_name(gs_scene_format f);
+/* Guess from content first (PLY magic, SPZ magic / gzip), then from the file
+ * name (.splat has no header). */
+gs_scene_format gs_scene_detect(const uint8_t *data, size_t size, const char *name);
+
+/* Read any supported splat file. On error the scene is left empty. */
+gs_status gs_scene_read(const char *path, gs_scene *s, gs_scene_format *fmt_out);
+gs_status gs_scene_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s,
+                            gs_scene_format *fmt_out);
+/* Write in the format named by the extension (.ply, .splat, .spz). Atomic. */
+gs_status gs_scene_write(const char *path, const gs_scene *s);
+
+/* Per-format entry points (name is used in error messages). */
+gs_status gs_ply_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);      /* INRIA or compressed */
+gs_status gs_ply_write(const char *path, const gs_scene *s);
+gs_status gs_splat_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
+gs_status gs_splat_write(const char *path, const gs_scene *s);
+gs_status gs_spz_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
+/* version: 2, 3 (gzip) or 4 (zstd streams, default when 0) */
+gs_status gs_spz_write(const char *path, const gs_scene *s, int version);
+
+/* Splats that a renderer must skip: non-finite values, non-positive scales,
+ * zero quaternions, opacity outside [0,1]. Returns their count. */
+int64_t gs_scene_count_invalid(const gs_scene *s);
+
+typedef struct {
+    int64_t n, n_invalid;
+    double bbox_min[3], bbox_max[3];     /* over valid splats */
+    double opacity_min, opacity_mean, opacity_max;
+    double scale_min, scale_median, scale_max; /* over all valid per-axis scales */
+} gs_scene_stats;
+gs_status gs_scene_stats_compute(const gs_scene *s, gs_scene_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

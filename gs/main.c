@@ -1,0 +1,98 @@
+/* main.c - the `gs` command: dispatch to subcommands, help, version. */
+#include "gs/cli.h"
+#include "gs/device.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GS_VERSION "0.1.0"
+
+int cli_fail(const char *cmd, gs_status st) {
+    fprintf(stderr, "gs %s: error: %s\n", cmd, gs_last_error());
+    (void)st;
+    return 1;
+}
+
+int cli_usage_error(const gs_command *c, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "gs %s: ", c->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'gs %s --help'.\n", c->name);
+    return 2;
+}
+
+int cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help"); }
+
+int cli_parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+static const gs_command *const k_commands[] = {
+    &cmd_info_def,
+};
+#define N_COMMANDS (int)(sizeof k_commands / sizeof k_commands[0])
+
+static void print_help(FILE *f) {
+    fprintf(f,
+            "gs " GS_VERSION " - photos to 3D Gaussian splats (Depth Anything 3) and novel views\n"
+            "\n"
+            "usage: gs <command> [options]\n"
+            "\n"
+            "commands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", k_commands[i]->name, k_commands[i]->summary);
+    fprintf(f,
+            "\n"
+            "Run 'gs <command> --help' for the options of a command.\n"
+            "Global: gs --version prints the version and the compute devices this build can use.\n");
+}
+
+static int print_version(void) {
+    char dev[256];
+    printf("gs %s\n", GS_VERSION);
+    printf("cpu threads: %d\n", gs_num_threads());
+    gs_status st = gs_cuda_describe(dev, sizeof dev);
+    printf("cuda: %s\n", st == GS_OK ? dev : dev);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (cli_is_help(argv[1])) {
+        if (argc >= 3) {
+            for (int i = 0; i < N_COMMANDS; i++)
+                if (!strcmp(argv[2], k_commands[i]->name)) { fputs(k_commands[i]->usage, stdout); return 0; }
+            fprintf(stderr, "gs: unknown command '%s'\n", argv[2]);
+            return 2;
+        }
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) return print_version();
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], k_commands[i]->name)) continue;
+        for (int a = 2; a < argc; a++)
+            if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) { fputs(k_commands[i]->usage, stdout); return 0; }
+        return k_commands[i]->fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "gs: unknown command '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return 2;
+}

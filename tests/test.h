@@ -1,0 +1,61 @@
+/* test.h - the project's tiny test framework.
+ *
+ * TEST(name) { ... } registers a test (via a constructor) in the single test
+ * binary build/test_gs. Checks record failures with file:line and keep going.
+ * TEST_SKIP("why") marks the test skipped (e.g. ../shared/data absent).
+ * The runner prints one line per test and ends with "N passed, N failed,
+ * N skipped". Run a subset with: build/test_gs <substring>. */
+#ifndef GS_TEST_H
+#define GS_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef void (*gs_test_fn)(void);
+void gs_test_register(const char *name, const char *file, gs_test_fn fn);
+void gs_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void gs_test_skip(const char *why);
+int gs_test_failed(void);
+/* ../shared/data or $GS_SHARED_DATA; NULL when absent */
+const char *gs_test_data_dir(void);
+/* A fresh temporary directory for this test run (removed at exit). */
+const char *gs_test_tmpdir(void);
+/* Path helper: data dir + rel into a static buffer per call slot (8 slots). */
+const char *gs_test_data(const char *rel);
+const char *gs_test_tmp(const char *rel);
+
+#define TEST(name)                                                              \
+    static void test_##name(void);                                              \
+    __attribute__((constructor)) static void register_##name(void) {            \
+        gs_test_register(#name, __FILE__, test_##name);                         \
+    }                                                                           \
+    static void test_##name(void)
+
+#define CHECK(cond)                                                             \
+    do { if (!(cond)) gs_test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); } while (0)
+#define CHECK_MSG(cond, ...)                                                    \
+    do { if (!(cond)) gs_test_fail(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define CHECK_EQ_INT(a, b)                                                      \
+    do { long long a_ = (long long)(a), b_ = (long long)(b);                    \
+         if (a_ != b_) gs_test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); } while (0)
+#define CHECK_NEAR(a, b, tol)                                                   \
+    do { double a_ = (double)(a), b_ = (double)(b);                             \
+         if (!(fabs(a_ - b_) <= (tol)))                                         \
+             gs_test_fail(__FILE__, __LINE__, "%s ~= %s: %.9g vs %.9g (tol %g)", #a, #b, a_, b_, (double)(tol)); } while (0)
+#define CHECK_STR(a, b)                                                         \
+    do { const char *a_ = (a), *b_ = (b);                                       \
+         if (!a_ || !b_ || strcmp(a_, b_)) gs_test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } while (0)
+/* Status checks: OK, or a specific failure whose message contains a word. */
+#define CHECK_OK(expr)                                                          \
+    do { gs_status s_ = (expr);                                                 \
+         if (s_ != GS_OK) gs_test_fail(__FILE__, __LINE__, "%s failed: %s", #expr, gs_last_error()); } while (0)
+#define CHECK_ERR(expr, needle)                                                 \
+    do { gs_clear_error(); gs_status s_ = (expr);                               \
+         if (s_ == GS_OK) gs_test_fail(__FILE__, __LINE__, "%s succeeded, expected an error", #expr); \
+         else if ((needle) && !strstr(gs_last_error(), (needle)))               \
+             gs_test_fail(__FILE__, __LINE__, "%s: error \"%s\" lacks \"%s\"", #expr, gs_last_error(), (const char *)(needle)); } while (0)
+#define TEST_SKIP(why) do { gs_test_skip(why); return; } while (0)
+#define REQUIRE_DATA() do { if (!gs_test_data_dir()) TEST_SKIP("../shared/data not found (set GS_SHARED_DATA)"); } while (0)
+
+#endif

@@ -1,0 +1,121 @@
+/* test_main.c - runner for all TEST()s linked into build/test_gs. */
+#define _GNU_SOURCE
+#include "tests/test.h"
+#include "gs/runtime.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct { const char *name, *file; gs_test_fn fn; } entry;
+static entry *g_tests;
+static int g_n, g_cap;
+static int g_fail_count, g_skipped;
+static char g_skip_why[256];
+
+void gs_test_register(const char *name, const char *file, gs_test_fn fn) {
+    if (g_n == g_cap) {
+        g_cap = g_cap ? 2 * g_cap : 64;
+        g_tests = realloc(g_tests, (size_t)g_cap * sizeof *g_tests);
+        if (!g_tests) abort();
+    }
+    g_tests[g_n++] = (entry){name, file, fn};
+}
+
+void gs_test_fail(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    if (g_fail_count < 20) {
+        fprintf(stdout, "    %s:%d: ", file, line);
+        va_start(ap, fmt);
+        vfprintf(stdout, fmt, ap);
+        va_end(ap);
+        fputc('\n', stdout);
+    }
+    g_fail_count++;
+}
+
+void gs_test_skip(const char *why) {
+    g_skipped = 1;
+    snprintf(g_skip_why, sizeof g_skip_why, "%s", why);
+}
+
+int gs_test_failed(void) { return g_fail_count > 0; }
+
+const char *gs_test_data_dir(void) {
+    static int done;
+    static char dir[1024];
+    if (!done) {
+        done = 1;
+        const char *env = getenv("GS_SHARED_DATA");
+        const char *cands[] = {env, "../shared/data", "../../shared/data"};
+        for (int i = 0; i < 3; i++) {
+            if (cands[i] && *cands[i] && gs_is_dir(cands[i])) {
+                snprintf(dir, sizeof dir, "%s", cands[i]);
+                break;
+            }
+        }
+    }
+    return dir[0] ? dir : NULL;
+}
+
+static char g_tmpdir[256];
+static void rm_tmpdir(void) {
+    if (!g_tmpdir[0] || getenv("GS_TEST_KEEP")) return;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", g_tmpdir);
+}
+
+const char *gs_test_tmpdir(void) {
+    if (!g_tmpdir[0]) {
+        snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/gs-test-XXXXXX");
+        if (!mkdtemp(g_tmpdir)) { perror("mkdtemp"); abort(); }
+        atexit(rm_tmpdir);
+    }
+    return g_tmpdir;
+}
+
+static const char *slot_path(const char *base, const char *rel) {
+    static char bufs[8][1024];
+    static int k;
+    char *b = bufs[k++ & 7];
+    snprintf(b, 1024, "%s/%s", base, rel);
+    return b;
+}
+
+const char *gs_test_data(const char *rel) {
+    const char *d = gs_test_data_dir();
+    return slot_path(d ? d : "../shared/data", rel);
+}
+
+const char *gs_test_tmp(const char *rel) { return slot_path(gs_test_tmpdir(), rel); }
+
+int main(int argc, char **argv) {
+    int passed = 0, failed = 0, skipped = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 0; i < g_n; i++) {
+        int selected = argc < 2;
+        for (int a = 1; a < argc; a++)
+            if (strstr(g_tests[i].name, argv[a]) || strstr(g_tests[i].file, argv[a])) selected = 1;
+        if (!selected) continue;
+        g_fail_count = 0;
+        g_skipped = 0;
+        gs_clear_error();
+        double t0 = gs_now();
+        g_tests[i].fn();
+        double ms = (gs_now() - t0) * 1e3;
+        if (g_fail_count) {
+            failed++;
+            printf("FAIL %-44s (%d failed checks)\n", g_tests[i].name, g_fail_count);
+        } else if (g_skipped) {
+            skipped++;
+            printf("SKIP %-44s %s\n", g_tests[i].name, g_skip_why);
+        } else {
+            passed++;
+            printf("ok   %-44s %8.1f ms\n", g_tests[i].name, ms);
+        }
+    }
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    return failed ? 1 : 0;
+}
