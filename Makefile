@@ -20,7 +20,7 @@ NVCC    ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/n
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 SRC_DIRS := gs data backbone heads raster eval
-CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wshadow -Wstrict-prototypes -fopenmp -I. -I/usr/include/stb -MMD -MP
 CFLAGS  ?= $(OPT) -g
 LIBS    := -lpng -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread
@@ -95,7 +95,7 @@ test-asan:
 # ---- fuzzing (clang + libFuzzer) ------------------------------------------------
 FUZZ_CC    ?= clang
 FUZZ_BUILD ?= build-fuzz
-FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -I. -I/usr/include/stb -Wno-unknown-pragmas \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -I/usr/include/stb -Wno-unknown-pragmas \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_C := $(LIB_C)
 FUZZ_OBJ   := $(FUZZ_LIB_C:%.c=$(FUZZ_BUILD)/obj/%.o)

@@ -1,6 +1,5 @@
 /* fileio.c - bounded whole-file reads, read-only memory maps, atomic writes
  * (temporary file + fsync + rename) and small path helpers. */
-#define _GNU_SOURCE
 #include "gs/runtime.h"
 
 #include <ctype.h>

@@ -1,5 +1,4 @@
 /* progress.c - monotonic clock, CPU thread count and the stderr progress bar. */
-#define _GNU_SOURCE
 #include "gs/runtime.h"
 
 #include <string.h>

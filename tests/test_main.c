@@ -1,5 +1,4 @@
 /* test_main.c - runner for all TEST()s linked into build/test_gs. */
-#define _GNU_SOURCE
 #include "tests/test.h"
 #include "gs/runtime.h"
 
