@@ -56,7 +56,7 @@ int gs_mul_ok(size_t a, size_t b, size_t *out);
 /* ---- dtypes and tensors ----------------------------------------------------- */
 typedef enum {
     GS_F32 = 0, GS_F16, GS_BF16, GS_F64, GS_I64, GS_I32, GS_I16, GS_I8,
-    GS_U8, GS_U16, GS_U32, GS_U64, GS_BOOL, GS_DTYPE_COUNT
+    GS_U8, GS_U16, GS_U32, GS_U64, GS_BOOL, GS_F8_E4M3, GS_F8_E5M2, GS_DTYPE_COUNT
 } gs_dtype;
 size_t gs_dtype_size(gs_dtype t);
 const char *gs_dtype_name(gs_dtype t);

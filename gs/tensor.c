@@ -10,7 +10,7 @@ static const struct { const char *name; size_t size; } k_dtypes[GS_DTYPE_COUNT] 
     [GS_F64] = {"F64", 8},  [GS_I64] = {"I64", 8}, [GS_I32] = {"I32", 4},
     [GS_I16] = {"I16", 2},  [GS_I8] = {"I8", 1},   [GS_U8] = {"U8", 1},
     [GS_U16] = {"U16", 2},  [GS_U32] = {"U32", 4}, [GS_U64] = {"U64", 8},
-    [GS_BOOL] = {"BOOL", 1},
+    [GS_BOOL] = {"BOOL", 1}, [GS_F8_E4M3] = {"F8_E4M3", 1}, [GS_F8_E5M2] = {"F8_E5M2", 1},
 };
 
 size_t gs_dtype_size(gs_dtype t) { return (unsigned)t < GS_DTYPE_COUNT ? k_dtypes[t].size : 0; }
