@@ -135,3 +135,7 @@ clean:
 	rm -rf build build-asan $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+print-libs:
+	@echo $(LIBS) -fopenmp
+.PHONY: print-libs
