@@ -26,6 +26,7 @@ typedef struct {
     int has_pose;           /* 0 when the file gave intrinsics only (COLMAP cameras without images) */
     double near_, far_;     /* scene bounds when the file has them (LLFF), else 0 */
     char name[256];         /* image file name when known */
+    int64_t camera_id;      /* COLMAP CAMERA_ID of the intrinsics (images are matched to cameras by it); 0 otherwise */
 } gs_camera;
 
 typedef struct {
@@ -63,13 +64,25 @@ gs_status gs_colmap_cameras_txt_mem(const char *text, size_t size, const char *n
 gs_status gs_colmap_images_txt_mem(const char *text, size_t size, const char *name,
                                    const gs_cameras *intrinsics, gs_cameras *out);
 
-/* COLMAP sparse points (points3D.bin / points3D.txt): xyz (n,3) and rgb (n,3).
- * Both malloc'ed. */
+/* COLMAP sparse points (points3D.bin / points3D.txt, or a model folder /
+ * one holding sparse/0): xyz (n,3) and rgb (n,3). Both malloc'ed. */
 gs_status gs_colmap_points_read(const char *path, float **xyz, uint8_t **rgb, int64_t *n);
+gs_status gs_colmap_points_bin_mem(const uint8_t *data, size_t size, const char *name, float **xyz, uint8_t **rgb,
+                                   int64_t *n);
+gs_status gs_colmap_points_txt_mem(const char *text, size_t size, const char *name, float **xyz, uint8_t **rgb,
+                                   int64_t *n);
 
 gs_status gs_cameras_write_json(const char *path, const gs_cameras *c);
-/* Writes cameras.txt, images.txt and an empty points3D.txt into dir. */
+/* Writes cameras.txt (one PINHOLE camera per entry), images.txt and an empty
+ * points3D.txt into dir (created if missing). Cameras without a pose get no
+ * image line; unnamed ones are called camera_NNNNN; names with white space
+ * are refused (COLMAP text cannot hold them). */
 gs_status gs_cameras_write_colmap_text(const char *dir, const gs_cameras *c);
+
+/* Check one camera: finite values, 0 < width, height <= 65536, fx, fy > 0,
+ * R a rotation (orthonormal within 1e-4, det +1). The error names `what`
+ * (usually the file) and the camera index. */
+gs_status gs_camera_validate(const gs_camera *c, const char *what, int index);
 
 /* Geometry helpers. */
 void gs_camera_center(const gs_camera *c, double C[3]);                /* -R^T t */

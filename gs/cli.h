@@ -23,5 +23,6 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 
 extern const gs_command cmd_info_def;
+extern const gs_command cmd_convert_def;
 
 #endif

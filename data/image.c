@@ -1,0 +1,591 @@
+/* image.c - image files in and out: PNG (libpng) and JPEG (stb_image) reading
+ * into float [0,1] HWC images, atomic PNG and depth-EXR (tinyexr) writing, the
+ * turbo colormap for depth visualisation and alpha compositing.
+ *
+ * Image files are untrusted: declared sizes are checked against the per-side
+ * and total pixel limits and against what the compressed bytes could possibly
+ * hold before anything large is allocated. */
+#include "data/image.h"
+
+#include <math.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tinyexr.h>
+#include <stb_image.h>
+
+#define IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
+#define EXR_MAX_FILE_BYTES ((size_t)2 << 30)
+
+/* Deflate cannot expand more than 1032:1 (a 258-byte match coded in two
+ * 1-bit codes), so a PNG whose pixels need more bytes than that cannot be
+ * complete; checking this first means a tiny file declaring a huge image
+ * fails before the pixel buffers are allocated. */
+#define DEFLATE_MAX_RATIO 1032u
+
+static int dims_ok(int64_t w, int64_t h) {
+    return w > 0 && h > 0 && w <= GS_IMAGE_MAX_DIM && h <= GS_IMAGE_MAX_DIM && w * h <= GS_IMAGE_MAX_PIXELS;
+}
+
+static gs_status dims_error(const char *name, int64_t w, int64_t h) {
+    return gs_error(GS_ERR_FORMAT, "%s: image size %lldx%lld is out of range (at most %d per side and %lld pixels)",
+                    name, (long long)w, (long long)h, GS_IMAGE_MAX_DIM, (long long)GS_IMAGE_MAX_PIXELS);
+}
+
+gs_status gs_image_alloc(gs_image *im, int width, int height, int channels) {
+    memset(im, 0, sizeof *im);
+    if (!dims_ok(width, height))
+        return gs_error(GS_ERR_INVALID, "image size %dx%d is out of range", width, height);
+    if (channels < 1 || channels > 4)
+        return gs_error(GS_ERR_INVALID, "image channel count %d is not 1..4", channels);
+    size_t n = (size_t)width * (size_t)height * (size_t)channels;
+    im->data = gs_calloc(n, sizeof(float), "image pixels");
+    if (!im->data) return GS_ERR_NOMEM;
+    im->width = width;
+    im->height = height;
+    im->channels = channels;
+    im->bit_depth = 8;
+    return GS_OK;
+}
+
+void gs_image_free(gs_image *im) {
+    if (!im) return;
+    free(im->data);
+    memset(im, 0, sizeof *im);
+}
+
+static gs_status check_image_arg(const gs_image *im, const char *what) {
+    if (!im || !im->data || !dims_ok(im->width, im->height) || im->channels < 1 || im->channels > 4)
+        return gs_error(GS_ERR_INVALID, "%s: not a valid image (%dx%d, %d channels)", what,
+                        im ? im->width : 0, im ? im->height : 0, im ? im->channels : 0);
+    return GS_OK;
+}
+
+/* ---- PNG reading ------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *data;
+    size_t size, pos;
+    const char *name;
+    char msg[200];
+    uint8_t *pixels;  /* decoded rows */
+    png_bytep *rows;
+    float *out;
+} png_ctx;
+
+static void png_err_cb(png_structp png, png_const_charp msg) {
+    png_ctx *c = png_get_error_ptr(png);
+    snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "unknown libpng error");
+    png_longjmp(png, 1);
+}
+
+static void png_warn_cb(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg; /* warnings (odd ancillary chunks, sRGB profiles) are not our business */
+}
+
+static void png_read_cb(png_structp png, png_bytep out, size_t n) {
+    png_ctx *c = png_get_io_ptr(png);
+    if (n > c->size - c->pos) png_error(png, "unexpected end of data (file truncated)");
+    memcpy(out, c->data + c->pos, n);
+    c->pos += n;
+}
+
+/* All state that must survive a longjmp lives in *c (not in locals), so that
+ * nothing here is clobbered by setjmp/longjmp. */
+static gs_status png_decode(png_structp png, png_infop info, png_ctx *c, gs_image *im) {
+    if (setjmp(png_jmpbuf(png)))
+        return gs_error(GS_ERR_FORMAT, "%s: invalid PNG: %s", c->name, c->msg);
+
+    png_set_read_fn(png, c, png_read_cb);
+    png_read_info(png, info);
+    png_uint_32 w = 0, h = 0;
+    int depth = 0, ctype = 0, interlace = 0;
+    png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    if (!dims_ok(w, h)) return dims_error(c->name, w, h);
+
+    /* lower bound on the filtered pixel bytes versus what the file could hold */
+    uint64_t bits_pp = (uint64_t)depth * png_get_channels(png, info);
+    uint64_t raw = (uint64_t)h * (((uint64_t)w * bits_pp + 7) / 8);
+    if (raw / DEFLATE_MAX_RATIO > c->size)
+        return gs_error(GS_ERR_FORMAT, "%s: invalid PNG: %ux%u pixels cannot fit in %zu bytes (file truncated?)",
+                        c->name, (unsigned)w, (unsigned)h, c->size);
+
+    if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+
+    int ch = png_get_channels(png, info);
+    int bd = png_get_bit_depth(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if (ch < 1 || ch > 4 || (bd != 8 && bd != 16) || rowbytes != (size_t)w * (size_t)ch * (size_t)(bd / 8))
+        return gs_error(GS_ERR_FORMAT, "%s: invalid PNG: unexpected layout after expansion (%d channels, %d bits)",
+                        c->name, ch, bd);
+
+    c->pixels = gs_malloc(rowbytes, h, c->name);
+    c->rows = gs_malloc(h, sizeof(png_bytep), c->name);
+    if (!c->pixels || !c->rows) return GS_ERR_NOMEM;
+    for (png_uint_32 y = 0; y < h; y++) c->rows[y] = c->pixels + (size_t)y * rowbytes;
+    png_read_image(png, c->rows);
+    /* reading up to IEND also catches truncation and CRC errors after the pixels */
+    png_read_end(png, NULL);
+
+    size_t n = (size_t)w * h * (size_t)ch;
+    c->out = gs_malloc(n, sizeof(float), c->name);
+    if (!c->out) return GS_ERR_NOMEM;
+    if (bd == 8) {
+        for (size_t i = 0; i < n; i++) c->out[i] = (float)c->pixels[i] / 255.0f;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            c->out[i] = (float)((unsigned)c->pixels[2 * i] << 8 | c->pixels[2 * i + 1]) / 65535.0f;
+    }
+    im->width = (int)w;
+    im->height = (int)h;
+    im->channels = ch;
+    im->bit_depth = bd;
+    im->data = c->out;
+    c->out = NULL;
+    return GS_OK;
+}
+
+static gs_status read_png(const uint8_t *data, size_t size, const char *name, gs_image *im) {
+    png_ctx c;
+    memset(&c, 0, sizeof c);
+    c.data = data;
+    c.size = size;
+    c.name = name;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, png_err_cb, png_warn_cb);
+    if (!png) return gs_error(GS_ERR_NOMEM, "%s: cannot initialise libpng", name);
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return gs_error(GS_ERR_NOMEM, "%s: cannot initialise libpng", name);
+    }
+    /* bound what libpng itself may allocate for ancillary chunks */
+    png_set_chunk_malloc_max(png, 8u << 20);
+    png_set_chunk_cache_max(png, 1000);
+    gs_status st = png_decode(png, info, &c, im);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(c.pixels);
+    free(c.rows);
+    free(c.out);
+    return st;
+}
+
+/* ---- JPEG reading ----------------------------------------------------------- */
+
+/* stb_image decodes truncated JPEGs without complaint (missing data reads as
+ * zeros), so walk the marker segments and require an end-of-image marker. */
+static gs_status jpeg_check_structure(const uint8_t *d, size_t n, const char *name) {
+    size_t pos = 2; /* after SOI */
+    for (;;) {
+        if (pos >= n) break;
+        if (d[pos] != 0xFF)
+            return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: expected a marker at byte %zu", name, pos);
+        while (pos < n && d[pos] == 0xFF) pos++;
+        if (pos >= n) break;
+        uint8_t m = d[pos++];
+        if (m == 0xD9) return GS_OK; /* EOI */
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue; /* no length */
+        if (m == 0xD8 || m == 0x00)
+            return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: unexpected marker 0x%02X at byte %zu", name, m, pos - 1);
+        if (n - pos < 2) break;
+        size_t len = (size_t)d[pos] << 8 | d[pos + 1];
+        if (len < 2) return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: bad segment length at byte %zu", name, pos);
+        if (len > n - pos) break;
+        pos += len;
+        if (m == 0xDA) { /* entropy-coded data runs to the next real marker */
+            while (pos < n) {
+                if (d[pos] != 0xFF) { pos++; continue; }
+                if (pos + 1 >= n) { pos = n; break; }
+                uint8_t b = d[pos + 1];
+                if (b == 0x00 || (b >= 0xD0 && b <= 0xD7)) { pos += 2; continue; }
+                break;
+            }
+        }
+    }
+    return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: no end-of-image marker (file truncated)", name);
+}
+
+static gs_status read_jpeg(const uint8_t *data, size_t size, const char *name, gs_image *im) {
+    if (size > (size_t)INT32_MAX) return gs_error(GS_ERR_FORMAT, "%s: JPEG file too large (%zu bytes)", name, size);
+    gs_status st = jpeg_check_structure(data, size, name);
+    if (st) return st;
+    int w = 0, h = 0, comp = 0;
+    if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp))
+        return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: %s", name, stbi_failure_reason());
+    if (!dims_ok(w, h)) return dims_error(name, w, h);
+    /* Every 8x8 block of the full-resolution component codes its DC
+     * coefficient with at least one bit (Huffman; stb has no arithmetic
+     * coding), which bounds the pixel count a file of this size can hold. */
+    uint64_t blocks = (uint64_t)((w + 7) / 8) * (uint64_t)((h + 7) / 8);
+    if (blocks > (uint64_t)size * 8)
+        return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: %dx%d pixels cannot fit in %zu bytes (file truncated?)",
+                        name, w, h, size);
+    int c = 0;
+    uint8_t *px = stbi_load_from_memory(data, (int)size, &w, &h, &c, 0);
+    if (!px) return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: %s", name, stbi_failure_reason());
+    if (!dims_ok(w, h) || c < 1 || c > 4) {
+        stbi_image_free(px);
+        return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: decoder returned %dx%d with %d channels", name, w, h, c);
+    }
+    size_t n = (size_t)w * (size_t)h * (size_t)c;
+    float *out = gs_malloc(n, sizeof(float), name);
+    if (!out) { stbi_image_free(px); return GS_ERR_NOMEM; }
+    for (size_t i = 0; i < n; i++) out[i] = (float)px[i] / 255.0f;
+    stbi_image_free(px);
+    im->width = w;
+    im->height = h;
+    im->channels = c;
+    im->bit_depth = 8;
+    im->data = out;
+    return GS_OK;
+}
+
+gs_status gs_image_read_mem(const uint8_t *data, size_t size, const char *name, gs_image *im) {
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (!name) name = "<memory>";
+    memset(im, 0, sizeof *im);
+    if (!data || size == 0) return gs_error(GS_ERR_FORMAT, "%s: not a PNG or JPEG image (empty file)", name);
+    if (size >= 8 && memcmp(data, png_sig, 8) == 0) return read_png(data, size, name, im);
+    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return read_jpeg(data, size, name, im);
+    return gs_error(GS_ERR_FORMAT, "%s: not a PNG or JPEG image", name);
+}
+
+gs_status gs_image_read(const char *path, gs_image *im) {
+    memset(im, 0, sizeof *im);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    gs_status st = gs_read_file(path, IMAGE_MAX_FILE_BYTES, &data, &size);
+    if (st) return st;
+    st = gs_image_read_mem(data, size, path, im);
+    free(data);
+    return st;
+}
+
+/* ---- PNG writing ------------------------------------------------------------ */
+
+typedef struct {
+    const char *path;
+    char msg[200];
+    uint8_t *row;
+} png_wctx;
+
+static void png_werr_cb(png_structp png, png_const_charp msg) {
+    png_wctx *c = png_get_error_ptr(png);
+    snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "unknown libpng error");
+    png_longjmp(png, 1);
+}
+
+static unsigned quantize(float v, unsigned maxv) {
+    if (!(v > 0.0f)) return 0; /* also NaN */
+    if (v >= 1.0f) return maxv;
+    return (unsigned)floorf(v * (float)maxv + 0.5f);
+}
+
+static gs_status png_encode(png_structp png, png_infop info, png_wctx *c, FILE *f, const gs_image *im, int bit_depth) {
+    if (setjmp(png_jmpbuf(png)))
+        return gs_error(GS_ERR_IO, "%s: cannot write PNG: %s", c->path, c->msg);
+    static const int ctypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                  PNG_COLOR_TYPE_RGB_ALPHA};
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, bit_depth, ctypes[im->channels],
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    size_t rowvals = (size_t)im->width * (size_t)im->channels;
+    c->row = gs_malloc(rowvals, (size_t)bit_depth / 8, c->path);
+    if (!c->row) return GS_ERR_NOMEM;
+    for (int y = 0; y < im->height; y++) {
+        const float *src = im->data + (size_t)y * rowvals;
+        if (bit_depth == 8) {
+            for (size_t i = 0; i < rowvals; i++) c->row[i] = (uint8_t)quantize(src[i], 255);
+        } else {
+            for (size_t i = 0; i < rowvals; i++) {
+                unsigned q = quantize(src[i], 65535);
+                c->row[2 * i] = (uint8_t)(q >> 8);
+                c->row[2 * i + 1] = (uint8_t)(q & 0xFF);
+            }
+        }
+        png_write_row(png, c->row);
+    }
+    png_write_end(png, NULL);
+    return GS_OK;
+}
+
+gs_status gs_image_write_png(const char *path, const gs_image *im, int bit_depth) {
+    gs_status st = check_image_arg(im, path);
+    if (st) return st;
+    if (bit_depth != 8 && bit_depth != 16)
+        return gs_error(GS_ERR_INVALID, "%s: PNG bit depth must be 8 or 16, not %d", path, bit_depth);
+    gs_afile a;
+    st = gs_afile_open(&a, path);
+    if (st) return st;
+    png_wctx c;
+    memset(&c, 0, sizeof c);
+    c.path = path;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, png_werr_cb, png_warn_cb);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, NULL);
+        gs_afile_abort(&a);
+        return gs_error(GS_ERR_NOMEM, "%s: cannot initialise libpng", path);
+    }
+    st = png_encode(png, info, &c, a.f, im, bit_depth);
+    png_destroy_write_struct(&png, &info);
+    free(c.row);
+    if (st) { gs_afile_abort(&a); return st; }
+    return gs_afile_commit(&a);
+}
+
+/* ---- EXR depth maps ----------------------------------------------------------- */
+
+gs_status gs_exr_write_depth(const char *path, const float *depth, int width, int height) {
+    if (!depth || !dims_ok(width, height))
+        return gs_error(GS_ERR_INVALID, "%s: bad depth map (%dx%d)", path, width, height);
+    EXRHeader header;
+    EXRImage image;
+    InitEXRHeader(&header);
+    InitEXRImage(&image);
+    EXRChannelInfo chan;
+    memset(&chan, 0, sizeof chan);
+    strcpy(chan.name, "Y");
+    int pixel_type = TINYEXR_PIXELTYPE_FLOAT, requested = TINYEXR_PIXELTYPE_FLOAT;
+    header.num_channels = 1;
+    header.channels = &chan;
+    header.pixel_types = &pixel_type;
+    header.requested_pixel_types = &requested;
+    header.compression_type = TINYEXR_COMPRESSIONTYPE_ZIP; /* lossless, so NaN/Inf bits survive */
+    /* tinyexr only reads the pixels; the cast drops const for its API */
+    unsigned char *plane = (unsigned char *)(uintptr_t)depth;
+    image.images = &plane;
+    image.num_channels = 1;
+    image.width = width;
+    image.height = height;
+    unsigned char *mem = NULL;
+    const char *err = NULL;
+    size_t n = SaveEXRImageToMemory(&image, &header, &mem, &err);
+    if (n == 0 || !mem) {
+        gs_status st = gs_error(GS_ERR_IO, "%s: cannot encode EXR: %s", path, err ? err : "unknown tinyexr error");
+        if (err) FreeEXRErrorMessage(err);
+        free(mem);
+        return st;
+    }
+    gs_status st = gs_write_file_atomic(path, mem, n);
+    free(mem);
+    return st;
+}
+
+static const char *exr_err_text(const char *err, int ret) {
+    if (err) return err;
+    switch (ret) {
+    case TINYEXR_ERROR_INVALID_MAGIC_NUMBER: return "bad magic number";
+    case TINYEXR_ERROR_INVALID_EXR_VERSION: return "bad version";
+    case TINYEXR_ERROR_INVALID_HEADER: return "bad header";
+    case TINYEXR_ERROR_UNSUPPORTED_FORMAT: return "unsupported format";
+    case TINYEXR_ERROR_UNSUPPORTED_FEATURE: return "unsupported feature";
+    default: return "invalid data";
+    }
+}
+
+static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, EXRHeader *header, EXRImage *image,
+                            float **out, int *width, int *height) {
+    EXRVersion version;
+    const char *err = NULL;
+    int ret = ParseEXRVersionFromMemory(&version, data, size);
+    if (ret != TINYEXR_SUCCESS)
+        return gs_error(GS_ERR_FORMAT, "%s: not an EXR file (%s)", path, exr_err_text(NULL, ret));
+    if (version.multipart || version.non_image || version.tiled)
+        return gs_error(GS_ERR_UNSUPPORTED, "%s: multi-part, deep and tiled EXR files are not supported", path);
+    ret = ParseEXRHeaderFromMemory(header, &version, data, size, &err);
+    if (ret != TINYEXR_SUCCESS) {
+        gs_status st = gs_error(GS_ERR_FORMAT, "%s: invalid EXR header: %s", path, exr_err_text(err, ret));
+        if (err) FreeEXRErrorMessage(err);
+        return st;
+    }
+    int64_t w = (int64_t)header->data_window.max_x - header->data_window.min_x + 1;
+    int64_t h = (int64_t)header->data_window.max_y - header->data_window.min_y + 1;
+    if (!dims_ok(w, h)) return dims_error(path, w, h);
+    if (header->num_channels < 1) return gs_error(GS_ERR_FORMAT, "%s: EXR file has no channels", path);
+    if (header->tiled) return gs_error(GS_ERR_UNSUPPORTED, "%s: tiled EXR files are not supported", path);
+    /* scanline codecs other than PIZ are byte-level deflate/RLE/raw: the
+     * deflate ratio bounds the pixel count the file can hold */
+    if (header->compression_type != TINYEXR_COMPRESSIONTYPE_PIZ &&
+        (uint64_t)w * (uint64_t)h * 2 / DEFLATE_MAX_RATIO > size)
+        return gs_error(GS_ERR_FORMAT, "%s: EXR declares %lldx%lld pixels, more than %zu bytes can hold (truncated?)",
+                        path, (long long)w, (long long)h, size);
+    int pick = 0;
+    for (int i = 0; i < header->num_channels; i++)
+        if (strcmp(header->channels[i].name, "Y") == 0) { pick = i; break; }
+    for (int i = 0; i < header->num_channels; i++)
+        if (header->pixel_types[i] == TINYEXR_PIXELTYPE_HALF) header->requested_pixel_types[i] = TINYEXR_PIXELTYPE_FLOAT;
+    /* On corrupt pixel data tinyexr (1.0.1) frees the image itself, but
+     * before it has set num_channels, so the planes would leak; and it leaves
+     * the freed pointers behind. Presetting num_channels makes its cleanup
+     * complete, and re-initialising afterwards stops a second free. */
+    image->num_channels = header->num_channels;
+    ret = LoadEXRImageFromMemory(image, header, data, size, &err);
+    if (ret != TINYEXR_SUCCESS) {
+        InitEXRImage(image);
+        gs_status st = gs_error(GS_ERR_FORMAT, "%s: invalid EXR data: %s", path, exr_err_text(err, ret));
+        if (err) FreeEXRErrorMessage(err);
+        return st;
+    }
+    if (!image->images || image->width != w || image->height != h || image->num_channels != header->num_channels)
+        return gs_error(GS_ERR_FORMAT, "%s: EXR decoder returned an unexpected layout", path);
+    size_t n = (size_t)w * (size_t)h;
+    float *d = gs_malloc(n, sizeof(float), path);
+    if (!d) return GS_ERR_NOMEM;
+    const unsigned char *src = image->images[pick];
+    if (header->requested_pixel_types[pick] == TINYEXR_PIXELTYPE_UINT) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, src + 4 * i, 4);
+            d[i] = (float)u;
+        }
+    } else {
+        memcpy(d, src, n * sizeof(float));
+    }
+    *out = d;
+    *width = (int)w;
+    *height = (int)h;
+    return GS_OK;
+}
+
+gs_status gs_exr_read_depth(const char *path, float **out, int *width, int *height) {
+    *out = NULL;
+    *width = *height = 0;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    gs_status st = gs_read_file(path, EXR_MAX_FILE_BYTES, &data, &size);
+    if (st) return st;
+    EXRHeader header;
+    EXRImage image;
+    InitEXRHeader(&header);
+    InitEXRImage(&image);
+    st = exr_decode(data, size, path, &header, &image, out, width, height);
+    FreeEXRImage(&image);
+    FreeEXRHeader(&header);
+    free(data);
+    return st;
+}
+
+/* ---- turbo colormap and colourising ------------------------------------------------ */
+
+void gs_turbo(float t, float rgb[3]) {
+    /* Degree-5 polynomial fit of Google's Turbo colormap (colormap by Anton
+     * Mikhailov, 2019; the published GLSL polynomial approximation by Ruofei
+     * Du). The coefficients are the fit's constants, lowest degree first. The
+     * fit is within ~0.13 of the original 256-entry table (worst at the ends). */
+    static const double k[3][6] = {
+        {0.13572138, 4.61539260, -42.66032258, 132.13108234, -152.94239396, 59.28637943},
+        {0.09140261, 2.19418839, 4.84296658, -14.18503333, 4.27729857, 2.82956604},
+        {0.10667330, 12.64194608, -60.58204836, 110.36276771, -89.90310912, 27.34824973},
+    };
+    double x = t > 0.0f ? (t < 1.0f ? (double)t : 1.0) : 0.0; /* NaN -> 0 */
+    for (int c = 0; c < 3; c++) {
+        double v = k[c][5];
+        for (int i = 4; i >= 0; i--) v = v * x + k[c][i];
+        rgb[c] = (float)(v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v);
+    }
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* linear interpolation between order statistics, like numpy's default */
+static float percentile_sorted(const float *s, size_t n, double p) {
+    double pos = p * (double)(n - 1);
+    size_t i = (size_t)pos;
+    if (i + 1 >= n) return s[n - 1];
+    double f = pos - (double)i;
+    return (float)((double)s[i] + f * ((double)s[i + 1] - (double)s[i]));
+}
+
+static float colorize_map(float v, int inverse) {
+    if (!isfinite(v)) return NAN;
+    if (!inverse) return v;
+    if (!(v > 0.0f)) return NAN;
+    float r = 1.0f / v;
+    return isfinite(r) ? r : NAN;
+}
+
+/* lo/hi are in the units of v; with inverse the range becomes [1/hi, 1/lo]
+ * in the mapped (1/v) space, so near (large 1/v) ends warm. */
+gs_status gs_colorize(const float *v, int width, int height, float lo, float hi, int inverse, gs_image *out) {
+    memset(out, 0, sizeof *out);
+    if (!v || !dims_ok(width, height)) return gs_error(GS_ERR_INVALID, "colorize: bad input map (%dx%d)", width, height);
+    size_t n = (size_t)width * (size_t)height;
+    double a, b;
+    int have_range = 1;
+    if (lo < hi) {
+        if (!isfinite(lo) || !isfinite(hi))
+            return gs_error(GS_ERR_INVALID, "colorize: range [%g, %g] is not finite", (double)lo, (double)hi);
+        if (inverse && !(lo > 0.0f))
+            return gs_error(GS_ERR_INVALID, "colorize: inverse mapping needs lo > 0 (got %g)", (double)lo);
+        a = inverse ? 1.0 / hi : lo;
+        b = inverse ? 1.0 / lo : hi;
+    } else {
+        float *vals = gs_malloc(n, sizeof(float), "colorize values");
+        if (!vals) return GS_ERR_NOMEM;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            float x = colorize_map(v[i], inverse);
+            if (!isnan(x)) vals[m++] = x;
+        }
+        a = b = 0.0;
+        have_range = m > 0;
+        if (m) {
+            qsort(vals, m, sizeof(float), cmp_float);
+            a = percentile_sorted(vals, m, 0.02);
+            b = percentile_sorted(vals, m, 0.98);
+        }
+        free(vals);
+    }
+    gs_status st = gs_image_alloc(out, width, height, 3);
+    if (st) return st;
+    if (!have_range) return GS_OK; /* nothing finite: all black */
+    double scale = b > a ? 1.0 / (b - a) : 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float x = colorize_map(v[i], inverse);
+        if (isnan(x)) continue; /* stays black */
+        float t = scale > 0.0 ? (float)(((double)x - a) * scale) : 0.5f;
+        gs_turbo(t, out->data + 3 * i);
+    }
+    return GS_OK;
+}
+
+/* ---- compositing --------------------------------------------------------------- */
+
+gs_status gs_image_composite(const gs_image *rgba, const float bg[3], gs_image *rgb) {
+    gs_status st = check_image_arg(rgba, "composite");
+    if (st) return st;
+    if (!bg) return gs_error(GS_ERR_INVALID, "composite: no background colour");
+    gs_image res;
+    st = gs_image_alloc(&res, rgba->width, rgba->height, 3);
+    if (st) return st;
+    res.bit_depth = rgba->bit_depth;
+    size_t n = (size_t)rgba->width * (size_t)rgba->height;
+    const float *s = rgba->data;
+    float *d = res.data;
+    int ch = rgba->channels;
+    for (size_t i = 0; i < n; i++, s += ch, d += 3) {
+        switch (ch) {
+        case 1: d[0] = d[1] = d[2] = s[0]; break;
+        case 2:
+            for (int c = 0; c < 3; c++) d[c] = s[0] * s[1] + bg[c] * (1.0f - s[1]);
+            break;
+        case 3: d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; break;
+        default:
+            for (int c = 0; c < 3; c++) d[c] = s[c] * s[3] + bg[c] * (1.0f - s[3]);
+            break;
+        }
+    }
+    if (rgb == rgba) gs_image_free(rgb); /* in place: the input goes */
+    *rgb = res;
+    return GS_OK;
+}

@@ -1,0 +1,317 @@
+/* test_raster.c - the CPU rasterizer against hand-computed values and
+ * invariants (input order, rigid motion of scene + camera), invalid splats,
+ * bad inputs and the camera conventions of a real data set. */
+#include "tests/test.h"
+#include "raster/raster.h"
+
+#include <stdlib.h>
+
+static gs_camera simple_cam(int w, int h, double f) {
+    gs_camera c;
+    memset(&c, 0, sizeof c);
+    c.R[0] = c.R[4] = c.R[8] = 1;
+    c.fx = c.fy = f;
+    c.cx = w / 2.0;
+    c.cy = h / 2.0;
+    c.width = w;
+    c.height = h;
+    c.has_pose = 1;
+    return c;
+}
+
+static void set_splat(gs_scene *s, int64_t i, float x, float y, float z, float scale, float op, float r, float g, float b) {
+    s->means[3 * i] = x; s->means[3 * i + 1] = y; s->means[3 * i + 2] = z;
+    s->scales[3 * i] = s->scales[3 * i + 1] = s->scales[3 * i + 2] = scale;
+    s->rotations[4 * i] = 1; s->rotations[4 * i + 1] = s->rotations[4 * i + 2] = s->rotations[4 * i + 3] = 0;
+    s->opacities[i] = op;
+    int k = gs_sh_coeffs(s->sh_degree) * 3;
+    float *sh = s->sh + (size_t)i * k;
+    sh[0] = (r - 0.5f) / GS_SH_C0; sh[1] = (g - 0.5f) / GS_SH_C0; sh[2] = (b - 0.5f) / GS_SH_C0;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static float frand(void) { /* xorshift, uniform in [0,1) */
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return (float)(rng_state >> 40) / (float)(1 << 24);
+}
+
+static void random_scene(gs_scene *s, int n, int deg) {
+    CHECK_OK(gs_scene_alloc(s, n, deg));
+    for (int i = 0; i < n; i++) {
+        set_splat(s, i, frand() * 2 - 1, frand() * 2 - 1, 3 + frand() * 4, 0.02f + 0.1f * frand(), 0.05f + 0.9f * frand(),
+                  frand(), frand(), frand());
+        s->scales[3 * i + 1] *= 0.3f + frand();
+        for (int k = 0; k < 4; k++) s->rotations[4 * i + k] = frand() - 0.5f;
+        for (int k = 3; k < gs_sh_coeffs(deg) * 3; k++) s->sh[(size_t)i * gs_sh_coeffs(deg) * 3 + k] = 0.3f * (frand() - 0.5f);
+    }
+}
+
+TEST(raster_single_gaussian_analytic) {
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 1, 0));
+    set_splat(&s, 0, 0, 0, 5, 0.05f, 0.8f, 1.0f, 0.5f, 0.25f);
+    gs_camera cam = simple_cam(64, 64, 100);
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    o.bg[2] = 1; /* blue background */
+    gs_raster_out r;
+    CHECK_OK(gs_render_cpu(&s, &cam, &o, &r));
+    /* 2D covariance: (fx/z)^2 sigma^2 + 0.3 = 400 * 0.0025 + 0.3 = 1.3 on the diagonal */
+    struct { int px, py; double dx, dy; } pix[2] = {{31, 31, 0.5, 0.5}, {34, 31, -2.5, 0.5}};
+    for (int k = 0; k < 2; k++) {
+        double sigma = 0.5 * (pix[k].dx * pix[k].dx + pix[k].dy * pix[k].dy) / 1.3;
+        double a = 0.8 * exp(-sigma);
+        size_t o_ = (size_t)pix[k].py * 64 + pix[k].px;
+        CHECK_NEAR(r.alpha[o_], a, 2e-6);
+        CHECK_NEAR(r.rgb[3 * o_], 1.0 * a, 2e-6);
+        CHECK_NEAR(r.rgb[3 * o_ + 1], 0.5 * a, 2e-6);
+        CHECK_NEAR(r.rgb[3 * o_ + 2], 0.25 * a + (1 - a), 2e-6);
+        CHECK_NEAR(r.depth[o_], 5.0, 1e-5);
+    }
+    /* radius = ceil(sqrt(2 ln(0.8*255)) * sqrt(1.3)) = 4: 5 px away nothing is drawn */
+    size_t far_ = 31 * 64 + 37;
+    CHECK_NEAR(r.alpha[far_], 0, 0);
+    CHECK_NEAR(r.rgb[3 * far_ + 2], 1, 0);
+    CHECK_NEAR(r.depth[far_], 0, 0);
+    CHECK_EQ_INT(r.n_visible, 1);
+    CHECK_EQ_INT(r.n_intersections, 4); /* x,y in [28,36] spans tiles 1 and 2 on each axis */
+    gs_projected p;
+    float R[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, t[3] = {0, 0, 0}, cp[3] = {0, 0, 0};
+    CHECK(gs_project_splat(&s, 0, R, t, cp, 100, 100, 32, 32, 64, 64, &o, 0, &p, NULL));
+    CHECK_EQ_INT(p.radius[0], 4);
+    CHECK_NEAR(p.conic[0], 1 / 1.3, 1e-6);
+    CHECK_NEAR(p.mean2d[0], 32, 1e-6);
+    gs_raster_out_free(&r);
+    gs_scene_free(&s);
+}
+
+TEST(raster_occlusion_order) {
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 2, 0));
+    /* green far behind, red in front; both project onto the image centre */
+    set_splat(&s, 0, 0, 0, 10, 0.2f, 0.9f, 0, 1, 0);
+    set_splat(&s, 1, 0, 0, 5, 0.05f, 0.7f, 1, 0, 0);
+    gs_camera cam = simple_cam(64, 64, 100);
+    gs_raster_out r, r2;
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &r));
+    size_t c = 31 * 64 + 31;
+    double s1 = 0.5 * 0.5 / 1.3, a1 = 0.7 * exp(-s1);           /* red: cov 1.3 */
+    double v2 = 100.0 / 10 * 0.2, c2 = v2 * v2 + 0.3;             /* green: cov 4.3 */
+    double a2 = 0.9 * exp(-0.5 * 0.5 / c2);
+    CHECK_NEAR(r.rgb[3 * c], a1, 2e-6);
+    CHECK_NEAR(r.rgb[3 * c + 1], a2 * (1 - a1), 2e-6);
+    CHECK_NEAR(r.depth[c], (5 * a1 + 10 * a2 * (1 - a1)) / (a1 + a2 * (1 - a1)), 1e-4);
+    /* moving the red one behind the green one changes the colour order */
+    s.means[5] = 20;
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &r2));
+    CHECK(r2.rgb[3 * c + 1] > r2.rgb[3 * c]);
+    gs_raster_out_free(&r);
+    gs_raster_out_free(&r2);
+    gs_scene_free(&s);
+}
+
+TEST(raster_saturation_stops_blending) {
+    /* two opaque splats: alpha is capped at 0.999, and the second one would bring T to 1e-6 <= 1e-4,
+     * so it is not composited at all */
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 2, 0));
+    set_splat(&s, 0, 0, 0, 5, 2.0f, 1.0f, 1, 0, 0);
+    set_splat(&s, 1, 0, 0, 6, 2.0f, 1.0f, 0, 1, 0);
+    gs_camera cam = simple_cam(32, 32, 50);
+    gs_raster_out r;
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &r));
+    size_t c = 15 * 32 + 15;
+    double a = 1.0 * exp(-0.5 * 0.5 / (400.0 + 0.3)); /* 0.99938, capped */
+    CHECK(a > 0.999);
+    a = 0.999;
+    CHECK_NEAR(r.rgb[3 * c], a, 1e-6);
+    CHECK_NEAR(r.rgb[3 * c + 1], 0, 0);
+    CHECK_NEAR(r.alpha[c], a, 1e-6);
+    gs_raster_out_free(&r);
+    gs_scene_free(&s);
+}
+
+TEST(raster_transparent_and_empty_scenes_are_background) {
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 3, 0));
+    for (int i = 0; i < 3; i++) set_splat(&s, i, 0.1f * i, 0, 4, 0.3f, 0.003f, 1, 1, 1); /* below 1/255 */
+    gs_camera cam = simple_cam(40, 30, 40);
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    o.bg[0] = 0.25f; o.bg[1] = 0.5f; o.bg[2] = 0.75f;
+    gs_raster_out r;
+    CHECK_OK(gs_render_cpu(&s, &cam, &o, &r));
+    int bad = 0;
+    for (int i = 0; i < 40 * 30; i++)
+        bad += r.rgb[3 * i] != 0.25f || r.rgb[3 * i + 1] != 0.5f || r.rgb[3 * i + 2] != 0.75f || r.alpha[i] != 0 || r.depth[i] != 0;
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(r.n_visible, 0);
+    gs_raster_out_free(&r);
+    gs_scene_free(&s);
+    gs_scene e;
+    CHECK_OK(gs_scene_alloc(&e, 0, 0));
+    CHECK_OK(gs_render_cpu(&e, &cam, &o, &r));
+    CHECK_NEAR(r.rgb[3 * 100 + 1], 0.5, 0);
+    gs_raster_out_free(&r);
+    /* zero-size image and unusable intrinsics are errors */
+    o.width = 0;
+    gs_camera z = simple_cam(0, 0, 40);
+    CHECK_ERR(gs_render_cpu(&e, &z, &o, &r), "image size");
+    gs_camera f0 = simple_cam(10, 10, 0);
+    CHECK_ERR(gs_render_cpu(&e, &f0, &o, &r), "intrinsics");
+    gs_scene_free(&e);
+}
+
+TEST(raster_camera_behind_everything) {
+    gs_scene s;
+    random_scene(&s, 100, 0);
+    gs_camera cam = simple_cam(32, 32, 30);
+    cam.R[0] = -1; cam.R[8] = -1; /* rotated 180 degrees about y: looks down -z, all splats are behind */
+    gs_raster_out r;
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &r));
+    CHECK_EQ_INT(r.n_visible, 0);
+    double sum = 0;
+    for (int i = 0; i < 32 * 32 * 3; i++) sum += r.rgb[i];
+    CHECK_NEAR(sum, 0, 0);
+    gs_raster_out_free(&r);
+    gs_scene_free(&s);
+}
+
+TEST(raster_input_order_does_not_matter) {
+    gs_scene s, p;
+    random_scene(&s, 400, 2);
+    CHECK_OK(gs_scene_alloc(&p, 400, 2));
+    int k = gs_sh_coeffs(2) * 3;
+    for (int i = 0; i < 400; i++) { /* reversed copy */
+        int j = 399 - i;
+        memcpy(p.means + 3 * j, s.means + 3 * i, 12);
+        memcpy(p.scales + 3 * j, s.scales + 3 * i, 12);
+        memcpy(p.rotations + 4 * j, s.rotations + 4 * i, 16);
+        p.opacities[j] = s.opacities[i];
+        memcpy(p.sh + (size_t)j * k, s.sh + (size_t)i * k, (size_t)k * 4);
+    }
+    gs_camera cam = simple_cam(96, 80, 90);
+    gs_raster_out a, b;
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &a));
+    CHECK_OK(gs_render_cpu(&p, &cam, NULL, &b));
+    CHECK(a.n_visible > 100);
+    CHECK(memcmp(a.rgb, b.rgb, 96 * 80 * 3 * sizeof(float)) == 0);
+    CHECK(memcmp(a.depth, b.depth, 96 * 80 * sizeof(float)) == 0);
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+    gs_scene_free(&s);
+    gs_scene_free(&p);
+}
+
+TEST(raster_rigid_motion_of_scene_and_camera) {
+    gs_scene s;
+    random_scene(&s, 300, 1);
+    gs_camera cam = simple_cam(80, 64, 70);
+    gs_raster_out a, b;
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &a));
+    /* move the world by v: camera centre moves too, t' = t - R v (R = I) */
+    float v[3] = {0.7f, -0.4f, 1.3f};
+    for (int i = 0; i < 300; i++)
+        for (int k = 0; k < 3; k++) s.means[3 * i + k] += v[k];
+    for (int k = 0; k < 3; k++) cam.t[k] -= v[k];
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &b));
+    double maxd = 0;
+    for (int i = 0; i < 80 * 64 * 3; i++) maxd = fmax(maxd, fabs(a.rgb[i] - b.rgb[i]));
+    CHECK_MSG(maxd < 1e-4, "max difference %g after a rigid motion", maxd); /* float rounding of shifted means */
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+    gs_scene_free(&s);
+}
+
+TEST(raster_invalid_splats_are_skipped_and_counted) {
+    gs_scene s;
+    random_scene(&s, 50, 0);
+    gs_camera cam = simple_cam(64, 64, 60);
+    gs_raster_out a, b;
+    CHECK_OK(gs_render_cpu(&s, &cam, NULL, &a));
+    CHECK_EQ_INT(a.n_invalid, 0);
+    gs_scene t;
+    CHECK_OK(gs_scene_alloc(&t, 53, 0));
+    memcpy(t.means, s.means, 50 * 12);
+    memcpy(t.scales, s.scales, 50 * 12);
+    memcpy(t.rotations, s.rotations, 50 * 16);
+    memcpy(t.opacities, s.opacities, 50 * 4);
+    memcpy(t.sh, s.sh, 50 * 12);
+    set_splat(&t, 50, NAN, 0, 4, 0.1f, 0.9f, 1, 1, 1);
+    set_splat(&t, 51, 0, 0, 4, 0.0f, 0.9f, 1, 1, 1);
+    set_splat(&t, 52, 0, 0, 4, INFINITY, 0.9f, 1, 1, 1);
+    t.rotations[4 * 51] = 0; /* also a zero quaternion */
+    CHECK_OK(gs_render_cpu(&t, &cam, NULL, &b));
+    CHECK_EQ_INT(b.n_invalid, 3);
+    CHECK(memcmp(a.rgb, b.rgb, 64 * 64 * 3 * sizeof(float)) == 0);
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+    gs_scene_free(&s);
+    gs_scene_free(&t);
+}
+
+TEST(raster_sh_evaluation) {
+    float sh[16 * 3] = {0};
+    float rgb[3], d[3] = {0, 2, 0}; /* unnormalised +y */
+    sh[0] = 0.2f;                   /* DC of red */
+    sh[1 * 3 + 0] = 0.3f;           /* Y1 = -0.4886 y */
+    sh[6 * 3 + 1] = 0.5f;           /* Y6 = 0.3154 (2z^2 - x^2 - y^2) = -0.3154 at +y */
+    sh[9 * 3 + 2] = 1.0f;           /* Y9 = -0.5900 y (3x^2 - y^2) = +0.5900 at +y */
+    gs_sh_to_rgb(sh, 3, d, rgb);
+    CHECK_NEAR(rgb[0], 0.5 + 0.28209479 * 0.2 - 0.48860251 * 0.3, 1e-6);
+    CHECK_NEAR(rgb[1], 0.5 - 0.31539157 * 0.5, 1e-6);
+    CHECK_NEAR(rgb[2], 0.5 + 0.59004359, 1e-6); /* no upper clamp */
+    sh[0] = -5;
+    gs_sh_to_rgb(sh, 0, d, rgb);
+    CHECK_NEAR(rgb[0], 0, 0); /* clamped at 0 */
+    gs_sh_to_rgb(sh, 1, d, rgb); /* degree 1 ignores the degree-2/3 terms */
+    CHECK_NEAR(rgb[2], 0.5, 1e-7);
+}
+
+TEST(raster_antialiased_mode_scales_opacity) {
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 1, 0));
+    set_splat(&s, 0, 0, 0, 5, 0.05f, 0.8f, 1, 1, 1);
+    gs_camera cam = simple_cam(64, 64, 100);
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    o.antialiased = 1;
+    gs_raster_out r;
+    CHECK_OK(gs_render_cpu(&s, &cam, &o, &r));
+    double comp = sqrt(1.0 * 1.0 / (1.3 * 1.3)); /* det(cov)/det(cov+0.3 I) */
+    double a = 0.8 * comp * exp(-0.5 * 0.5 / 1.3);
+    CHECK_NEAR(r.alpha[31 * 64 + 31], a, 2e-6);
+    gs_raster_out_free(&r);
+    gs_scene_free(&s);
+}
+
+TEST(raster_lego_cameras_look_at_the_object) {
+    REQUIRE_DATA();
+    gs_cameras cams;
+    CHECK_OK(gs_cameras_read(gs_test_data("scenes/lego/transforms_train.json"), NULL, &cams, NULL));
+    if (cams.n == 0) return;
+    gs_scene s; /* a bright ball at the world origin, where the lego model stands */
+    CHECK_OK(gs_scene_alloc(&s, 1, 0));
+    set_splat(&s, 0, 0, 0, 0, 0.15f, 0.95f, 1, 1, 1);
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    o.width = o.height = 100;
+    for (int c = 0; c < cams.n; c++) {
+        gs_raster_out r;
+        CHECK_OK(gs_render_cpu(&s, &cams.cams[c], &o, &r));
+        double sw = 0, sx = 0, sy = 0;
+        for (int y = 0; y < 100; y++)
+            for (int x = 0; x < 100; x++) {
+                double a = r.alpha[y * 100 + x];
+                sw += a; sx += a * (x + 0.5); sy += a * (y + 0.5);
+            }
+        CHECK_MSG(sw > 5, "camera %d does not see the origin", c);
+        if (sw > 0) {
+            CHECK_NEAR(sx / sw, 50, 6);
+            CHECK_NEAR(sy / sw, 50, 6);
+        }
+        gs_raster_out_free(&r);
+    }
+    gs_scene_free(&s);
+    gs_cameras_free(&cams);
+}
