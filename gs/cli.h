@@ -24,5 +24,6 @@ int cli_parse_double(const char *s, double *out);
 
 extern const gs_command cmd_info_def;
 extern const gs_command cmd_convert_def;
+extern const gs_command cmd_render_def;
 
 #endif

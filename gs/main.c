@@ -45,6 +45,7 @@ int cli_parse_double(const char *s, double *out) {
 static const gs_command *const k_commands[] = {
     &cmd_info_def,
     &cmd_convert_def,
+    &cmd_render_def,
 };
 #define N_COMMANDS (int)(sizeof k_commands / sizeof k_commands[0])
 

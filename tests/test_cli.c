@@ -2,6 +2,10 @@
  * `gs info` on real and broken files. Needs GS_BIN (set by `make test`). */
 #include "tests/test.h"
 #include "gs/runtime.h"
+#include "data/cameras.h"
+#include "data/image.h"
+#include "data/scene.h"
+#include "raster/raster.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -105,4 +109,82 @@ TEST(cli_bad_input_is_reported_with_the_file_name) {
     free(out);
     CHECK_EQ_INT(run_gs("info --bogus x", &out), 2);
     free(out);
+}
+
+TEST(cli_render_cameras_orbit_and_video) {
+    NEED_BIN();
+    /* a tiny scene: a red splat in front of the identity camera */
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 2, 0));
+    for (int i = 0; i < 2; i++) {
+        s.means[3 * i + 2] = 4 + i;
+        s.means[3 * i] = 0.2f * i;
+        for (int k = 0; k < 3; k++) s.scales[3 * i + k] = 0.3f;
+        s.opacities[i] = 0.9f;
+        s.sh[3 * i + i] = 1.5f; /* red, then green */
+    }
+    const char *ply = gs_test_tmp("two.ply"), *cams = gs_test_tmp("two_cams.json"), *dir = gs_test_tmp("two_out");
+    CHECK_OK(gs_ply_write(ply, &s));
+    gs_cameras c = {1, calloc(1, sizeof(gs_camera))};
+    c.cams[0].R[0] = c.cams[0].R[4] = c.cams[0].R[8] = 1;
+    c.cams[0].fx = c.cams[0].fy = 40;
+    c.cams[0].cx = 24; c.cams[0].cy = 16;
+    c.cams[0].width = 48; c.cams[0].height = 32;
+    c.cams[0].has_pose = 1;
+    snprintf(c.cams[0].name, sizeof c.cams[0].name, "images/front.jpg");
+    CHECK_OK(gs_cameras_write_json(cams, &c));
+    char args[2048], *out;
+    snprintf(args, sizeof args, "render %s --cameras %s --out %s --depth --bg 0,0,1 --quiet", ply, cams, dir);
+    CHECK_EQ_INT(run_gs(args, &out), 0);
+    free(out);
+    /* the PNG equals the library render, quantised */
+    gs_image im;
+    char p[1200];
+    snprintf(p, sizeof p, "%s/front.png", dir);
+    CHECK_OK(gs_image_read(p, &im));
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    o.bg[2] = 1;
+    gs_raster_out r;
+    CHECK_OK(gs_render_cpu(&s, &c.cams[0], &o, &r));
+    double maxd = 0;
+    for (int i = 0; im.data && i < 48 * 32 * 3; i++) {
+        float v = r.rgb[i] < 0 ? 0 : r.rgb[i] > 1 ? 1 : r.rgb[i];
+        maxd = fmax(maxd, fabs(im.data[i] - v));
+    }
+    CHECK_MSG(maxd <= 0.5 / 255 + 1e-6, "PNG differs from the render by %g", maxd);
+    CHECK(im.data && im.data[(16 * 48 + 24) * 3] > 0.5); /* red in the middle */
+    gs_image_free(&im);
+    float *d = NULL;
+    int w, h;
+    snprintf(p, sizeof p, "%s/front_depth.exr", dir);
+    CHECK_OK(gs_exr_read_depth(p, &d, &w, &h));
+    CHECK(d && w == 48 && h == 32 && fabs(d[16 * 48 + 24] - r.depth[16 * 48 + 24]) < 1e-6 && d[16 * 48 + 24] > 3.9);
+    free(d);
+    gs_raster_out_free(&r);
+    /* an orbit around the scene, with a video when ffmpeg is present */
+    int have_ffmpeg = system("command -v ffmpeg >/dev/null 2>&1") == 0;
+    snprintf(args, sizeof args, "render %s --trajectory orbit --frames 6 --width 40 --height 30 --out %s/orbit %s%s --quiet", ply,
+             dir, have_ffmpeg ? "--video " : "", have_ffmpeg ? gs_test_tmp("orbit.mp4") : "");
+    CHECK_EQ_INT(run_gs(args, &out), 0);
+    free(out);
+    snprintf(p, sizeof p, "%s/orbit/00005.png", dir);
+    CHECK(gs_file_exists(p));
+    if (have_ffmpeg) CHECK(gs_file_exists(gs_test_tmp("orbit.mp4")));
+    /* errors: unknown trajectory, missing --out, cameras without poses */
+    snprintf(args, sizeof args, "render %s --trajectory spiral --out %s", ply, dir);
+    CHECK_EQ_INT(run_gs(args, &out), 2);
+    CHECK(out && strstr(out, "spiral"));
+    free(out);
+    snprintf(args, sizeof args, "render %s --cameras %s", ply, cams);
+    CHECK_EQ_INT(run_gs(args, &out), 2);
+    free(out);
+    if (gs_test_data_dir()) {
+        snprintf(args, sizeof args, "render %s --cameras %s --out %s/x", ply, gs_test_data("scenes/fern/sparse/0"), dir);
+        CHECK_EQ_INT(run_gs(args, &out), 1);
+        CHECK(out && strstr(out, "no pose"));
+        free(out);
+    }
+    gs_cameras_free(&c);
+    gs_scene_free(&s);
 }

@@ -3,6 +3,7 @@
  * bad inputs and the camera conventions of a real data set. */
 #include "tests/test.h"
 #include "raster/raster.h"
+#include "raster/trajectory.h"
 
 #include <stdlib.h>
 
@@ -313,5 +314,54 @@ TEST(raster_lego_cameras_look_at_the_object) {
         gs_raster_out_free(&r);
     }
     gs_scene_free(&s);
+    gs_cameras_free(&cams);
+}
+
+TEST(orbit_path_circles_the_scene) {
+    gs_scene s;
+    random_scene(&s, 200, 0);
+    gs_cameras path;
+    CHECK_OK(gs_orbit_path(&s, NULL, 8, 64, 48, &path));
+    CHECK_EQ_INT(path.n, 8);
+    /* every camera looks at the same centre, from the same distance, upright (-y world up projects upwards) */
+    double c0[3] = {0}, X[3] = {0}, uv[2], z, z0 = -1;
+    for (int i = 0; i < path.n; i++) {
+        gs_camera *c = &path.cams[i];
+        double C[3];
+        gs_camera_center(c, C);
+        /* the optical axis passes through the centre: project a point far along -z... use the axis itself */
+        for (int k = 0; k < 3; k++) X[k] = C[k] + 5 * c->R[6 + k];
+        CHECK(gs_camera_project(c, X, uv, &z));
+        CHECK_NEAR(uv[0], 32, 1e-9);
+        CHECK_NEAR(uv[1], 24, 1e-9);
+        double up[3] = {0, -1, 0}, Xu[3] = {X[0] + up[0], X[1] + up[1], X[2] + up[2]}, uvu[2], zu;
+        CHECK(gs_camera_project(c, Xu, uvu, &zu));
+        CHECK(uvu[1] < 24); /* world up is image up */
+        if (i == 0) memcpy(c0, C, sizeof c0);
+        double d = sqrt((C[0] - c0[0]) * (C[0] - c0[0]) + (C[1] - c0[1]) * (C[1] - c0[1]) + (C[2] - c0[2]) * (C[2] - c0[2]));
+        if (i == 4) z0 = d; /* opposite side of the circle: the diameter */
+    }
+    CHECK(z0 > 0);
+    gs_cameras_free(&path);
+    CHECK_ERR(gs_orbit_path(&s, NULL, 0, 64, 48, &path), "frame count");
+    gs_scene_free(&s);
+}
+
+TEST(orbit_path_from_lego_cameras_centres_on_the_object) {
+    REQUIRE_DATA();
+    gs_cameras cams, path;
+    CHECK_OK(gs_cameras_read(gs_test_data("scenes/lego/transforms_train.json"), NULL, &cams, NULL));
+    CHECK_OK(gs_orbit_path(NULL, &cams, 12, 100, 100, &path));
+    double O[3] = {0, 0, 0}, uv[2], z;
+    for (int i = 0; i < path.n; i++) {
+        CHECK(gs_camera_project(&path.cams[i], O, uv, &z));
+        CHECK_NEAR(uv[0], 50, 3); /* the cameras all look at the origin, so the orbit does too */
+        CHECK_NEAR(uv[1], 50, 3);
+        CHECK_NEAR(path.cams[i].fx, 1111.111 / 8, 0.01);
+        /* lego cameras are 4.03 from the origin at elevations 0.85..2.4; the orbit keeps their mean
+         * horizontal radius and mean height, so it is a little closer (sqrt(r^2 + h^2) < mean distance) */
+        CHECK(z > 3.3 && z < 4.1);
+    }
+    gs_cameras_free(&path);
     gs_cameras_free(&cams);
 }

@@ -124,3 +124,35 @@ TEST(device_resolution_falls_back) {
     gs_device r = gs_device_resolve(GS_DEVICE_CUDA);
     CHECK_EQ_INT(r, gs_cuda_device_count() > 0 ? GS_DEVICE_CUDA : GS_DEVICE_CPU);
 }
+
+TEST(progress_bar_without_tty_prints_tenths) {
+    /* stderr redirected to a file (not a TTY): one line per 10% and a final line */
+    fflush(stderr);
+    int saved = dup(2);
+    const char *p = gs_test_tmp("progress.txt");
+    FILE *f = fopen(p, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    dup2(fileno(f), 2);
+    gs_progress pr;
+    gs_progress_begin(&pr, "frames", 50, 0);
+    for (int i = 1; i <= 50; i++) gs_progress_update(&pr, i);
+    gs_progress_end(&pr);
+    gs_progress_begin(&pr, "quiet", 10, 1);
+    gs_progress_update(&pr, 10);
+    gs_progress_end(&pr);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    uint8_t *d;
+    size_t n;
+    CHECK_OK(gs_read_file(p, 1 << 20, &d, &n));
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += d[i] == '\n';
+    CHECK_EQ_INT(lines, 10); /* 10%..90% and the final 50/50 line */
+    CHECK(strstr((char *)d, "frames: 5/50 (10%)") != NULL);
+    CHECK(strstr((char *)d, "frames: 50/50 (100%)") != NULL);
+    CHECK(strstr((char *)d, "quiet") == NULL);
+    free(d);
+}

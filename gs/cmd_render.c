@@ -1,0 +1,209 @@
+/* cmd_render.c - `gs render`: splats + cameras (or an orbit) -> PNG frames,
+ * depth maps and an mp4. */
+#include "gs/cli.h"
+#include "gs/device.h"
+#include "data/cameras.h"
+#include "data/image.h"
+#include "data/scene.h"
+#include "raster/raster.h"
+#include "raster/trajectory.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char k_usage[] =
+    "usage: gs render SCENE (--cameras FILE | --trajectory orbit) --out DIR [options]\n"
+    "\n"
+    "Render a splat scene (INRIA/compressed PLY, .splat, .spz) with the tile rasterizer.\n"
+    "\n"
+    "  --cameras FILE      render at each camera of FILE (gs-cameras JSON, transforms.json,\n"
+    "                      INRIA cameras.json, COLMAP model folder, LLFF poses_bounds.npy)\n"
+    "  --trajectory orbit  a circle around the scene (centred where --cameras look, if given)\n"
+    "  --frames N          frames of a trajectory (default 120)\n"
+    "  --out DIR           output folder: NAME.png per view (and NAME_depth.exr/.png with --depth)\n"
+    "  --width W --height H  output size (default: the cameras' size; the intrinsics are scaled)\n"
+    "  --depth             also write expected depth as EXR and as a colourised PNG\n"
+    "  --bg R,G,B          background colour in [0,1] (default 0,0,0)\n"
+    "  --sh-degree N       evaluate SH up to degree N (default: the scene's)\n"
+    "  --antialiased       gsplat's antialiased mode (opacity compensation)\n"
+    "  --video FILE.mp4    also encode the frames with ffmpeg (libx264, crf 18, yuv420p, 24 fps)\n"
+    "  --video-depth       put the colourised depth beside the RGB in the video\n"
+    "  --llff-factor F     divide LLFF H, W, f by F (8 for images_8)\n"
+    "  --device cpu|cuda   where to render (default auto; the CUDA rasterizer is not built yet,\n"
+    "                      so every device renders on the CPU for now)\n"
+    "  --quiet             no progress bar\n";
+
+static int parse_bg(const char *s, float bg[3]) {
+    return sscanf(s, "%f,%f,%f", &bg[0], &bg[1], &bg[2]) == 3 && isfinite(bg[0]) && isfinite(bg[1]) && isfinite(bg[2]);
+}
+
+/* Frame names: the camera's image base name when the names are unique, else 00000. */
+static void frame_name(const gs_cameras *c, int i, int use_names, char *buf, size_t n) {
+    if (use_names) {
+        const char *b = strrchr(c->cams[i].name, '/');
+        b = b ? b + 1 : c->cams[i].name;
+        snprintf(buf, n, "%s", b);
+        char *dot = strrchr(buf, '.');
+        if (dot) *dot = 0;
+    } else {
+        snprintf(buf, n, "%05d", i);
+    }
+}
+
+static int names_unique(const gs_cameras *c) {
+    for (int i = 0; i < c->n; i++) {
+        if (!c->cams[i].name[0] || strchr(c->cams[i].name, ' ')) return 0;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(c->cams[i].name, c->cams[j].name)) return 0;
+    }
+    return 1;
+}
+
+static int run(int argc, char **argv) {
+    const gs_command *me = &cmd_render_def;
+    const char *scene_path = NULL, *cam_path = NULL, *traj = NULL, *outdir = NULL, *video = NULL;
+    long frames = 120, width = 0, height = 0, shdeg = -1;
+    int depth = 0, quiet = 0, aa = 0, video_depth = 0;
+    double factor = 0;
+    gs_device dev = GS_DEVICE_AUTO;
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--cameras") && more) cam_path = argv[++i];
+        else if (!strcmp(a, "--trajectory") && more) traj = argv[++i];
+        else if (!strcmp(a, "--out") && more) outdir = argv[++i];
+        else if (!strcmp(a, "--video") && more) video = argv[++i];
+        else if (!strcmp(a, "--frames") && more) { if (!cli_parse_int(argv[++i], 1, 100000, &frames)) return cli_usage_error(me, "--frames takes 1-100000"); }
+        else if (!strcmp(a, "--width") && more) { if (!cli_parse_int(argv[++i], 1, 16384, &width)) return cli_usage_error(me, "--width takes 1-16384"); }
+        else if (!strcmp(a, "--height") && more) { if (!cli_parse_int(argv[++i], 1, 16384, &height)) return cli_usage_error(me, "--height takes 1-16384"); }
+        else if (!strcmp(a, "--sh-degree") && more) { if (!cli_parse_int(argv[++i], 0, 3, &shdeg)) return cli_usage_error(me, "--sh-degree takes 0-3"); }
+        else if (!strcmp(a, "--bg") && more) { if (!parse_bg(argv[++i], o.bg)) return cli_usage_error(me, "--bg takes R,G,B, e.g. 1,1,1"); }
+        else if (!strcmp(a, "--llff-factor") && more) { if (!cli_parse_double(argv[++i], &factor) || !(factor > 0)) return cli_usage_error(me, "--llff-factor takes a positive number"); }
+        else if (!strcmp(a, "--device") && more) { if (gs_device_parse(argv[++i], &dev)) return cli_usage_error(me, "%s", gs_last_error()); }
+        else if (!strcmp(a, "--depth")) depth = 1;
+        else if (!strcmp(a, "--antialiased")) aa = 1;
+        else if (!strcmp(a, "--video-depth")) video_depth = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (a[0] == '-' && a[1]) return cli_usage_error(me, "unknown option '%s' (or a missing value)", a);
+        else if (!scene_path) scene_path = a;
+        else return cli_usage_error(me, "unexpected argument '%s'", a);
+    }
+    if (!scene_path) return cli_usage_error(me, "no SCENE given");
+    if (!outdir) return cli_usage_error(me, "--out DIR is required");
+    if (!cam_path && !traj) return cli_usage_error(me, "give --cameras FILE or --trajectory orbit");
+    if (traj && strcmp(traj, "orbit"))
+        return cli_usage_error(me, "trajectory '%s' is not available yet (available: orbit)", traj);
+    if ((width > 0) != (height > 0)) return cli_usage_error(me, "give both --width and --height");
+    if (video && !gs_path_ends_with(video, ".mp4")) return cli_usage_error(me, "--video must name an .mp4 file");
+    gs_device_resolve(dev); /* prints the fallback notice when cuda was asked for and is not usable */
+    o.antialiased = aa;
+    o.sh_degree = (int)shdeg;
+    o.width = (int)width;
+    o.height = (int)height;
+
+    double t0 = gs_now();
+    gs_scene s;
+    if (gs_scene_read(scene_path, &s, NULL)) return cli_fail("render", GS_ERR_FORMAT);
+    gs_cameras cams = {0}, ref = {0};
+    gs_camera_read_opts ro = {factor};
+    if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) { gs_scene_free(&s); return cli_fail("render", GS_ERR_FORMAT); }
+    if (traj && gs_orbit_path(&s, &ref, (int)frames, (int)width, (int)height, &cams)) {
+        gs_scene_free(&s); gs_cameras_free(&ref);
+        return cli_fail("render", GS_ERR_INVALID);
+    }
+    gs_cameras_free(&ref);
+    int rc = 0;
+    if (gs_mkdirs(outdir)) { rc = cli_fail("render", GS_ERR_IO); goto done; }
+    for (int i = 0; i < cams.n; i++)
+        if (!cams.cams[i].has_pose) {
+            fprintf(stderr, "gs render: error: %s: camera %d has intrinsics only (no pose); nothing to render from\n", cam_path, i);
+            rc = 1;
+            goto done;
+        }
+    fprintf(stderr, "gs render: %s: %lld splats, SH degree %d; %d view%s (loaded in %.2f s)\n", scene_path, (long long)s.n,
+            s.sh_degree, cams.n, cams.n == 1 ? "" : "s", gs_now() - t0);
+
+    FILE *ff = NULL;
+    char tmpvideo[4200] = "";
+    int use_names = cam_path && !traj && names_unique(&cams);
+    gs_progress pb;
+    gs_progress_begin(&pb, "render", cams.n, quiet);
+    double t_render = 0;
+    int64_t n_invalid = 0;
+    for (int i = 0; i < cams.n; i++) {
+        gs_raster_out r;
+        double t1 = gs_now();
+        if (gs_render_cpu(&s, &cams.cams[i], &o, &r)) { rc = cli_fail("render", GS_ERR_INVALID); break; }
+        t_render += gs_now() - t1;
+        n_invalid = r.n_invalid;
+        char name[300], path[4096];
+        frame_name(&cams, i, use_names, name, sizeof name);
+        gs_image im = {r.width, r.height, 3, 8, r.rgb}, dimg = {0};
+        snprintf(path, sizeof path, "%s/%s.png", outdir, name);
+        gs_status st = gs_image_write_png(path, &im, 8);
+        if (!st && (depth || video_depth)) st = gs_colorize(r.depth, r.width, r.height, 0, 0, 1, &dimg);
+        if (!st && depth) {
+            snprintf(path, sizeof path, "%s/%s_depth.exr", outdir, name);
+            st = gs_exr_write_depth(path, r.depth, r.width, r.height);
+            snprintf(path, sizeof path, "%s/%s_depth.png", outdir, name);
+            if (!st) st = gs_image_write_png(path, &dimg, 8);
+        }
+        if (!st && video) {
+            int vw = r.width * (video_depth ? 2 : 1), vh = r.height;
+            if (!ff) {
+                char cmd[8400];
+                snprintf(tmpvideo, sizeof tmpvideo, "%s.tmp.%d.mp4", video, (int)getpid());
+                snprintf(cmd, sizeof cmd,
+                         "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r 24 -i - "
+                         "-vf 'pad=ceil(iw/2)*2:ceil(ih/2)*2' -c:v libx264 -crf 18 -preset slow -pix_fmt yuv420p '%s'",
+                         vw, vh, tmpvideo);
+                signal(SIGPIPE, SIG_IGN); /* a dying ffmpeg must give an error, not kill us */
+                ff = popen(cmd, "w");
+                if (!ff) st = gs_error(GS_ERR_IO, "%s: cannot start ffmpeg (is it installed? make deps)", video);
+            }
+            unsigned char *row = malloc((size_t)vw * 3);
+            for (int y = 0; ff && row && y < vh; y++) {
+                for (int x = 0; x < vw; x++) {
+                    const float *px = x < r.width ? &r.rgb[3 * ((size_t)y * r.width + x)] : &dimg.data[3 * ((size_t)y * r.width + x - r.width)];
+                    for (int c = 0; c < 3; c++) {
+                        float v = px[c] < 0 ? 0 : px[c] > 1 ? 1 : px[c];
+                        row[3 * x + c] = (unsigned char)(v * 255.0f); /* truncation, as DA3's video export */
+                    }
+                }
+                if (fwrite(row, 1, (size_t)vw * 3, ff) != (size_t)vw * 3) { st = gs_error(GS_ERR_IO, "%s: ffmpeg stopped accepting frames", video); break; }
+            }
+            free(row);
+        }
+        gs_image_free(&dimg);
+        gs_raster_out_free(&r);
+        if (st) { rc = cli_fail("render", st); break; }
+        gs_progress_update(&pb, i + 1);
+    }
+    gs_progress_end(&pb);
+    if (ff) {
+        int status = pclose(ff);
+        if (rc == 0 && status == 0) {
+            if (rename(tmpvideo, video) != 0) rc = (gs_error(GS_ERR_IO, "%s: rename failed", video), cli_fail("render", GS_ERR_IO));
+        } else {
+            remove(tmpvideo);
+            if (rc == 0) { fprintf(stderr, "gs render: error: %s: ffmpeg failed (exit status %d)\n", video, status); rc = 1; }
+        }
+    }
+    if (rc == 0) {
+        fprintf(stderr, "gs render: %d view%s in %.2f s (%.1f ms a view on the CPU, %d threads)%s%s\n", cams.n,
+                cams.n == 1 ? "" : "s", t_render, cams.n ? 1e3 * t_render / cams.n : 0, gs_num_threads(),
+                video ? "; video " : "", video ? video : "");
+        if (n_invalid) fprintf(stderr, "gs render: note: %lld invalid splats were skipped\n", (long long)n_invalid);
+    }
+done:
+    gs_cameras_free(&cams);
+    gs_scene_free(&s);
+    return rc;
+}
+
+const gs_command cmd_render_def = {"render", run, "render splats at cameras or along an orbit: PNG, depth, mp4", k_usage};
