@@ -139,3 +139,4 @@ clean:
 print-libs:
 	@echo $(LIBS) -fopenmp
 .PHONY: print-libs
+.SECONDARY: $(FUZZ_OBJ)
