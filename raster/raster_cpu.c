@@ -144,6 +144,17 @@ int gs_project_splat(const gs_scene *s, int64_t i, const float R[9], const float
 
 typedef struct { float depth; int32_t id; } key_t_;
 
+/* Tiles [x0,x1) x [y0,y1) touched by the per-axis extent of a projected splat;
+ * 0 when it was culled. */
+static int tile_range(const gs_projected *p, int tw, int th, int *x0, int *x1, int *y0, int *y1) {
+    if (!p->radius[0] && !p->radius[1]) return 0;
+    *x0 = (int)fmaxf(0, floorf((p->mean2d[0] - p->radius[0]) / GS_TILE));
+    *x1 = (int)fminf((float)tw, ceilf((p->mean2d[0] + p->radius[0]) / GS_TILE));
+    *y0 = (int)fmaxf(0, floorf((p->mean2d[1] - p->radius[1]) / GS_TILE));
+    *y1 = (int)fminf((float)th, ceilf((p->mean2d[1] + p->radius[1]) / GS_TILE));
+    return 1;
+}
+
 static int cmp_key(const void *a, const void *b) {
     const key_t_ *x = a, *y = b;
     if (x->depth < y->depth) return -1;
@@ -198,11 +209,8 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
      * outside the ellipse fall below the 1/255 alpha test and are skipped) */
     for (int64_t i = 0; i < n; i++) {
         const gs_projected *p = &proj[i];
-        if (!p->radius[0] && !p->radius[1]) continue;
-        int x0 = (int)fmaxf(0, floorf((p->mean2d[0] - p->radius[0]) / GS_TILE));
-        int x1 = (int)fminf((float)tw, ceilf((p->mean2d[0] + p->radius[0]) / GS_TILE));
-        int y0 = (int)fmaxf(0, floorf((p->mean2d[1] - p->radius[1]) / GS_TILE));
-        int y1 = (int)fminf((float)th, ceilf((p->mean2d[1] + p->radius[1]) / GS_TILE));
+        int x0, x1, y0, y1;
+        if (!tile_range(p, tw, th, &x0, &x1, &y0, &y1)) continue;
         for (int ty = y0; ty < y1; ty++)
             for (int tx = x0; tx < x1; tx++) tile_count[ty * tw + tx + 1]++;
     }
@@ -217,11 +225,8 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
     memcpy(fill, tile_count, (size_t)nt * sizeof(int64_t));
     for (int64_t i = 0; i < n; i++) {
         const gs_projected *p = &proj[i];
-        if (!p->radius[0] && !p->radius[1]) continue;
-        int x0 = (int)fmaxf(0, floorf((p->mean2d[0] - p->radius[0]) / GS_TILE));
-        int x1 = (int)fminf((float)tw, ceilf((p->mean2d[0] + p->radius[0]) / GS_TILE));
-        int y0 = (int)fmaxf(0, floorf((p->mean2d[1] - p->radius[1]) / GS_TILE));
-        int y1 = (int)fminf((float)th, ceilf((p->mean2d[1] + p->radius[1]) / GS_TILE));
+        int x0, x1, y0, y1;
+        if (!tile_range(p, tw, th, &x0, &x1, &y0, &y1)) continue;
         for (int ty = y0; ty < y1; ty++)
             for (int tx = x0; tx < x1; tx++) keys[fill[ty * tw + tx]++] = (key_t_){p->depth, (int32_t)i};
     }
