@@ -25,5 +25,6 @@ int cli_parse_double(const char *s, double *out);
 extern const gs_command cmd_info_def;
 extern const gs_command cmd_convert_def;
 extern const gs_command cmd_render_def;
+extern const gs_command cmd_eval_def;
 
 #endif

@@ -46,6 +46,7 @@ static const gs_command *const k_commands[] = {
     &cmd_info_def,
     &cmd_convert_def,
     &cmd_render_def,
+    &cmd_eval_def,
 };
 #define N_COMMANDS (int)(sizeof k_commands / sizeof k_commands[0])
 

@@ -188,3 +188,35 @@ TEST(cli_render_cameras_orbit_and_video) {
     gs_cameras_free(&c);
     gs_scene_free(&s);
 }
+
+TEST(cli_eval_tables_and_errors) {
+    NEED_BIN();
+    char *out, args[2048], p[1200];
+    const char *pred = gs_test_tmp("ev_pred"), *gt = gs_test_tmp("ev_gt");
+    CHECK_OK(gs_mkdirs(pred));
+    CHECK_OK(gs_mkdirs(gt));
+    gs_image a, b;
+    CHECK_OK(gs_image_alloc(&a, 24, 20, 3));
+    CHECK_OK(gs_image_alloc(&b, 24, 20, 3));
+    for (int i = 0; i < 24 * 20 * 3; i++) { a.data[i] = (float)((i * 37) % 256) / 255.0f; b.data[i] = a.data[i]; }
+    for (int i = 0; i < 24 * 20 * 3; i += 2) b.data[i] = a.data[i] > 0.5f ? a.data[i] - 0.1f : a.data[i] + 0.1f;
+    snprintf(p, sizeof p, "%s/x.png", gt);  CHECK_OK(gs_image_write_png(p, &a, 8));
+    snprintf(p, sizeof p, "%s/x.png", pred); CHECK_OK(gs_image_write_png(p, &b, 8));
+    snprintf(p, sizeof p, "%s/same.png", gt);  CHECK_OK(gs_image_write_png(p, &a, 8));
+    snprintf(p, sizeof p, "%s/same.png", pred); CHECK_OK(gs_image_write_png(p, &a, 8));
+    snprintf(args, sizeof args, "eval --pred %s --gt %s --metrics psnr,ssim --json %s", pred, gt, gs_test_tmp("ev.json"));
+    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK(out && strstr(out, "same.png") && strstr(out, "inf"));
+    free(out);
+    uint8_t *js;
+    size_t n;
+    CHECK_OK(gs_read_file(gs_test_tmp("ev.json"), 1 << 20, &js, &n));
+    CHECK(strstr((char *)js, "\"x.png\"") != NULL);
+    free(js);
+    snprintf(p, sizeof p, "%s/only_gt.png", gt); CHECK_OK(gs_image_write_png(p, &a, 8));
+    CHECK_EQ_INT(run_gs(args, &out), 1);
+    CHECK(out && strstr(out, "only_gt"));
+    free(out);
+    gs_image_free(&a);
+    gs_image_free(&b);
+}

@@ -1,0 +1,137 @@
+/* metrics.h - rendering-quality metrics computed exactly as the reference
+ * Python libraries do, so that numbers match published tables:
+ *
+ *  PSNR  pixelSplat/MVSplat convention: both images clamped to [0,1], MSE over
+ *        all channels and pixels of one image, -10 log10(MSE); identical
+ *        images give +inf.
+ *  SSIM  GS_SSIM_SKIMAGE (default): scikit-image structural_similarity(
+ *        win_size=11, gaussian_weights=True, sigma=1.5, data_range=1,
+ *        use_sample_covariance=True, channel_axis=-1): Gaussian filter with
+ *        scipy's 11 taps (truncate 3.5), covariances scaled by 121/120, mean
+ *        over the pixels whose window lies inside the image (crop of 5), then
+ *        over channels; computed in double like skimage. Images smaller than
+ *        11 pixels on a side are rejected, as skimage does.
+ *        GS_SSIM_3DGS: the 3D Gaussian Splatting ssim(): 11x11 Gaussian
+ *        (sigma 1.5) with zero padding ("same" size), population covariance,
+ *        mean over every pixel and channel.
+ *  LPIPS v0.1, lpips.LPIPS(net=...)(pred, gt, normalize=True): inputs in
+ *        [0,1] mapped to [-1,1], scaling layer, backbone (alex, squeeze or
+ *        vgg), per-pixel unit-normalised features, squared difference,
+ *        learned 1x1 linear layers, spatial mean, sum over layers. float32
+ *        network, double reductions. One-channel images are replicated to RGB.
+ *
+ * Images are gs_image (float HWC); pred and gt must have the same size and
+ * channel count. Alpha channels must be composited first (gs_eval_flatten).
+ * The directory-level evaluation behind `gs eval` is here too. */
+#ifndef GS_EVAL_METRICS_H
+#define GS_EVAL_METRICS_H
+
+#include "data/image.h"
+#include "gs/device.h"
+#include "gs/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- PSNR ------------------------------------------------------------------ */
+gs_status gs_psnr(const gs_image *pred, const gs_image *gt, double *out);
+/* The same on raw HWC float arrays of width*height*channels values. */
+gs_status gs_psnr_f32(const float *pred, const float *gt, int width, int height, int channels, double *out);
+
+/* ---- SSIM ------------------------------------------------------------------ */
+typedef enum { GS_SSIM_SKIMAGE = 0, GS_SSIM_3DGS = 1 } gs_ssim_mode;
+#define GS_SSIM_WIN 11 /* window side of both variants */
+
+gs_status gs_ssim(const gs_image *pred, const gs_image *gt, gs_ssim_mode mode, double *out);
+gs_status gs_ssim_f32(const float *pred, const float *gt, int width, int height, int channels, gs_ssim_mode mode,
+                      double *out);
+/* "skimage" / "3dgs" */
+gs_status gs_ssim_mode_parse(const char *s, gs_ssim_mode *out);
+/* Human-readable variant, e.g. "SSIM (skimage, gaussian 11x11 sigma 1.5)". */
+const char *gs_ssim_mode_label(gs_ssim_mode mode);
+
+/* ---- LPIPS ----------------------------------------------------------------- */
+typedef enum { GS_LPIPS_ALEX = 0, GS_LPIPS_SQUEEZE = 1, GS_LPIPS_VGG = 2 } gs_lpips_net;
+#define GS_LPIPS_MAX_LAYERS 7
+
+typedef struct gs_lpips gs_lpips;
+
+/* "alex" / "squeeze" / "vgg" */
+gs_status gs_lpips_net_parse(const char *s, gs_lpips_net *out);
+const char *gs_lpips_net_name(gs_lpips_net net);
+/* e.g. "LPIPS-alex v0.1" */
+const char *gs_lpips_label(gs_lpips_net net);
+/* Find the default weights file: lpips_<net>_v0.1.safetensors in
+ * $GS_LPIPS_DIR, then ../shared/data/lpips and ../../shared/data/lpips (for
+ * vgg, lpips_vgg_v0.1_lin_only.safetensors is taken last so that loading it
+ * explains what is missing). GS_ERR_NOT_FOUND lists where it looked. */
+gs_status gs_lpips_find_weights(gs_lpips_net net, char *path, size_t n);
+/* Load a safetensors file whose keys are those of
+ * lpips.LPIPS(net=...).state_dict() (net.sliceK.I.weight/bias,
+ * linL.model.1.weight, optionally scaling_layer.shift/scale). Every tensor
+ * is checked for presence, dtype F32 and shape; a missing tensor is named. */
+gs_status gs_lpips_load(const char *path, gs_lpips_net net, gs_lpips **out);
+gs_lpips_net gs_lpips_get_net(const gs_lpips *m);
+int gs_lpips_num_layers(const gs_lpips *m);
+/* LPIPS distance of two images (1 or 3 channels, same size). per_layer, when
+ * not NULL, receives the gs_lpips_num_layers() terms whose sum is *out.
+ * Images too small for the network fail with GS_ERR_INVALID. */
+gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, double *out, double *per_layer);
+void gs_lpips_free(gs_lpips *m);
+
+/* ---- helpers and directory evaluation (gs eval) ---------------------------- */
+/* Composite an image with alpha (2 or 4 channels) over bg (gray uses bg[0]):
+ * c*a + bg*(1-a) in float. 1- and 3-channel images are copied. */
+gs_status gs_eval_flatten(const gs_image *in, const float bg[3], gs_image *out);
+
+typedef struct {
+    int psnr, ssim, lpips;     /* which metrics to compute (non-zero: yes) */
+    gs_ssim_mode ssim_mode;
+    gs_lpips_net lpips_net;
+    const char *lpips_weights; /* NULL: gs_lpips_find_weights */
+    float bg[3];               /* background for images with alpha */
+    gs_device device;          /* CPU only for now; CUDA falls back */
+} gs_eval_options;
+
+/* Defaults: all three metrics, skimage SSIM, alex, white background, CPU. */
+void gs_eval_options_default(gs_eval_options *o);
+/* "psnr,ssim,lpips" (any subset, any order) -> the three flags */
+gs_status gs_eval_metrics_parse(const char *list, gs_eval_options *o);
+
+typedef struct {
+    char *name;               /* file name in the ground-truth directory */
+    int width, height, channels;
+    double psnr, ssim, lpips; /* NAN when not computed; psnr may be +inf */
+} gs_eval_row;
+
+typedef struct {
+    int n;
+    gs_eval_row *rows;        /* sorted by name */
+    double mean_psnr, mean_ssim, mean_lpips; /* means over rows (NAN if off) */
+    gs_eval_options opt;
+    char ssim_label[64], lpips_label[64];
+    char lpips_weights[1024]; /* the file used, "" when LPIPS is off */
+    char pred_dir[1024], gt_dir[1024]; /* "" for gs_eval_images */
+    double seconds;
+} gs_eval_report;
+
+/* Pair the images of pred_dir and gt_dir by file name (the stem when the
+ * extensions differ: render.png <-> render.jpg), composite alpha over
+ * opt->bg, score every pair. Missing partners, size or channel mismatches,
+ * unreadable images, a missing LPIPS weights file: an error naming them. */
+gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_options *opt,
+                       gs_eval_report *out);
+/* Score lists of images already in memory (same order); names may be NULL. */
+gs_status gs_eval_images(const gs_image *preds, const gs_image *gts, const char *const *names, int n,
+                         const gs_eval_options *opt, gs_eval_report *out);
+/* Write the report as JSON / CSV, atomically. +inf PSNR is written as the
+ * string "inf" in JSON (JSON has no infinity) and as inf in CSV. */
+gs_status gs_eval_write_json(const gs_eval_report *r, const char *path);
+gs_status gs_eval_write_csv(const gs_eval_report *r, const char *path);
+void gs_eval_report_free(gs_eval_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
