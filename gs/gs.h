@@ -15,5 +15,9 @@
 #include "data/npy.h"
 #include "data/scene.h"
 #include "data/cameras.h"
+#include "gs/ops.h"
+#include "raster/raster.h"
+#include "raster/trajectory.h"
+#include "eval/metrics.h"
 
 #endif
