@@ -196,6 +196,17 @@ static gs_status jpeg_check_structure(const uint8_t *d, size_t n, const char *na
         size_t len = (size_t)d[pos] << 8 | d[pos + 1];
         if (len < 2) return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: bad segment length at byte %zu", name, pos);
         if (len > n - pos) break;
+        if (m == 0xC4) { /* DHT: stb_image (2022) writes past its tables when a table declares over 256 codes */
+            size_t q = pos + 2, end = pos + len;
+            while (q < end) {
+                if (end - q < 17) return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: short Huffman table at byte %zu", name, q);
+                size_t codes = 0;
+                for (int i = 1; i <= 16; i++) codes += d[q + i];
+                if (codes > 256 || codes > end - q - 17)
+                    return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: Huffman table at byte %zu declares %zu codes", name, q, codes);
+                q += 17 + codes;
+            }
+        }
         pos += len;
         if (m == 0xDA) { /* entropy-coded data runs to the next real marker */
             while (pos < n) {

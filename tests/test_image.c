@@ -913,3 +913,26 @@ TEST(composite_numbers) {
     gs_image_free(&im);
     CHECK_ERR(gs_image_composite(&im, red, &out), "not a valid image");
 }
+
+TEST(jpeg_that_trips_a_stb_assertion_is_an_error) {
+    /* found by fuzz_image: Debian's libstb asserts inside the Huffman decoder on this
+     * stream; our own stb build (data/stb_impl.c) must return instead of aborting */
+    uint8_t *d;
+    size_t n;
+    CHECK_OK(gs_read_file("tests/fuzz/seeds/image/regress_stb_assert.jpg", 1 << 20, &d, &n));
+    gs_image im;
+    gs_status st = gs_image_read_mem(d, n, "regress.jpg", &im);
+    if (st == GS_OK) gs_image_free(&im); /* decoding garbage is acceptable; aborting is not */
+    else CHECK(strstr(gs_last_error(), "regress.jpg") != NULL);
+    free(d);
+}
+
+TEST(jpeg_huffman_table_over_256_codes_is_rejected) {
+    /* found by fuzz_image: stb_image's stbi__build_huffman writes past size[257] otherwise */
+    uint8_t *d;
+    size_t n;
+    CHECK_OK(gs_read_file("tests/fuzz/seeds/image/regress_stb_huffman.jpg", 1 << 20, &d, &n));
+    gs_image im;
+    CHECK_ERR(gs_image_read_mem(d, n, "huff.jpg", &im), "Huffman table");
+    free(d);
+}
