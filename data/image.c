@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <png.h>
+#include <jpeglib.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,76 @@ static gs_status jpeg_check_structure(const uint8_t *d, size_t n, const char *na
     return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: no end-of-image marker (file truncated)", name);
 }
 
+/* JPEG pixels come from libjpeg-turbo: Debian's stb_image (2022) reads and
+ * writes out of bounds on some hostile Huffman streams (found by fuzz_image).
+ * libjpeg errors longjmp back here; warnings (e.g. corrupt data) are errors. */
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_err;
+
+static void jpeg_on_error(j_common_ptr c) {
+    jpeg_err *e = (jpeg_err *)c->err;
+    (*c->err->format_message)(c, e->msg);
+    longjmp(e->jb, 1);
+}
+
+static void jpeg_on_message(j_common_ptr c, int level) {
+    if (level < 0) jpeg_on_error(c); /* a warning: corrupt or truncated data */
+}
+
+static gs_status jpeg_decode(const uint8_t *data, size_t size, const char *name, int w, int h, int *channels, float **out) {
+    struct jpeg_decompress_struct ci;
+    jpeg_err err;
+    float *volatile res = NULL;
+    JSAMPLE *volatile row = NULL;
+    memset(&err, 0, sizeof err);
+    ci.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = jpeg_on_error;
+    err.pub.emit_message = jpeg_on_message;
+    if (setjmp(err.jb)) {
+        jpeg_destroy_decompress(&ci);
+        free(res);
+        free(row);
+        return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: %s", name, err.msg);
+    }
+    jpeg_create_decompress(&ci);
+    jpeg_mem_src(&ci, data, (unsigned long)size);
+    jpeg_read_header(&ci, TRUE);
+    if ((int)ci.image_width != w || (int)ci.image_height != h) {
+        jpeg_destroy_decompress(&ci);
+        return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: inconsistent size", name);
+    }
+    if (ci.num_components != 1 && ci.num_components != 3) {
+        jpeg_destroy_decompress(&ci);
+        return gs_error(GS_ERR_UNSUPPORTED, "%s: JPEG with %d components (CMYK?) is not supported", name, ci.num_components);
+    }
+    ci.out_color_space = ci.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&ci);
+    int c = ci.output_components;
+    res = gs_malloc((size_t)w * (size_t)h * (size_t)c, sizeof(float), name);
+    row = malloc((size_t)w * (size_t)c);
+    if (!res || !row) {
+        jpeg_destroy_decompress(&ci);
+        free(res);
+        free(row);
+        return gs_error(GS_ERR_NOMEM, "%s: out of memory decoding JPEG", name);
+    }
+    while (ci.output_scanline < ci.output_height) {
+        JSAMPROW rp = row;
+        size_t y = ci.output_scanline;
+        if (jpeg_read_scanlines(&ci, &rp, 1) != 1) break;
+        for (size_t x = 0; x < (size_t)w * c; x++) res[y * (size_t)w * c + x] = (float)row[x] / 255.0f;
+    }
+    jpeg_finish_decompress(&ci);
+    jpeg_destroy_decompress(&ci);
+    free(row);
+    *channels = c;
+    *out = res;
+    return GS_OK;
+}
+
 static gs_status read_jpeg(const uint8_t *data, size_t size, const char *name, gs_image *im) {
     if (size > (size_t)INT32_MAX) return gs_error(GS_ERR_FORMAT, "%s: JPEG file too large (%zu bytes)", name, size);
     gs_status st = jpeg_check_structure(data, size, name);
@@ -237,17 +308,9 @@ static gs_status read_jpeg(const uint8_t *data, size_t size, const char *name, g
         return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: %dx%d pixels cannot fit in %zu bytes (file truncated?)",
                         name, w, h, size);
     int c = 0;
-    uint8_t *px = stbi_load_from_memory(data, (int)size, &w, &h, &c, 0);
-    if (!px) return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: %s", name, stbi_failure_reason());
-    if (!dims_ok(w, h) || c < 1 || c > 4) {
-        stbi_image_free(px);
-        return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: decoder returned %dx%d with %d channels", name, w, h, c);
-    }
-    size_t n = (size_t)w * (size_t)h * (size_t)c;
-    float *out = gs_malloc(n, sizeof(float), name);
-    if (!out) { stbi_image_free(px); return GS_ERR_NOMEM; }
-    for (size_t i = 0; i < n; i++) out[i] = (float)px[i] / 255.0f;
-    stbi_image_free(px);
+    float *out = NULL;
+    st = jpeg_decode(data, size, name, w, h, &c, &out);
+    if (st) return st;
     im->width = w;
     im->height = h;
     im->channels = c;

@@ -1,5 +1,6 @@
-/* stb_impl.c - our own build of stb_image (from Debian's libstb-dev header)
- * for PNG/JPEG header probing and JPEG decoding. Debian's libstb.so is built
+/* stb_impl.c - our own build of stb_image (from Debian's libstb-dev header),
+ * used only to probe PNG/JPEG headers (sizes); JPEG pixels are decoded by
+ * libjpeg-turbo (data/image.c), PNG by libpng. Debian's libstb.so is built
  * with assertions on, and stb_image asserts on some malformed JPEG streams
  * (found by fuzz_image), which would abort the whole program on a hostile
  * file. Here assertions are off, so bad input is handled by the decoder's own
