@@ -188,7 +188,11 @@ static int run(int argc, char **argv) {
     if (ff) {
         int status = pclose(ff);
         if (rc == 0 && status == 0) {
-            if (rename(tmpvideo, video) != 0) rc = (gs_error(GS_ERR_IO, "%s: rename failed", video), cli_fail("render", GS_ERR_IO));
+            if (rename(tmpvideo, video) != 0) {
+                fprintf(stderr, "gs render: error: %s: cannot rename the finished video into place\n", video);
+                remove(tmpvideo);
+                rc = 1;
+            }
         } else {
             remove(tmpvideo);
             if (rc == 0) { fprintf(stderr, "gs render: error: %s: ffmpeg failed (exit status %d)\n", video, status); rc = 1; }
