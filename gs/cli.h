@@ -26,5 +26,14 @@ extern const gs_command cmd_info_def;
 extern const gs_command cmd_convert_def;
 extern const gs_command cmd_render_def;
 extern const gs_command cmd_eval_def;
+extern const gs_command cmd_infer_def;
+extern const gs_command cmd_view_def;
+extern const gs_command cmd_bench_def;
+
+/* `gs bench <what>`: each workload lives in gs/cmd_bench_<what>.c; argv[0] is
+ * the workload name. */
+int bench_render(int argc, char **argv);
+int bench_eval(int argc, char **argv);
+int bench_infer(int argc, char **argv);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Thread_local char g_err[1024];
+static _Thread_local char g_err[8192];
 
 gs_status gs_error(gs_status st, const char *fmt, ...) {
     va_list ap;

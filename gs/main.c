@@ -47,6 +47,9 @@ static const gs_command *const k_commands[] = {
     &cmd_convert_def,
     &cmd_render_def,
     &cmd_eval_def,
+    &cmd_infer_def,
+    &cmd_view_def,
+    &cmd_bench_def,
 };
 #define N_COMMANDS (int)(sizeof k_commands / sizeof k_commands[0])
 

@@ -64,6 +64,57 @@ gs_status gs_maxpool2d_cpu(const float *x, int n, int c, int h, int w, int k, in
 void gs_concat_channels_cpu(const float *const *srcs, const int *chans, int count, int n, size_t hw,
                             float *y);
 
+/* ---- element-wise and normalisation (ops_elem.c) ----------------------------- */
+/* LayerNorm over the last axis of x [rows, dim] (torch.nn.LayerNorm, biased
+ * variance, computed in double per row); y may alias x; w/b NULL = no affine. */
+void gs_layernorm_cpu(const float *x, float *y, size_t rows, int dim, const float *w, const float *b,
+                      float eps);
+/* LayerNorm over the channels of every pixel of x [n, c, hw], in place (the
+ * "channels-last LayerNorm" of a permuted NCHW map). */
+void gs_layernorm_channels_cpu(float *x, int n, int c, size_t hw, const float *w, const float *b,
+                               float eps);
+void gs_gelu_cpu(float *x, size_t n);    /* exact GELU: 0.5 x (1 + erf(x / sqrt 2)) */
+void gs_silu_cpu(float *x, size_t n);    /* x * sigmoid(x) */
+void gs_sigmoid_cpu(float *x, size_t n);
+void gs_exp_cpu(float *x, size_t n);
+void gs_add_cpu(float *y, const float *x, size_t n);   /* y += x */
+/* Per-row transpose of n matrices: x [n, rows, cols] -> y [n, cols, rows]
+ * (tokens [n, P, C] <-> maps [n, C, P]). y must not alias x. */
+void gs_transpose_cpu(const float *x, int n, size_t rows, size_t cols, float *y);
+
+/* ---- transformer ops (ops_nn.c) -------------------------------------------- */
+/* torch.nn.Linear: y [rows, out] = x [rows, in] * weight^T + bias; weight
+ * [out, in]; bias may be NULL. y must not alias x. */
+gs_status gs_linear_cpu(const float *x, size_t rows, int in, const float *weight, const float *bias,
+                        int out, float *y);
+/* Softmax attention without mask, as torch scaled_dot_product_attention:
+ * q, k, v [heads, n, hd] contiguous; out [n, heads * hd] (token-major, head
+ * h at columns h*hd..), out = softmax(q k^T * scale) v per head. Works on
+ * blocks of query rows: memory is O(block * n), never n x n. */
+gs_status gs_attention_cpu(const float *q, const float *k, const float *v, int heads, int n, int hd,
+                           float scale, float *out);
+/* 2D rotary embedding of DA3 (rope.py, rotate-half within each half), in
+ * place on x [heads, n, hd]: the first hd/2 dims rotate with pos_y[t], the
+ * last hd/2 with pos_x[t]; inv_freq[j] = base^(-2j / (hd/2)), pairs (j, j+hd/4)
+ * inside a half. */
+void gs_rope2d_cpu(float *x, int heads, int n, int hd, const int *pos_y, const int *pos_x, float base);
+/* torch F.interpolate(mode="bicubic", align_corners=False, antialias=False)
+ * with an explicit scale factor used inside the kernel:
+ * src = (dst + 0.5) / scale - 0.5, A = -0.75, taps clamped to the border.
+ * x [c, h, w] -> y [c, ho, wo]. */
+void gs_resize_bicubic_cpu(const float *x, int c, int h, int w, float *y, int ho, int wo,
+                           double scale_h, double scale_w);
+
+/* ---- spatial ops of the DPT heads (ops_spatial.c) ----------------------------- */
+/* torch.nn.ConvTranspose2d with kernel == stride == k, padding 0:
+ * x [n, cin, h, w] -> y [n, cout, h*k, w*k]; weight [cin, cout, k, k] (torch
+ * layout); bias [cout] or NULL. */
+gs_status gs_conv_transpose2d_cpu(const float *x, int n, int cin, int h, int w, const float *weight,
+                                  const float *bias, int cout, int k, float *y);
+/* F.interpolate(mode="bilinear", align_corners=True): x [n, c, h, w] ->
+ * y [n, c, ho, wo], src = dst * (in - 1) / (out - 1). */
+void gs_resize_bilinear_ac_cpu(const float *x, int n, int c, int h, int w, float *y, int ho, int wo);
+
 #ifdef __cplusplus
 }
 #endif

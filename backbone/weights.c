@@ -1,0 +1,168 @@
+/* weights.c - checkpoint access for the DA3 network (da3.h): float32 views
+ * into a memory-mapped safetensors file, converted copies only where the file
+ * is not F32 or not aligned, and one report of every missing, mis-shaped or
+ * unexpected key. */
+#include "backbone/da3.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+gs_status gs_weights_open(gs_weights *w, const char *path) {
+    memset(w, 0, sizeof *w);
+    gs_status st = gs_st_open(&w->st, path);
+    if (st != GS_OK) return st;
+    w->used = gs_calloc((size_t)w->st.n + 1, 1, "weights bookkeeping");
+    w->conv = gs_calloc((size_t)w->st.n + 1, sizeof *w->conv, "weights bookkeeping");
+    if (!w->used || !w->conv) {
+        gs_weights_close(w);
+        return GS_ERR_NOMEM;
+    }
+    return GS_OK;
+}
+
+void gs_weights_close(gs_weights *w) {
+    if (w->conv)
+        for (int i = 0; i < w->st.n; i++) free(w->conv[i]);
+    free(w->conv);
+    free(w->used);
+    free(w->problems);
+    gs_st_close(&w->st);
+    memset(w, 0, sizeof *w);
+}
+
+static void add_problem(gs_weights *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_problem(gs_weights *w, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof line) n = sizeof line - 1;
+    w->n_problems++;
+    if (w->n_problems > 40) return; /* the count is still reported */
+    if (w->problems_len + (size_t)n + 2 > w->problems_cap) {
+        size_t cap = w->problems_cap ? w->problems_cap * 2 : 1024;
+        while (cap < w->problems_len + (size_t)n + 2) cap *= 2;
+        char *p = realloc(w->problems, cap);
+        if (!p) return;
+        w->problems = p;
+        w->problems_cap = cap;
+    }
+    memcpy(w->problems + w->problems_len, line, (size_t)n);
+    w->problems_len += (size_t)n;
+    w->problems[w->problems_len++] = '\n';
+    w->problems[w->problems_len] = 0;
+}
+
+static const gs_st_tensor *find_full(const gs_weights *w, const char *prefix, const char *name, int *index) {
+    char key[512];
+    snprintf(key, sizeof key, "%s%s", prefix ? prefix : "", name);
+    const gs_st_tensor *t = gs_st_find(&w->st, key);
+    if (t && index) *index = (int)(t - w->st.tensors);
+    return t;
+}
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, n - o, "[");
+    for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+}
+
+const float *gs_weights_get(gs_weights *w, const char *prefix, const char *name, int ndim,
+                            const int64_t *shape) {
+    int idx = -1;
+    const gs_st_tensor *t = find_full(w, prefix, name, &idx);
+    if (!t) {
+        add_problem(w, "missing key %s%s", prefix ? prefix : "", name);
+        return NULL;
+    }
+    w->used[idx] = 1;
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char want[128], got[128];
+        shape_str(want, sizeof want, ndim, shape);
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        add_problem(w, "key %s%s has shape %s, expected %s", prefix ? prefix : "", name, got, want);
+        return NULL;
+    }
+    if (t->dtype == GS_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return (const float *)t->data;
+    if (w->conv[idx]) return w->conv[idx];
+    if (t->dtype != GS_F32 && t->dtype != GS_F16 && t->dtype != GS_BF16) {
+        add_problem(w, "key %s%s has dtype %s; weights must be F32, F16 or BF16", prefix ? prefix : "", name,
+                    gs_dtype_name(t->dtype));
+        return NULL;
+    }
+    size_t n = (size_t)((t->end - t->begin) / gs_dtype_size(t->dtype));
+    float *dst = gs_malloc(n ? n : 1, sizeof(float), name);
+    if (!dst) {
+        add_problem(w, "key %s%s: out of memory converting it to float32", prefix ? prefix : "", name);
+        return NULL;
+    }
+    const uint8_t *src = t->data;
+    for (size_t i = 0; i < n; i++) {
+        if (t->dtype == GS_F32) {
+            memcpy(&dst[i], src + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            dst[i] = t->dtype == GS_F16 ? gs_f16_to_f32(h) : gs_bf16_to_f32(h);
+        }
+    }
+    w->conv[idx] = dst;
+    return dst;
+}
+
+const float *gs_weights_getv(gs_weights *w, const char *prefix, const char *name, int ndim, ...) {
+    int64_t shape[GS_MAX_DIMS];
+    if (ndim < 0 || ndim > GS_MAX_DIMS) return NULL;
+    va_list ap;
+    va_start(ap, ndim);
+    for (int i = 0; i < ndim; i++) shape[i] = va_arg(ap, long);
+    va_end(ap);
+    return gs_weights_get(w, prefix, name, ndim, shape);
+}
+
+int gs_weights_has(const gs_weights *w, const char *prefix, const char *name) {
+    return find_full(w, prefix, name, NULL) != NULL;
+}
+
+void gs_weights_mark_used(gs_weights *w, const char *prefix, const char *name) {
+    int idx = -1;
+    if (find_full(w, prefix, name, &idx)) w->used[idx] = 1;
+}
+
+gs_status gs_weights_check(gs_weights *w, const char *const *prefixes) {
+    int unexpected = 0;
+    for (int i = 0; i < w->st.n; i++) {
+        if (w->used[i]) continue;
+        const char *name = w->st.tensors[i].name;
+        for (int p = 0; prefixes && prefixes[p]; p++)
+            if (!strncmp(name, prefixes[p], strlen(prefixes[p]))) {
+                add_problem(w, "unexpected key %s", name);
+                unexpected++;
+                break;
+            }
+    }
+    if (!w->n_problems) return GS_OK;
+    int shown = w->n_problems > 40 ? 40 : w->n_problems;
+    if (w->problems_len && w->problems[w->problems_len - 1] == '\n') w->problems[--w->problems_len] = 0;
+    return gs_error(GS_ERR_FORMAT, "%s: %d problem%s with the checkpoint (%d unexpected key%s)%s:\n%s%s",
+                    w->st.path ? w->st.path : "checkpoint", w->n_problems, w->n_problems == 1 ? "" : "s",
+                    unexpected, unexpected == 1 ? "" : "s", shown < w->n_problems ? ", first 40" : "",
+                    w->problems ? w->problems : "", "");
+}
+
+void gs_dump_tensor(const gs_dump *d, const char *name, const float *data, int ndim, ...) {
+    if (!d || !d->fn) return;
+    int64_t shape[GS_MAX_DIMS];
+    if (ndim < 0 || ndim > GS_MAX_DIMS) return;
+    va_list ap;
+    va_start(ap, ndim);
+    for (int i = 0; i < ndim; i++) shape[i] = va_arg(ap, long);
+    va_end(ap);
+    d->fn(d->ctx, name, data, ndim, shape);
+}
