@@ -532,3 +532,34 @@ gs_status gs_ply_write(const char *path, const gs_scene *s) {
     if (st) { gs_afile_abort(&a); return st; }
     return gs_afile_commit(&a);
 }
+
+gs_status gs_pointcloud_write_ply(const char *path, const float *xyz, const uint8_t *rgb, int64_t n) {
+    if (n < 0 || (n && !xyz)) return gs_error(GS_ERR_INVALID, "%s: invalid point cloud", path);
+    char hdr[512];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "ply\nformat binary_little_endian 1.0\ncomment written by gs\nelement vertex %lld\n"
+                      "property float x\nproperty float y\nproperty float z\n%s"
+                      "end_header\n",
+                      (long long)n,
+                      rgb ? "property uchar red\nproperty uchar green\nproperty uchar blue\n" : "");
+    const size_t rec = 12 + (rgb ? 3 : 0);
+    enum { BLOCK = 8192 };
+    uint8_t *buf = gs_malloc(BLOCK, rec, "point cloud write buffer");
+    if (!buf) return gs_error_prefix(GS_ERR_NOMEM, "%s", path);
+    gs_afile a;
+    gs_status st = gs_afile_open(&a, path);
+    if (st) { free(buf); return st; }
+    st = gs_afile_write(&a, hdr, (size_t)hl);
+    for (int64_t b0 = 0; !st && b0 < n; b0 += BLOCK) {
+        int64_t nb = n - b0 < BLOCK ? n - b0 : BLOCK;
+        for (int64_t j = 0; j < nb; j++) {
+            uint8_t *o = buf + (size_t)j * rec;
+            memcpy(o, xyz + 3 * (b0 + j), 12);
+            if (rgb) memcpy(o + 12, rgb + 3 * (b0 + j), 3);
+        }
+        st = gs_afile_write(&a, buf, (size_t)nb * rec);
+    }
+    free(buf);
+    if (st) { gs_afile_abort(&a); return st; }
+    return gs_afile_commit(&a);
+}

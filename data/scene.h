@@ -56,6 +56,9 @@ gs_status gs_scene_write(const char *path, const gs_scene *s);
 /* Per-format entry points (name is used in error messages). */
 gs_status gs_ply_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);      /* INRIA or compressed */
 gs_status gs_ply_write(const char *path, const gs_scene *s);
+/* A plain point cloud: binary little-endian PLY with float x y z and, when
+ * rgb is not NULL, uchar red green blue (what MeshLab/CloudCompare/Open3D read). */
+gs_status gs_pointcloud_write_ply(const char *path, const float *xyz, const uint8_t *rgb, int64_t n);
 gs_status gs_splat_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
 gs_status gs_splat_write(const char *path, const gs_scene *s);
 gs_status gs_spz_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
