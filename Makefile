@@ -6,6 +6,8 @@
 #   make test-asan    the same suite under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz         build libFuzzer targets (build-fuzz/); make fuzz-run FUZZ_SECONDS=N runs each
 #   make deps         install the Debian packages the project needs (apt-get)
+#   make parity       full-size DA3 parity with the official PyTorch code (outside CI: needs
+#                     torch + the official source, PYTHON=... DA3_SRC=...; random weights)
 #   BUILD=dir         put objects elsewhere (parallel builds must use different dirs)
 
 BUILD   ?= build
@@ -129,7 +131,7 @@ fuzz-run: fuzz
 
 # ---- dependencies ---------------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libpng-dev libjpeg62-turbo-dev libstb-dev libtinyexr-dev zlib1g-dev libzstd-dev \
-            libcjson-dev libopenblas-dev ffmpeg clang libclang-rt-14-dev
+            libcjson-dev libopenblas-dev ffmpeg clang libclang-rt-14-dev chromium
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; else \
@@ -141,7 +143,25 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# Full-size parity: random-weight checkpoints of the real da3-small / da3-base
+# at 504x378, 1 and 4 views, compared tensor by tensor (da3_parity_full).
+PYTHON  ?= python3
+DA3_SRC ?= /tmp/da3src/src
+PARITY_DIR ?= /tmp/gs-parity
+PARITY_MODELS ?= da3-small da3-base
+PARITY_VIEWS ?= 1 4
+parity: $(BUILD)/test_gs
+	@for m in $(PARITY_MODELS); do for v in $(PARITY_VIEWS); do \
+	  d=$(PARITY_DIR)/$$m-$$v; echo "== $$m, $$v view(s), 504x378 -> $$d"; \
+	  $(PYTHON) tools/make_da3_goldens.py --da3-src $(DA3_SRC) --full $$m --views $$v --size 504x378 --out $$d || exit 1; \
+	  GS_TEST_VERBOSE=1 GS_PARITY_DIR=$$d $(BUILD)/test_gs da3_parity_full || exit 1; \
+	done; done
+.PHONY: parity
+
 print-libs:
 	@echo $(LIBS) -fopenmp
 .PHONY: print-libs
 .SECONDARY: $(FUZZ_OBJ)
+
+# gs/web_assets.c embeds gs/web/* with .incbin, which -MMD cannot see.
+$(BUILD)/obj/gs/web_assets.o $(FUZZ_BUILD)/obj/gs/web_assets.o: $(wildcard gs/web/*)

@@ -84,6 +84,11 @@ typedef struct {
 
 gs_status gs_weights_open(gs_weights *w, const char *path);
 void gs_weights_close(gs_weights *w);
+/* Keys and shapes without data (tests: bind the full-size official models
+ * from their key lists). Tensors read as F32 pointing at a tiny zero buffer:
+ * binding works, a forward pass must not be run. */
+gs_status gs_weights_open_virtual(gs_weights *w, int n, const char *const *names, const int *ndims,
+                                  const int64_t (*shapes)[GS_MAX_DIMS], const char *label);
 /* float32 data of tensor `prefix name` with exactly the given shape (ndim
  * dims); NULL (and a recorded problem) when missing or shaped differently.
  * The data lives as long as w. */

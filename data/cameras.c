@@ -367,3 +367,38 @@ gs_status gs_cameras_read(const char *path, const gs_camera_read_opts *opts, gs_
     if (fmt_out) *fmt_out = fmt;
     return GS_OK;
 }
+
+gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images, const int *widths,
+                                  const int *heights, int n, float *w2c, float *K, const char *file) {
+    for (int i = 0; i < n; i++) {
+        char si[256], sj[256];
+        gs_path_stem(images[i], si, sizeof si);
+        int f = -1;
+        for (int j = 0; j < c->n && f < 0; j++) {
+            gs_path_stem(c->cams[j].name, sj, sizeof sj);
+            if (c->cams[j].name[0] && !strcmp(si, sj)) f = j;
+        }
+        if (f < 0 && c->n == n) f = i;
+        if (f < 0)
+            return gs_error(GS_ERR_INVALID, "%s: no camera for image %s (%d cameras, %d images; names must match)",
+                            file, images[i], c->n, n);
+        const gs_camera *cam = &c->cams[f];
+        if (!cam->has_pose) return gs_error(GS_ERR_INVALID, "%s: camera %s has no pose", file, cam->name);
+        double sx = cam->width > 0 ? (double)widths[i] / cam->width : 1.0;
+        double sy = cam->height > 0 ? (double)heights[i] / cam->height : 1.0;
+        float *E = w2c + 16 * i, *k = K + 9 * i;
+        memset(E, 0, 16 * sizeof *E);
+        memset(k, 0, 9 * sizeof *k);
+        for (int r = 0; r < 3; r++) {
+            for (int q = 0; q < 3; q++) E[4 * r + q] = (float)cam->R[3 * r + q];
+            E[4 * r + 3] = (float)cam->t[r];
+        }
+        E[15] = 1.0f;
+        k[0] = (float)(cam->fx * sx);
+        k[2] = (float)(cam->cx * sx);
+        k[4] = (float)(cam->fy * sy);
+        k[5] = (float)(cam->cy * sy);
+        k[8] = 1.0f;
+    }
+    return GS_OK;
+}

@@ -52,6 +52,13 @@ const char *gs_camera_format_name(gs_camera_format f);
 gs_status gs_cameras_read(const char *path, const gs_camera_read_opts *opts, gs_cameras *out,
                           gs_camera_format *fmt_out);
 void gs_cameras_free(gs_cameras *c);
+/* The camera of each of n images: matched by file stem (with or without
+ * extension), else by order when the counts agree. Writes w2c [n,4,4] and K
+ * [n,3,3] in pixels of each image as loaded (widths/heights; the file's
+ * intrinsics are scaled when its size differs). `file` names the camera file
+ * in errors (no camera for an image, a camera without a pose). */
+gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images, const int *widths,
+                                  const int *heights, int n, float *w2c, float *K, const char *file);
 
 gs_status gs_cameras_read_json_mem(const char *text, size_t size, const char *name, const char *base_dir,
                                    gs_cameras *out, gs_camera_format *fmt_out);

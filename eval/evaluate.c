@@ -1,7 +1,7 @@
 /* evaluate.c - what `gs eval` does, as library code so it can be tested:
  * pair the images of two directories by name, composite alpha, score every
  * pair with the chosen metrics and write the table as JSON or CSV. */
-#include "eval/metrics.h"
+#include "eval/eval_internal.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -61,12 +61,9 @@ gs_status gs_eval_flatten(const gs_image *in, const float bg[3], gs_image *out) 
 }
 
 /* ---- directory listing and pairing ------------------------------------------ */
-typedef struct {
-    char **names;
-    int n, cap;
-} name_list;
+typedef gs_name_list name_list;
 
-static void names_free(name_list *l) {
+void gs_eval_names_free(name_list *l) {
     for (int i = 0; i < l->n; i++) free(l->names[i]);
     free(l->names);
     memset(l, 0, sizeof *l);
@@ -78,7 +75,7 @@ static int is_image_name(const char *name) {
     return gs_path_ends_with(name, ".png") || gs_path_ends_with(name, ".jpg") || gs_path_ends_with(name, ".jpeg");
 }
 
-static gs_status list_images(const char *dir, name_list *out) {
+gs_status gs_eval_list_images(const char *dir, name_list *out) {
     memset(out, 0, sizeof *out);
     if (!gs_is_dir(dir)) return gs_error(GS_ERR_IO, "%s: not a directory", dir);
     DIR *d = opendir(dir);
@@ -91,7 +88,7 @@ static gs_status list_images(const char *dir, name_list *out) {
             char **nn = realloc(out->names, (size_t)cap * sizeof *nn);
             if (!nn) {
                 closedir(d);
-                names_free(out);
+                gs_eval_names_free(out);
                 return gs_error(GS_ERR_NOMEM, "%s: out of memory listing files", dir);
             }
             out->names = nn, out->cap = cap;
@@ -99,7 +96,7 @@ static gs_status list_images(const char *dir, name_list *out) {
         out->names[out->n] = strdup(e->d_name);
         if (!out->names[out->n]) {
             closedir(d);
-            names_free(out);
+            gs_eval_names_free(out);
             return gs_error(GS_ERR_NOMEM, "%s: out of memory listing files", dir);
         }
         out->n++;
@@ -115,7 +112,7 @@ static size_t stem_len(const char *name) {
     return dot ? (size_t)(dot - name) : strlen(name);
 }
 
-static int same_stem(const char *a, const char *b) {
+int gs_eval_same_stem(const char *a, const char *b) {
     size_t la = stem_len(a), lb = stem_len(b);
     return la == lb && !strncmp(a, b, la);
 }
@@ -126,12 +123,12 @@ static int find_partner(const name_list *preds, const char *g) {
     int stem_match = -1, n_stem = 0;
     for (int i = 0; i < preds->n; i++) {
         if (!strcmp(preds->names[i], g)) return i;
-        if (same_stem(preds->names[i], g)) stem_match = i, n_stem++;
+        if (gs_eval_same_stem(preds->names[i], g)) stem_match = i, n_stem++;
     }
     return n_stem > 1 ? -2 : stem_match;
 }
 
-static void append_name(char *buf, size_t n, int *count, const char *name) {
+void gs_eval_append_name(char *buf, size_t n, int *count, const char *name) {
     if (*count < 4) {
         size_t len = strlen(buf);
         snprintf(buf + len, n - len, "%s%s", *count ? ", " : "", name);
@@ -140,8 +137,8 @@ static void append_name(char *buf, size_t n, int *count, const char *name) {
 }
 
 /* ---- scoring ------------------------------------------------------------------ */
-static gs_status score_pair(const gs_image *pred_in, const gs_image *gt_in, const char *name, const gs_eval_options *o,
-                            gs_lpips *lp, gs_eval_row *row) {
+gs_status gs_eval_score_pair(gs_eval_session *ses, const gs_image *pred_in, const gs_image *gt_in, const char *name,
+                             const gs_eval_options *o, gs_eval_row *row) {
     gs_image pred, gt;
     gs_status s = gs_eval_flatten(pred_in, o->bg, &pred);
     if (s) return gs_error_prefix(s, "%s", name);
@@ -158,9 +155,15 @@ static gs_status score_pair(const gs_image *pred_in, const gs_image *gt_in, cons
     else if (pred.channels != gt.channels)
         s = gs_error(GS_ERR_INVALID, "%s: the prediction is %s but the ground truth is %s", name,
                      pred.channels == 1 ? "gray" : "RGB", gt.channels == 1 ? "gray" : "RGB");
-    if (!s && o->psnr) s = gs_psnr(&pred, &gt, &row->psnr);
-    if (!s && o->ssim) s = gs_ssim(&pred, &gt, o->ssim_mode, &row->ssim);
-    if (!s && o->lpips) s = gs_lpips_eval(lp, &pred, &gt, &row->lpips, NULL);
+    if (ses->cuda) {
+        if (!s && o->psnr) s = gs_psnr_cuda(ses->cuda, &pred, &gt, &row->psnr);
+        if (!s && o->ssim) s = gs_ssim_cuda(ses->cuda, &pred, &gt, o->ssim_mode, &row->ssim);
+        if (!s && o->lpips) s = gs_lpips_eval_cuda(ses->cuda, ses->lp, &pred, &gt, &row->lpips, NULL);
+    } else {
+        if (!s && o->psnr) s = gs_psnr(&pred, &gt, &row->psnr);
+        if (!s && o->ssim) s = gs_ssim(&pred, &gt, o->ssim_mode, &row->ssim);
+        if (!s && o->lpips) s = gs_lpips_eval(ses->lp, &pred, &gt, &row->lpips, NULL);
+    }
     gs_image_free(&pred);
     gs_image_free(&gt);
     if (s && !strstr(gs_last_error(), name)) gs_error_prefix(s, "%s", name);
@@ -173,29 +176,51 @@ static double mean_of(const gs_eval_report *r, size_t off) {
     return r->n ? sum / r->n : NAN;
 }
 
-static gs_status begin_report(const gs_eval_options *opt, gs_eval_report *r, gs_lpips **lp) {
+void gs_eval_end(gs_eval_session *ses) {
+    gs_lpips_free(ses->lp);
+    gs_eval_cuda_free(ses->cuda);
+    ses->lp = NULL;
+    ses->cuda = NULL;
+}
+
+gs_status gs_eval_begin(const gs_eval_options *opt, gs_eval_report *r, gs_eval_session *ses) {
     memset(r, 0, sizeof *r);
+    memset(ses, 0, sizeof *ses);
     r->opt = *opt;
     r->opt.lpips_weights = NULL; /* the path lives in r->lpips_weights */
     if (!opt->psnr && !opt->ssim && !opt->lpips) return gs_error(GS_ERR_INVALID, "eval: no metric selected");
     snprintf(r->ssim_label, sizeof r->ssim_label, "%s", gs_ssim_mode_label(opt->ssim_mode));
-    *lp = NULL;
-    if (!opt->lpips) return GS_OK;
-    snprintf(r->lpips_label, sizeof r->lpips_label, "%s", gs_lpips_label(opt->lpips_net));
-    if (opt->lpips_weights) {
-        if (strlen(opt->lpips_weights) >= sizeof r->lpips_weights)
-            return gs_error(GS_ERR_INVALID, "eval: LPIPS weights path too long");
-        if (!gs_file_exists(opt->lpips_weights))
-            return gs_error(GS_ERR_IO, "%s: LPIPS weights file not found", opt->lpips_weights);
-        snprintf(r->lpips_weights, sizeof r->lpips_weights, "%s", opt->lpips_weights);
-    } else {
-        gs_status s = gs_lpips_find_weights(opt->lpips_net, r->lpips_weights, sizeof r->lpips_weights);
+    gs_status s = GS_OK;
+    if (opt->lpips) {
+        snprintf(r->lpips_label, sizeof r->lpips_label, "%s", gs_lpips_label(opt->lpips_net));
+        if (opt->lpips_weights) {
+            if (strlen(opt->lpips_weights) >= sizeof r->lpips_weights)
+                return gs_error(GS_ERR_INVALID, "eval: LPIPS weights path too long");
+            if (!gs_file_exists(opt->lpips_weights))
+                return gs_error(GS_ERR_IO, "%s: LPIPS weights file not found", opt->lpips_weights);
+            snprintf(r->lpips_weights, sizeof r->lpips_weights, "%s", opt->lpips_weights);
+        } else {
+            s = gs_lpips_find_weights(opt->lpips_net, r->lpips_weights, sizeof r->lpips_weights);
+            if (s) return s;
+        }
+        s = gs_lpips_load(r->lpips_weights, opt->lpips_net, &ses->lp);
         if (s) return s;
     }
-    return gs_lpips_load(r->lpips_weights, opt->lpips_net, lp);
+    r->opt.device = gs_device_resolve(opt->device);
+    if (r->opt.device == GS_DEVICE_CUDA) {
+        s = gs_eval_cuda_new(&ses->cuda);
+        if (s) {
+            gs_eval_end(ses);
+            return gs_error_prefix(s, "eval on the GPU");
+        }
+        snprintf(r->device, sizeof r->device, "cuda (%s)", gs_eval_cuda_device_name(ses->cuda));
+    } else {
+        snprintf(r->device, sizeof r->device, "cpu (%d thread%s)", gs_num_threads(), gs_num_threads() == 1 ? "" : "s");
+    }
+    return GS_OK;
 }
 
-static void finish_report(gs_eval_report *r, double t0) {
+void gs_eval_finish(gs_eval_report *r, double t0) {
     r->mean_psnr = r->opt.psnr ? mean_of(r, offsetof(gs_eval_row, psnr)) : NAN;
     r->mean_ssim = r->opt.ssim ? mean_of(r, offsetof(gs_eval_row, ssim)) : NAN;
     r->mean_lpips = r->opt.lpips ? mean_of(r, offsetof(gs_eval_row, lpips)) : NAN;
@@ -205,12 +230,12 @@ static void finish_report(gs_eval_report *r, double t0) {
 gs_status gs_eval_images(const gs_image *preds, const gs_image *gts, const char *const *names, int n,
                          const gs_eval_options *opt, gs_eval_report *out) {
     const double t0 = gs_now();
-    gs_lpips *lp = NULL;
+    gs_eval_session ses;
     if (n < 1 || !preds || !gts) {
         memset(out, 0, sizeof *out);
         return gs_error(GS_ERR_INVALID, "eval: no images");
     }
-    gs_status s = begin_report(opt, out, &lp);
+    gs_status s = gs_eval_begin(opt, out, &ses);
     if (!s) {
         out->rows = gs_calloc((size_t)n, sizeof *out->rows, "eval rows");
         if (!out->rows) s = GS_ERR_NOMEM;
@@ -222,14 +247,14 @@ gs_status gs_eval_images(const gs_image *preds, const gs_image *gts, const char 
         out->rows[i].name = strdup(name);
         out->n = i + 1;
         if (!out->rows[i].name) s = gs_error(GS_ERR_NOMEM, "eval: out of memory");
-        else s = score_pair(&preds[i], &gts[i], name, opt, lp, &out->rows[i]);
+        else s = gs_eval_score_pair(&ses, &preds[i], &gts[i], name, opt, &out->rows[i]);
     }
-    gs_lpips_free(lp);
+    gs_eval_end(&ses);
     if (s) {
         gs_eval_report_free(out);
         return s;
     }
-    finish_report(out, t0);
+    gs_eval_finish(out, t0);
     return GS_OK;
 }
 
@@ -237,11 +262,11 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
     const double t0 = gs_now();
     memset(out, 0, sizeof *out);
     name_list preds, gts;
-    gs_status s = list_images(gt_dir, &gts);
+    gs_status s = gs_eval_list_images(gt_dir, &gts);
     if (s) return s;
-    s = list_images(pred_dir, &preds);
+    s = gs_eval_list_images(pred_dir, &preds);
     if (s) {
-        names_free(&gts);
+        gs_eval_names_free(&gts);
         return s;
     }
     /* pair everything before any expensive work so that a missing file is
@@ -253,14 +278,14 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
     int n_missing = 0, n_orphans = 0, n_ambiguous = 0;
     for (int i = 0; i < gts.n && !s; i++) {
         partner[i] = find_partner(&preds, gts.names[i]);
-        if (partner[i] == -1) append_name(missing, sizeof missing, &n_missing, gts.names[i]);
-        else if (partner[i] == -2) append_name(ambiguous, sizeof ambiguous, &n_ambiguous, gts.names[i]);
-        else if (used[partner[i]]) append_name(ambiguous, sizeof ambiguous, &n_ambiguous, preds.names[partner[i]]);
+        if (partner[i] == -1) gs_eval_append_name(missing, sizeof missing, &n_missing, gts.names[i]);
+        else if (partner[i] == -2) gs_eval_append_name(ambiguous, sizeof ambiguous, &n_ambiguous, gts.names[i]);
+        else if (used[partner[i]]) gs_eval_append_name(ambiguous, sizeof ambiguous, &n_ambiguous, preds.names[partner[i]]);
         else used[partner[i]] = 1;
     }
     for (int i = 0; i < preds.n && !s; i++)
         if (!used[i] && find_partner(&gts, preds.names[i]) == -1)
-            append_name(orphans, sizeof orphans, &n_orphans, preds.names[i]);
+            gs_eval_append_name(orphans, sizeof orphans, &n_orphans, preds.names[i]);
     if (!s && n_ambiguous)
         s = gs_error(GS_ERR_INVALID, "ambiguous pairing of %d image%s (%s%s): several files share a name stem",
                      n_ambiguous, n_ambiguous == 1 ? "" : "s", ambiguous, n_ambiguous > 4 ? ", ..." : "");
@@ -278,10 +303,10 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
             s = gs_error(GS_ERR_NOT_FOUND, "%d prediction%s without ground truth in %s: %s%s", n_orphans,
                          n_orphans == 1 ? "" : "s", gt_dir, orphans, n_orphans > 4 ? ", ..." : "");
     }
-    gs_lpips *lp = NULL;
+    gs_eval_session ses = {0};
     if (!s) {
         gs_eval_report tmp;
-        s = begin_report(opt, &tmp, &lp);
+        s = gs_eval_begin(opt, &tmp, &ses);
         *out = tmp;
     }
     if (!s) {
@@ -303,20 +328,20 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
         gs_image pi = {0}, gi = {0};
         s = gs_image_read(pp, &pi);
         if (!s) s = gs_image_read(gp, &gi);
-        if (!s) s = score_pair(&pi, &gi, gts.names[i], opt, lp, &out->rows[i]);
+        if (!s) s = gs_eval_score_pair(&ses, &pi, &gi, gts.names[i], opt, &out->rows[i]);
         gs_image_free(&pi);
         gs_image_free(&gi);
     }
-    gs_lpips_free(lp);
+    gs_eval_end(&ses);
     free(partner);
     free(used);
-    names_free(&preds);
-    names_free(&gts);
+    gs_eval_names_free(&preds);
+    gs_eval_names_free(&gts);
     if (s) {
         gs_eval_report_free(out);
         return s;
     }
-    finish_report(out, t0);
+    gs_eval_finish(out, t0);
     return GS_OK;
 }
 
@@ -345,8 +370,21 @@ static void add_metric(cJSON *metrics, const char *key, const char *label, doubl
 gs_status gs_eval_write_json(const gs_eval_report *r, const char *path) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return gs_error(GS_ERR_NOMEM, "%s: out of memory building JSON", path);
-    cJSON_AddStringToObject(root, "pred_dir", r->pred_dir);
-    cJSON_AddStringToObject(root, "gt_dir", r->gt_dir);
+    if (r->scene_mode) {
+        cJSON_AddStringToObject(root, "scene", r->pred_dir);
+        cJSON_AddStringToObject(root, "gt_dir", r->gt_dir);
+        cJSON_AddStringToObject(root, "pairing", r->pairing);
+        cJSON_AddNumberToObject(root, "cameras_without_gt", r->n_cameras_without_gt);
+        if (r->n_cameras_without_gt) cJSON_AddStringToObject(root, "cameras_without_gt_names", r->cameras_without_gt);
+        cJSON_AddNumberToObject(root, "gt_without_camera", r->n_gt_without_camera);
+        if (r->n_gt_without_camera) cJSON_AddStringToObject(root, "gt_without_camera_names", r->gt_without_camera);
+        cJSON_AddNumberToObject(root, "render_seconds", r->render_seconds);
+        cJSON_AddStringToObject(root, "render_device", r->render_device);
+    } else {
+        cJSON_AddStringToObject(root, "pred_dir", r->pred_dir);
+        cJSON_AddStringToObject(root, "gt_dir", r->gt_dir);
+    }
+    cJSON_AddStringToObject(root, "device", r->device);
     cJSON_AddNumberToObject(root, "count", r->n);
     cJSON *bg = cJSON_CreateFloatArray(r->opt.bg, 3);
     if (bg) cJSON_AddItemToObject(root, "background", bg);

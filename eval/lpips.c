@@ -8,7 +8,7 @@
  * gs/ops.h); at every tap the features are unit-normalised per pixel across
  * channels, their squared difference weighted by the learned 1x1 layer and
  * averaged over the pixels (in double). The distance is the sum over taps. */
-#include "eval/metrics.h"
+#include "eval/lpips_impl.h"
 
 #include "data/safetensors.h"
 #include "gs/ops.h"
@@ -17,17 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_CONV, OP_POOL, OP_FIRE };
-
-typedef struct {
-    int kind;
-    const char *prefix; /* state_dict prefix of the module, e.g. "net.slice2.3" */
-    int cin, cout;      /* conv: channels; fire: cin, expand width per branch (cout) */
-    int k, stride, pad; /* conv kernel / pool window */
-    int ceil_mode;      /* pool */
-    int squeeze;        /* fire: squeeze width */
-    int tap;            /* the output of this layer is an LPIPS feature tap */
-} op_spec;
+#define OP_CONV GS_LP_CONV
+#define OP_POOL GS_LP_POOL
+#define OP_FIRE GS_LP_FIRE
+typedef gs_lp_op op_spec;
+typedef gs_lp_weights op_weights;
+#define MAX_OPS GS_LP_MAX_OPS
+#define MAX_PARAMS GS_LP_MAX_PARAMS
 
 /* torchvision alexnet().features, sliced by lpips at [0:2] [2:5] [5:8] [8:10] [10:12] */
 static const op_spec k_alex[] = {
@@ -88,27 +84,10 @@ static const struct {
     [GS_LPIPS_VGG] = {"vgg", "LPIPS-vgg v0.1", k_vgg, (int)(sizeof k_vgg / sizeof k_vgg[0])},
 };
 #define N_NETS 3
-#define MAX_OPS 17
-/* a fire module has three convolutions */
-#define MAX_PARAMS 3
 
 /* lpips ScalingLayer constants, used when the file does not carry them */
 static const float k_shift[3] = {-.030f, -.088f, -.188f};
 static const float k_scale[3] = {.458f, .448f, .450f};
-
-typedef struct {
-    float *w[MAX_PARAMS], *b[MAX_PARAMS]; /* conv: [0]; fire: squeeze, expand1x1, expand3x3 */
-} op_weights;
-
-struct gs_lpips {
-    gs_lpips_net net;
-    const op_spec *ops;
-    int n_ops, n_taps;
-    op_weights wts[MAX_OPS];
-    float *lin[GS_LPIPS_MAX_LAYERS];
-    int lin_c[GS_LPIPS_MAX_LAYERS];
-    float shift[3], scale[3];
-};
 
 gs_status gs_lpips_net_parse(const char *s, gs_lpips_net *out) {
     for (int i = 0; i < N_NETS; i++)
@@ -151,6 +130,9 @@ gs_status gs_lpips_find_weights(gs_lpips_net net, char *path, size_t n) {
 
 void gs_lpips_free(gs_lpips *m) {
     if (!m) return;
+#ifdef GS_HAVE_CUDA
+    gs_lpips_cuda_release(m);
+#endif
     for (int i = 0; i < MAX_OPS; i++)
         for (int j = 0; j < MAX_PARAMS; j++) {
             free(m->wts[i].w[j]);
@@ -293,7 +275,7 @@ gs_status gs_lpips_load(const char *path, gs_lpips_net net, gs_lpips **out) {
 
 /* Walk the layer shapes for an h x w input. Returns the largest activation
  * (floats per image) or 0 when some layer would get an empty output. */
-static size_t plan(const gs_lpips *m, int h, int w, int *bad_op) {
+size_t gs_lpips_plan(const gs_lpips *m, int h, int w, int *bad_op) {
     size_t biggest = (size_t)3 * h * w;
     for (int i = 0; i < m->n_ops; i++) {
         const op_spec *o = &m->ops[i];
@@ -320,7 +302,7 @@ static size_t plan(const gs_lpips *m, int h, int w, int *bad_op) {
 
 static int min_side(const gs_lpips *m) {
     for (int s = 1; s < 4096; s++)
-        if (plan(m, s, s, NULL)) return s;
+        if (gs_lpips_plan(m, s, s, NULL)) return s;
     return 4096;
 }
 
@@ -358,8 +340,8 @@ static gs_status tap_distance(const float *feat, int c, size_t hw, const float *
     return GS_OK;
 }
 
-gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, double *out, double *per_layer) {
-    if (!m || !pred || !gt || !pred->data || !gt->data || !out) return gs_error(GS_ERR_INVALID, "lpips: missing argument");
+gs_status gs_lpips_check_inputs(const gs_lpips *m, const gs_image *pred, const gs_image *gt) {
+    if (!m || !pred || !gt || !pred->data || !gt->data) return gs_error(GS_ERR_INVALID, "lpips: missing argument");
     const char *label = k_nets[m->net].label;
     if (pred->width != gt->width || pred->height != gt->height || pred->channels != gt->channels)
         return gs_error(GS_ERR_INVALID, "%s: prediction is %dx%dx%d but ground truth is %dx%dx%d", label, pred->width,
@@ -368,15 +350,26 @@ gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, d
     if (nc != 1 && nc != 3)
         return gs_error(GS_ERR_INVALID, "%s: images have %d channels; LPIPS needs RGB (or gray) - composite alpha first",
                         label, nc);
-    int h = pred->height, w = pred->width, bad = 0;
-    size_t biggest = plan(m, h, w, &bad);
-    if (!biggest)
+    int bad = 0;
+    if (!gs_lpips_plan(m, pred->height, pred->width, &bad))
         return gs_error(GS_ERR_INVALID, "%s: image %dx%d is too small for the network (layer %s gets an empty output; "
-                        "it needs at least %dx%d pixels)", label, w, h, m->ops[bad].prefix, min_side(m), min_side(m));
-    const size_t hw = (size_t)h * w, npix = hw * nc;
+                        "it needs at least %dx%d pixels)", label, pred->width, pred->height, m->ops[bad].prefix,
+                        min_side(m), min_side(m));
+    const size_t npix = (size_t)pred->width * pred->height * nc;
     for (size_t i = 0; i < npix; i++)
         if (!isfinite(pred->data[i]) || !isfinite(gt->data[i]))
             return gs_error(GS_ERR_INVALID, "%s: the images contain NaN or Inf values", label);
+    return GS_OK;
+}
+
+gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, double *out, double *per_layer) {
+    if (!out) return gs_error(GS_ERR_INVALID, "lpips: missing argument");
+    gs_status s0 = gs_lpips_check_inputs(m, pred, gt);
+    if (s0) return s0;
+    const char *label = k_nets[m->net].label;
+    const int nc = pred->channels;
+    int h = pred->height, w = pred->width;
+    const size_t hw = (size_t)h * w;
 
     /* batch of two, NCHW: 2x-1 then (x - shift) / scale, in float like torch */
     float *cur = gs_malloc(2 * 3 * hw, sizeof *cur, "lpips input");

@@ -22,11 +22,14 @@
  *
  * Images are gs_image (float HWC); pred and gt must have the same size and
  * channel count. Alpha channels must be composited first (gs_eval_flatten).
- * The directory-level evaluation behind `gs eval` is here too. */
+ * The directory-level and scene-level evaluation behind `gs eval` is here
+ * too, and CUDA twins of the three metrics (eval/metrics_cuda.cu). */
 #ifndef GS_EVAL_METRICS_H
 #define GS_EVAL_METRICS_H
 
+#include "data/cameras.h"
 #include "data/image.h"
+#include "data/scene.h"
 #include "gs/device.h"
 #include "gs/runtime.h"
 
@@ -90,8 +93,8 @@ typedef struct {
     gs_ssim_mode ssim_mode;
     gs_lpips_net lpips_net;
     const char *lpips_weights; /* NULL: gs_lpips_find_weights */
-    float bg[3];               /* background for images with alpha */
-    gs_device device;          /* CPU only for now; CUDA falls back */
+    float bg[3];               /* background for images with alpha (and of the renders of gs_eval_scene) */
+    gs_device device;          /* resolved with gs_device_resolve: auto/cuda use the GPU when one is usable */
 } gs_eval_options;
 
 /* Defaults: all three metrics, skimage SSIM, alex, white background, CPU. */
@@ -112,8 +115,18 @@ typedef struct {
     gs_eval_options opt;
     char ssim_label[64], lpips_label[64];
     char lpips_weights[1024]; /* the file used, "" when LPIPS is off */
-    char pred_dir[1024], gt_dir[1024]; /* "" for gs_eval_images */
+    char pred_dir[1024], gt_dir[1024]; /* "" for gs_eval_images; pred_dir is the scene for gs_eval_scene */
+    char device[160];         /* where the metrics ran, e.g. "cpu (2 threads)" */
     double seconds;
+    /* gs_eval_scene only */
+    int scene_mode;           /* 1: rows are renders of a scene */
+    char pairing[64];         /* "by name" or "by order (unnamed cameras)" */
+    int n_cameras_without_gt; /* skipped (allow_missing_gt) */
+    char cameras_without_gt[512];
+    int n_gt_without_camera;  /* ground-truth images that no camera names (never an error) */
+    char gt_without_camera[512];
+    double render_seconds;
+    char render_device[16];   /* "cpu" or "cuda" */
 } gs_eval_report;
 
 /* Pair the images of pred_dir and gt_dir by file name (the stem when the
@@ -130,6 +143,58 @@ gs_status gs_eval_images(const gs_image *preds, const gs_image *gts, const char 
 gs_status gs_eval_write_json(const gs_eval_report *r, const char *path);
 gs_status gs_eval_write_csv(const gs_eval_report *r, const char *path);
 void gs_eval_report_free(gs_eval_report *r);
+
+/* ---- scene evaluation (gs eval --scene) ----------------------------------- */
+typedef struct {
+    const char *scene_name;   /* for the report (e.g. the splat file); may be NULL */
+    const char *save_dir;     /* write every render as <gt stem>.png here; NULL: no */
+    int quantize8;            /* score the renders rounded to 8 bits, as a saved PNG holds them
+                               * (3DGS's metrics.py scores PNG files); 0: float renders */
+    int allow_missing_gt;     /* cameras without ground truth are skipped and listed; 0: an error */
+    int sh_degree;            /* -1: the scene's */
+    int antialiased;          /* gsplat's antialiased mode */
+    /* called after each view (may be NULL) */
+    void (*progress)(void *user, int done, int total);
+    void *progress_user;
+} gs_eval_scene_options;
+
+void gs_eval_scene_options_default(gs_eval_scene_options *o);
+/* Render `scene` at every camera (at the camera's size, background opt->bg;
+ * with the CUDA rasterizer when opt->device resolves to CUDA), clamp the render to [0,1] and score it against the ground-truth image of
+ * that camera in gt_dir, composited over opt->bg.
+ * Pairing: a camera's name (its directory part dropped, "./test/r_0" ->
+ * "r_0") matches the file of the same name, or of the same stem ("r_0" or
+ * "r_0.jpg" -> r_0.png). When no camera has a name (LLFF poses_bounds.npy)
+ * and gt_dir holds exactly one image per camera, the sorted file names are
+ * paired with the cameras in order, as LLFF loaders do. Cameras without
+ * ground truth are an error naming them (or skipped with allow_missing_gt);
+ * ground-truth images that no camera names are only listed in the report
+ * (data sets keep depth/normal maps beside the images). A camera whose size
+ * differs from its image, or without a pose, is an error. */
+gs_status gs_eval_scene(const gs_scene *scene, const gs_cameras *cams, const char *gt_dir, const gs_eval_options *opt,
+                        const gs_eval_scene_options *so, gs_eval_report *out);
+
+/* ---- CUDA (eval/metrics_cuda.cu) ------------------------------------------ *
+ * The same metrics on the GPU, from host images (uploaded each call into
+ * buffers that the context keeps). PSNR and SSIM accumulate in double with
+ * deterministic reductions; the LPIPS network runs in float32 (convolutions
+ * as im2col + cuBLAS SGEMM, no TF32) with the same double reductions as the
+ * CPU. Without CUDA support in the build, or without a usable GPU,
+ * gs_eval_cuda_new fails (GS_ERR_UNSUPPORTED / GS_ERR_DEVICE) and nothing
+ * else can be called. */
+typedef struct gs_eval_cuda gs_eval_cuda;
+
+gs_status gs_eval_cuda_new(gs_eval_cuda **out);
+void gs_eval_cuda_free(gs_eval_cuda *ctx);
+/* "NVIDIA H100 80GB HBM3, sm_90, ..." */
+const char *gs_eval_cuda_device_name(const gs_eval_cuda *ctx);
+gs_status gs_psnr_cuda(gs_eval_cuda *ctx, const gs_image *pred, const gs_image *gt, double *out);
+gs_status gs_ssim_cuda(gs_eval_cuda *ctx, const gs_image *pred, const gs_image *gt, gs_ssim_mode mode, double *out);
+/* Uploads m's weights on first use (kept until gs_lpips_free). */
+gs_status gs_lpips_eval_cuda(gs_eval_cuda *ctx, gs_lpips *m, const gs_image *pred, const gs_image *gt, double *out,
+                             double *per_layer);
+/* Wait for the GPU (for timing; every call above already returns its value). */
+gs_status gs_eval_cuda_sync(gs_eval_cuda *ctx);
 
 #ifdef __cplusplus
 }

@@ -8,10 +8,12 @@
  * windows lying fully inside the image count: that is a "valid" filtering
  * and the boundary mode never matters. 3DGS convolves with zero padding and
  * keeps every pixel. The passes go along rows first, then columns, the order
- * scipy's gaussian_filter uses (axis 0, then axis 1). */
+ * scipy's gaussian_filter uses (axis 0, then axis 1); both run per output row
+ * on blocks of columns, so nothing larger than a few rows is ever stored. */
 #include "eval/metrics.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,72 +44,121 @@ const char *gs_ssim_mode_label(gs_ssim_mode mode) {
                                 : "SSIM (skimage, gaussian 11x11 sigma 1.5)";
 }
 
-/* Mean SSIM of channel ch. Vertical pass into 5 planes of ho x w, then the
- * horizontal pass computes the SSIM of each output pixel directly. */
-static double ssim_channel(const float *a, const float *b, int w, int h, int nc, int ch, gs_ssim_mode mode,
-                           const double g[GS_SSIM_WIN], double *planes) {
-    const int same = mode == GS_SSIM_3DGS;
-    const int ho = same ? h : h - 2 * R, wo = same ? w : w - 2 * R;
-    const size_t psz = (size_t)ho * w;
-    double *mx = planes, *my = planes + psz, *mxx = planes + 2 * psz, *myy = planes + 3 * psz,
-           *mxy = planes + 4 * psz;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < ho; r++) {
-        double *px = mx + (size_t)r * w, *py = my + (size_t)r * w, *pxx = mxx + (size_t)r * w,
-               *pyy = myy + (size_t)r * w, *pxy = mxy + (size_t)r * w;
-        for (int c = 0; c < w; c++) px[c] = py[c] = pxx[c] = pyy[c] = pxy[c] = 0.0;
-        for (int i = 0; i < GS_SSIM_WIN; i++) {
-            const int src = same ? r - R + i : r + i;
-            if (src < 0 || src >= h) continue; /* zero padding (3dgs only) */
-            const double gi = g[i];
-            const float *ra = a + (size_t)src * w * nc + ch, *rb = b + (size_t)src * w * nc + ch;
-            for (int c = 0; c < w; c++) {
-                const double x = ra[(size_t)c * nc], y = rb[(size_t)c * nc];
-                px[c] += gi * x;
-                py[c] += gi * y;
-                pxx[c] += gi * (x * x);
-                pyy[c] += gi * (y * y);
-                pxy[c] += gi * (x * y);
-            }
-        }
-    }
+/* Columns per block of the row passes: five accumulators of this many
+ * doubles stay in L1 and the inner loops vectorise. */
+#define BLK 128
+
+/* Sum of the SSIM map over the output rows [r0, r1) of one channel, given as
+ * planes a, b (h x w floats). Per output row: the vertical pass over the 11
+ * input rows fills five row buffers (x, y, x^2, y^2, xy; zero-padded by R on
+ * both sides for 3DGS), the horizontal pass and the SSIM formula follow.
+ * The taps are applied in the same order for every pixel, as before. vb has
+ * 5 * (w + 2R) doubles. */
+/* AVX2 doubles the SIMD width of the row passes where the CPU has it (chosen
+ * at load time; the arithmetic and its order are the same in both clones) */
+__attribute__((target_clones("avx2", "default"))) static double ssim_rows(const float *a, const float *b, int w, int h, int r0, int r1, int same,
+                        const double g[GS_SSIM_WIN], double *vb) {
+    const int pad = same ? R : 0, wo = same ? w : w - 2 * R, stride = w + 2 * R;
+    double *bx = vb, *by = vb + stride, *bxx = vb + 2 * stride, *byy = vb + 3 * stride, *bxy = vb + 4 * stride;
+    for (int k = 0; k < 5 * stride; k++) vb[k] = 0.0; /* the padding stays zero */
     const double C1 = 0.01 * 0.01, C2 = 0.03 * 0.03;
     const double np_ = (double)GS_SSIM_WIN * GS_SSIM_WIN;
     const double cov_norm = same ? 1.0 : np_ / (np_ - 1.0); /* skimage use_sample_covariance */
     double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
-    for (int r = 0; r < ho; r++) {
-        const size_t row = (size_t)r * w;
-        double rowsum = 0.0;
-        for (int c = 0; c < wo; c++) {
-            double ux = 0, uy = 0, uxx = 0, uyy = 0, uxy = 0;
-            for (int j = 0; j < GS_SSIM_WIN; j++) {
-                const int src = same ? c - R + j : c + j;
-                if (src < 0 || src >= w) continue;
-                const double gj = g[j];
-                ux += gj * mx[row + src];
-                uy += gj * my[row + src];
-                uxx += gj * mxx[row + src];
-                uyy += gj * myy[row + src];
-                uxy += gj * mxy[row + src];
+    for (int r = r0; r < r1; r++) {
+        for (int c0 = 0; c0 < w; c0 += BLK) {
+            const int n = w - c0 < BLK ? w - c0 : BLK;
+            double sx[BLK], sy[BLK], sxx[BLK], syy[BLK], sxy[BLK];
+            for (int c = 0; c < n; c++) sx[c] = sy[c] = sxx[c] = syy[c] = sxy[c] = 0.0;
+            for (int i = 0; i < GS_SSIM_WIN; i++) {
+                const int src = same ? r - R + i : r + i;
+                if (src < 0 || src >= h) continue; /* zero padding (3dgs only) */
+                const double gi = g[i];
+                const float *ra = a + (size_t)src * w + c0, *rb = b + (size_t)src * w + c0;
+#pragma omp simd
+                for (int c = 0; c < n; c++) {
+                    const double x = ra[c], y = rb[c];
+                    sx[c] += gi * x;
+                    sy[c] += gi * y;
+                    sxx[c] += gi * (x * x);
+                    syy[c] += gi * (y * y);
+                    sxy[c] += gi * (x * y);
+                }
             }
-            double s;
-            if (same) { /* 3DGS loss_utils._ssim */
-                const double mu1_sq = ux * ux, mu2_sq = uy * uy, mu12 = ux * uy;
-                const double s1 = uxx - mu1_sq, s2 = uyy - mu2_sq, s12 = uxy - mu12;
-                s = ((2 * mu12 + C1) * (2 * s12 + C2)) / ((mu1_sq + mu2_sq + C1) * (s1 + s2 + C2));
-            } else { /* skimage _structural_similarity */
-                const double vx = cov_norm * (uxx - ux * ux), vy = cov_norm * (uyy - uy * uy),
-                             vxy = cov_norm * (uxy - ux * uy);
-                const double A1 = 2 * ux * uy + C1, A2 = 2 * vxy + C2, B1 = ux * ux + uy * uy + C1,
-                             B2 = vx + vy + C2;
-                s = (A1 * A2) / (B1 * B2);
-            }
-            rowsum += s;
+            memcpy(bx + pad + c0, sx, (size_t)n * sizeof(double));
+            memcpy(by + pad + c0, sy, (size_t)n * sizeof(double));
+            memcpy(bxx + pad + c0, sxx, (size_t)n * sizeof(double));
+            memcpy(byy + pad + c0, syy, (size_t)n * sizeof(double));
+            memcpy(bxy + pad + c0, sxy, (size_t)n * sizeof(double));
         }
-        total += rowsum;
+        for (int c0 = 0; c0 < wo; c0 += BLK) {
+            const int n = wo - c0 < BLK ? wo - c0 : BLK;
+            double ux[BLK], uy[BLK], uxx[BLK], uyy[BLK], uxy[BLK];
+            for (int c = 0; c < n; c++) ux[c] = uy[c] = uxx[c] = uyy[c] = uxy[c] = 0.0;
+            for (int j = 0; j < GS_SSIM_WIN; j++) {
+                const double gj = g[j];
+                const int o = c0 + j; /* output c reads buffer column c + j */
+#pragma omp simd
+                for (int c = 0; c < n; c++) {
+                    ux[c] += gj * bx[o + c];
+                    uy[c] += gj * by[o + c];
+                    uxx[c] += gj * bxx[o + c];
+                    uyy[c] += gj * byy[o + c];
+                    uxy[c] += gj * bxy[o + c];
+                }
+            }
+            double sum = 0.0;
+            if (same) { /* 3DGS loss_utils._ssim */
+#pragma omp simd reduction(+ : sum)
+                for (int c = 0; c < n; c++) {
+                    const double mu1_sq = ux[c] * ux[c], mu2_sq = uy[c] * uy[c], mu12 = ux[c] * uy[c];
+                    const double s1 = uxx[c] - mu1_sq, s2 = uyy[c] - mu2_sq, s12 = uxy[c] - mu12;
+                    sum += ((2 * mu12 + C1) * (2 * s12 + C2)) / ((mu1_sq + mu2_sq + C1) * (s1 + s2 + C2));
+                }
+            } else { /* skimage _structural_similarity */
+#pragma omp simd reduction(+ : sum)
+                for (int c = 0; c < n; c++) {
+                    const double vx = cov_norm * (uxx[c] - ux[c] * ux[c]), vy = cov_norm * (uyy[c] - uy[c] * uy[c]),
+                                 vxy = cov_norm * (uxy[c] - ux[c] * uy[c]);
+                    const double A1 = 2 * ux[c] * uy[c] + C1, A2 = 2 * vxy + C2,
+                                 B1 = ux[c] * ux[c] + uy[c] * uy[c] + C1, B2 = vx + vy + C2;
+                    sum += (A1 * A2) / (B1 * B2);
+                }
+            }
+            total += sum;
+        }
     }
-    return total / ((double)ho * wo);
+    return total;
+}
+
+/* Mean SSIM of channel ch: the channel is copied into two contiguous planes
+ * (so that the row passes read consecutive floats), then the output rows are
+ * shared among the threads. Returns NAN when a thread's buffer could not be
+ * allocated. */
+static double ssim_channel(const float *a, const float *b, int w, int h, int nc, int ch, gs_ssim_mode mode,
+                           const double g[GS_SSIM_WIN], float *planes) {
+    const int same = mode == GS_SSIM_3DGS;
+    const int ho = same ? h : h - 2 * R, wo = same ? w : w - 2 * R;
+    const size_t n = (size_t)w * h;
+    float *pa = planes, *pb = planes + n;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        pa[i] = a[i * nc + ch];
+        pb[i] = b[i * nc + ch];
+    }
+    double total = 0.0;
+    int failed = 0;
+#pragma omp parallel reduction(+ : total) reduction(| : failed)
+    {
+        double *vb = malloc((size_t)5 * (w + 2 * R) * sizeof *vb);
+        if (!vb) failed = 1;
+        /* contiguous bands of rows per thread: each band is one call */
+        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int r0 = (int)((long long)ho * t / nt), r1 = (int)((long long)ho * (t + 1) / nt);
+        if (vb && r1 > r0) total += ssim_rows(pa, pb, w, h, r0, r1, same, g, vb);
+        free(vb);
+    }
+    return failed ? NAN : total / ((double)ho * wo);
 }
 
 gs_status gs_ssim_f32(const float *pred, const float *gt, int width, int height, int channels, gs_ssim_mode mode,
@@ -124,14 +175,14 @@ gs_status gs_ssim_f32(const float *pred, const float *gt, int width, int height,
     for (size_t i = 0; i < n; i++)
         if (!isfinite(pred[i]) || !isfinite(gt[i]))
             return gs_error(GS_ERR_INVALID, "ssim: the images contain NaN or Inf values");
-    const int ho = mode == GS_SSIM_3DGS ? height : height - 2 * R;
-    double *planes = gs_malloc((size_t)5 * ho * width, sizeof *planes, "ssim planes");
+    float *planes = gs_malloc((size_t)2 * width * height, sizeof *planes, "ssim planes");
     if (!planes) return GS_ERR_NOMEM;
     double g[GS_SSIM_WIN];
     gauss_taps(g);
     double sum = 0.0;
     for (int ch = 0; ch < channels; ch++) sum += ssim_channel(pred, gt, width, height, channels, ch, mode, g, planes);
     free(planes);
+    if (isnan(sum)) return gs_error(GS_ERR_NOMEM, "ssim: out of memory for the row buffers");
     *out = sum / channels;
     return GS_OK;
 }

@@ -29,6 +29,8 @@ extern const gs_command cmd_eval_def;
 extern const gs_command cmd_infer_def;
 extern const gs_command cmd_view_def;
 extern const gs_command cmd_bench_def;
+extern const gs_command cmd_nvs_def;
+extern const gs_command cmd_eval_nvs_def;
 
 /* `gs bench <what>`: each workload lives in gs/cmd_bench_<what>.c; argv[0] is
  * the workload name. */

@@ -14,14 +14,14 @@ static const char k_usage[] =
     "antimatter15 .splat, Niantic .spz v2-4); OUT's extension picks the format:\n"
     "  .ply    INRIA 3DGS binary PLY (every viewer reads it)\n"
     "  .splat  antimatter15 layout (32 bytes a splat, colour only: SH beyond DC is dropped)\n"
-    "  .spz    Niantic SPZ (version 4 unless --spz-version 2|3)\n"
+    "  .spz    Niantic SPZ (version 3 unless --spz-version 2|4; v3 loads in the most web viewers)\n"
     "Cameras: IN is a camera file or COLMAP model folder (gs-cameras JSON, transforms.json,\n"
     "INRIA cameras.json, COLMAP text/binary, LLFF poses_bounds.npy); OUT is either a .json\n"
     "file (gs-cameras format) or a directory that receives a COLMAP text model.\n"
     "\n"
     "options:\n"
     "  --sh-degree N      keep SH up to degree N (0-3) when writing splats\n"
-    "  --spz-version V    SPZ version to write: 2, 3 or 4 (default 4)\n"
+    "  --spz-version V    SPZ version to write: 2, 3 or 4 (default 3)\n"
     "  --llff-factor F    LLFF poses_bounds.npy: divide H, W, f by F (8 for images_8)\n";
 
 static int is_scene_path(const char *p) {
@@ -30,7 +30,7 @@ static int is_scene_path(const char *p) {
 
 static int run(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    long sh = -1, spzv = 4;
+    long sh = -1, spzv = 3;
     double factor = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

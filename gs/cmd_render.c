@@ -1,7 +1,9 @@
-/* cmd_render.c - `gs render`: splats + cameras (or an orbit) -> PNG frames,
- * depth maps and an mp4. */
+/* cmd_render.c - `gs render`: splats + cameras (or a generated trajectory:
+ * Depth Anything 3's modes or an orbit) -> PNG frames, depth maps and an mp4,
+ * on the CPU or with CUDA. */
 #include "gs/cli.h"
 #include "gs/device.h"
+#include "gs/video.h"
 #include "data/cameras.h"
 #include "data/image.h"
 #include "data/scene.h"
@@ -15,14 +17,24 @@
 #include <unistd.h>
 
 static const char k_usage[] =
-    "usage: gs render SCENE (--cameras FILE | --trajectory orbit) --out DIR [options]\n"
+    "usage: gs render SCENE (--cameras FILE | --trajectory MODE [--cameras FILE]) --out DIR [options]\n"
     "\n"
     "Render a splat scene (INRIA/compressed PLY, .splat, .spz) with the tile rasterizer.\n"
     "\n"
     "  --cameras FILE      render at each camera of FILE (gs-cameras JSON, transforms.json,\n"
-    "                      INRIA cameras.json, COLMAP model folder, LLFF poses_bounds.npy)\n"
-    "  --trajectory orbit  a circle around the scene (centred where --cameras look, if given)\n"
-    "  --frames N          frames of a trajectory (default 120)\n"
+    "                      INRIA cameras.json, COLMAP model folder, LLFF poses_bounds.npy);\n"
+    "                      with --trajectory, the input views of the path\n"
+    "  --trajectory MODE   a generated path. Depth Anything 3's modes, from the --cameras views:\n"
+    "                        original, smooth, interpolate, interpolate_smooth,\n"
+    "                        extend (interpolate + smooth, wander and dolly zoom in the middle),\n"
+    "                        wander (122 frames around view 0), dolly_zoom (120), wobble_inter;\n"
+    "                      with one view every mode but dolly_zoom is wander, as in DA3.\n"
+    "                        orbit: a circle around the scene (centred where --cameras look, if given)\n"
+    "  --frames N          frames of a trajectory (default: the mode's own count; orbit 120).\n"
+    "                      wander, dolly_zoom, orbit: N frames; interpolate, interpolate_smooth,\n"
+    "                      extend, wobble_inter: DA3's path resampled to N; original, smooth: fixed\n"
+    "  --keep-pp           trajectories keep the cameras' principal point (DA3 centres it and\n"
+    "                      derives the focal length from the field of view)\n"
     "  --out DIR           output folder: NAME.png per view (and NAME_depth.exr/.png with --depth)\n"
     "  --width W --height H  output size (default: the cameras' size; the intrinsics are scaled)\n"
     "  --depth             also write expected depth as EXR and as a colourised PNG\n"
@@ -32,8 +44,8 @@ static const char k_usage[] =
     "  --video FILE.mp4    also encode the frames with ffmpeg (libx264, crf 18, yuv420p, 24 fps)\n"
     "  --video-depth       put the colourised depth beside the RGB in the video\n"
     "  --llff-factor F     divide LLFF H, W, f by F (8 for images_8)\n"
-    "  --device cpu|cuda   where to render (default auto; the CUDA rasterizer is not built yet,\n"
-    "                      so every device renders on the CPU for now)\n"
+    "  --device cpu|cuda   where to render (default auto: CUDA when a GPU is usable)\n"
+    "  --threads N         CPU threads (default: all)\n"
     "  --quiet             no progress bar\n";
 
 static int parse_bg(const char *s, float bg[3]) {
@@ -65,8 +77,9 @@ static int names_unique(const gs_cameras *c) {
 static int run(int argc, char **argv) {
     const gs_command *me = &cmd_render_def;
     const char *scene_path = NULL, *cam_path = NULL, *traj = NULL, *outdir = NULL, *video = NULL;
-    long frames = 120, width = 0, height = 0, shdeg = -1;
-    int depth = 0, quiet = 0, aa = 0, video_depth = 0;
+    long frames = 0, width = 0, height = 0, shdeg = -1, threads = 0;
+    int depth = 0, quiet = 0, aa = 0, video_depth = 0, keep_pp = 0;
+    gs_traj_mode mode = GS_TRAJ_ORBIT;
     double factor = 0;
     gs_device dev = GS_DEVICE_AUTO;
     gs_raster_opts o;
@@ -85,6 +98,8 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--bg") && more) { if (!parse_bg(argv[++i], o.bg)) return cli_usage_error(me, "--bg takes R,G,B, e.g. 1,1,1"); }
         else if (!strcmp(a, "--llff-factor") && more) { if (!cli_parse_double(argv[++i], &factor) || !(factor > 0)) return cli_usage_error(me, "--llff-factor takes a positive number"); }
         else if (!strcmp(a, "--device") && more) { if (gs_device_parse(argv[++i], &dev)) return cli_usage_error(me, "%s", gs_last_error()); }
+        else if (!strcmp(a, "--threads") && more) { if (!cli_parse_int(argv[++i], 1, 4096, &threads)) return cli_usage_error(me, "--threads takes 1-4096"); }
+        else if (!strcmp(a, "--keep-pp")) keep_pp = 1;
         else if (!strcmp(a, "--depth")) depth = 1;
         else if (!strcmp(a, "--antialiased")) aa = 1;
         else if (!strcmp(a, "--video-depth")) video_depth = 1;
@@ -95,12 +110,15 @@ static int run(int argc, char **argv) {
     }
     if (!scene_path) return cli_usage_error(me, "no SCENE given");
     if (!outdir) return cli_usage_error(me, "--out DIR is required");
-    if (!cam_path && !traj) return cli_usage_error(me, "give --cameras FILE or --trajectory orbit");
-    if (traj && strcmp(traj, "orbit"))
-        return cli_usage_error(me, "trajectory '%s' is not available yet (available: orbit)", traj);
+    if (!cam_path && !traj) return cli_usage_error(me, "give --cameras FILE or --trajectory MODE");
+    if (traj && gs_traj_mode_parse(traj, &mode)) return cli_usage_error(me, "%s", gs_last_error());
+    if (traj && mode != GS_TRAJ_ORBIT && !cam_path)
+        return cli_usage_error(me, "--trajectory %s starts from input views: give --cameras FILE", traj);
+    if (frames && !traj) return cli_usage_error(me, "--frames needs --trajectory");
     if ((width > 0) != (height > 0)) return cli_usage_error(me, "give both --width and --height");
     if (video && !gs_path_ends_with(video, ".mp4")) return cli_usage_error(me, "--video must name an .mp4 file");
-    gs_device_resolve(dev); /* prints the fallback notice when cuda was asked for and is not usable */
+    dev = gs_device_resolve(dev); /* prints the fallback notice when cuda was asked for and is not usable */
+    if (threads > 0) gs_set_num_threads((int)threads);
     o.antialiased = aa;
     o.sh_degree = (int)shdeg;
     o.width = (int)width;
@@ -112,9 +130,18 @@ static int run(int argc, char **argv) {
     gs_cameras cams = {0}, ref = {0};
     gs_camera_read_opts ro = {factor};
     if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) { gs_scene_free(&s); return cli_fail("render", GS_ERR_FORMAT); }
-    if (traj && gs_orbit_path(&s, &ref, (int)frames, (int)width, (int)height, &cams)) {
-        gs_scene_free(&s); gs_cameras_free(&ref);
-        return cli_fail("render", GS_ERR_INVALID);
+    if (traj) {
+        gs_traj_opts to;
+        gs_traj_opts_default(&to);
+        to.mode = mode;
+        to.n_frames = (int)frames;
+        to.width = (int)width;
+        to.height = (int)height;
+        to.keep_pp = keep_pp;
+        if (gs_trajectory(&ref, &s, &to, &cams)) {
+            gs_scene_free(&s); gs_cameras_free(&ref);
+            return cli_fail("render", GS_ERR_INVALID);
+        }
     }
     gs_cameras_free(&ref);
     int rc = 0;
@@ -128,9 +155,15 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "gs render: %s: %lld splats, SH degree %d; %d view%s (loaded in %.2f s)\n", scene_path, (long long)s.n,
             s.sh_degree, cams.n, cams.n == 1 ? "" : "s", gs_now() - t0);
 
-    FILE *ff = NULL;
-    char tmpvideo[4200] = "";
+    gs_video vid;
+    memset(&vid, 0, sizeof vid);
     int use_names = cam_path && !traj && names_unique(&cams);
+    gs_raster_cuda *gpu = NULL;
+    if (dev == GS_DEVICE_CUDA && (gs_raster_cuda_new(&gpu) || gs_raster_cuda_set_scene(gpu, &s))) {
+        rc = cli_fail("render", GS_ERR_DEVICE);
+        gs_raster_cuda_free(gpu);
+        goto done;
+    }
     gs_progress pb;
     gs_progress_begin(&pb, "render", cams.n, quiet);
     double t_render = 0;
@@ -138,7 +171,10 @@ static int run(int argc, char **argv) {
     for (int i = 0; i < cams.n; i++) {
         gs_raster_out r;
         double t1 = gs_now();
-        if (gs_render_cpu(&s, &cams.cams[i], &o, &r)) { rc = cli_fail("render", GS_ERR_INVALID); break; }
+        if (gpu ? gs_render_cuda(gpu, &cams.cams[i], &o, &r) : gs_render_cpu(&s, &cams.cams[i], &o, &r)) {
+            rc = cli_fail("render", GS_ERR_INVALID);
+            break;
+        }
         t_render += gs_now() - t1;
         n_invalid = r.n_invalid;
         char name[300], path[4096];
@@ -154,30 +190,8 @@ static int run(int argc, char **argv) {
             if (!st) st = gs_image_write_png(path, &dimg, 8);
         }
         if (!st && video) {
-            int vw = r.width * (video_depth ? 2 : 1), vh = r.height;
-            if (!ff) {
-                char cmd[8400];
-                snprintf(tmpvideo, sizeof tmpvideo, "%s.tmp.%d.mp4", video, (int)getpid());
-                snprintf(cmd, sizeof cmd,
-                         "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r 24 -i - "
-                         "-vf 'pad=ceil(iw/2)*2:ceil(ih/2)*2' -c:v libx264 -crf 18 -preset slow -pix_fmt yuv420p '%s'",
-                         vw, vh, tmpvideo);
-                signal(SIGPIPE, SIG_IGN); /* a dying ffmpeg must give an error, not kill us */
-                ff = popen(cmd, "w");
-                if (!ff) st = gs_error(GS_ERR_IO, "%s: cannot start ffmpeg (is it installed? make deps)", video);
-            }
-            unsigned char *row = malloc((size_t)vw * 3);
-            for (int y = 0; ff && row && y < vh; y++) {
-                for (int x = 0; x < vw; x++) {
-                    const float *px = x < r.width ? &r.rgb[3 * ((size_t)y * r.width + x)] : &dimg.data[3 * ((size_t)y * r.width + x - r.width)];
-                    for (int c = 0; c < 3; c++) {
-                        float v = px[c] < 0 ? 0 : px[c] > 1 ? 1 : px[c];
-                        row[3 * x + c] = (unsigned char)(v * 255.0f); /* truncation, as DA3's video export */
-                    }
-                }
-                if (fwrite(row, 1, (size_t)vw * 3, ff) != (size_t)vw * 3) { st = gs_error(GS_ERR_IO, "%s: ffmpeg stopped accepting frames", video); break; }
-            }
-            free(row);
+            if (!vid.pipe) st = gs_video_open(&vid, video, r.width * (video_depth ? 2 : 1), r.height, 24);
+            if (!st) st = gs_video_frame(&vid, r.rgb, r.width, r.height, video_depth ? dimg.data : NULL, r.width);
         }
         gs_image_free(&dimg);
         gs_raster_out_free(&r);
@@ -185,23 +199,17 @@ static int run(int argc, char **argv) {
         gs_progress_update(&pb, i + 1);
     }
     gs_progress_end(&pb);
-    if (ff) {
-        int status = pclose(ff);
-        if (rc == 0 && status == 0) {
-            if (rename(tmpvideo, video) != 0) {
-                fprintf(stderr, "gs render: error: %s: cannot rename the finished video into place\n", video);
-                remove(tmpvideo);
-                rc = 1;
-            }
-        } else {
-            remove(tmpvideo);
-            if (rc == 0) { fprintf(stderr, "gs render: error: %s: ffmpeg failed (exit status %d)\n", video, status); rc = 1; }
-        }
+    gs_raster_cuda_free(gpu);
+    if (vid.pipe) {
+        gs_status vst = gs_video_close(&vid, rc == 0);
+        if (vst && rc == 0) rc = cli_fail("render", vst);
     }
     if (rc == 0) {
-        fprintf(stderr, "gs render: %d view%s in %.2f s (%.1f ms a view on the CPU, %d threads)%s%s\n", cams.n,
-                cams.n == 1 ? "" : "s", t_render, cams.n ? 1e3 * t_render / cams.n : 0, gs_num_threads(),
-                video ? "; video " : "", video ? video : "");
+        char where[64];
+        if (dev == GS_DEVICE_CUDA) snprintf(where, sizeof where, "with CUDA");
+        else snprintf(where, sizeof where, "on the CPU, %d threads", gs_num_threads());
+        fprintf(stderr, "gs render: %d view%s in %.2f s (%.1f ms a view %s)%s%s\n", cams.n, cams.n == 1 ? "" : "s",
+                t_render, cams.n ? 1e3 * t_render / cams.n : 0, where, video ? "; video " : "", video ? video : "");
         if (n_invalid) fprintf(stderr, "gs render: note: %lld invalid splats were skipped\n", (long long)n_invalid);
     }
 done:

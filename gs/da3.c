@@ -4,6 +4,8 @@
  * mono sky fill) and NestedDepthAnything3Net (metric branch, least-squares
  * scale, sky handling), as da3/model/da3.py does them. */
 #include "gs/da3.h"
+#include "backbone/preprocess.h"
+#include "data/align.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -87,10 +89,17 @@ gs_status gs_da3_load(gs_da3_model *m, const char *path, const char *config_name
     if (st) return st;
     snprintf(m->path, sizeof m->path, "%s", st_path);
     if ((st = gs_weights_open(&m->w, st_path))) return st;
-    st = bind_net(&m->net, &m->cfg.net, m->cfg.prefix, &m->w);
+    return gs_da3_bind(m);
+}
+
+gs_status gs_da3_bind(gs_da3_model *m) {
+    gs_status st = bind_net(&m->net, &m->cfg.net, m->cfg.prefix, &m->w);
     if (!st && m->cfg.nested) st = bind_net(&m->metric, &m->cfg.metric, m->cfg.metric_prefix, &m->w);
     if (!st) {
-        const char *prefixes[3] = {m->cfg.nested ? "model." : m->cfg.prefix, NULL, NULL};
+        /* Every key under "model." must be used: the official loader is
+         * non-strict, but a key we do not know means a checkpoint we would
+         * run wrongly. Keys outside "model." are not ours to judge. */
+        const char *prefixes[2] = {"model.", NULL};
         st = gs_weights_check(&m->w, prefixes);
         if (st) gs_error_prefix(st, "model %s", m->cfg.model_name);
     }
@@ -132,6 +141,8 @@ void gs_da3_prediction_free(gs_da3_prediction *p) {
     free(p->intrinsics);
     free(p->images);
     gs_gaussians_free(&p->gaussians);
+    free(p->gs_extrinsics);
+    free(p->gs_intrinsics);
     memset(p, 0, sizeof *p);
 }
 
@@ -288,6 +299,14 @@ static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W,
         free(conf);
         free(gt);
         if (st) goto done;
+        p->gs_extrinsics = alloc_f((size_t)S * 12, "extrinsics");
+        p->gs_intrinsics = alloc_f((size_t)S * 9, "intrinsics");
+        if (!p->gs_extrinsics || !p->gs_intrinsics) { st = GS_ERR_NOMEM; goto done; }
+        memcpy(p->gs_extrinsics, p->extrinsics, (size_t)S * 12 * sizeof(float));
+        memcpy(p->gs_intrinsics, p->intrinsics, (size_t)S * 9 * sizeof(float));
+        /* c2w translation * s  <=>  w2c translation * s */
+        for (int v = 0; v < S; v++)
+            for (int r = 0; r < 3; r++) p->gs_extrinsics[12 * v + 4 * r + 3] *= (float)p->gaussians.pose_scale;
         p->t_gs += gs_now() - t3;
     }
     if (p->sky) st = mono_sky_fill(p->depth, p->sky, (size_t)S * HW, d);
@@ -408,4 +427,127 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
     }
     if (st) gs_da3_prediction_free(p);
     return st;
+}
+
+static void cam_from_w2c(gs_camera *c, const float *E, int stride4) {
+    memset(c, 0, sizeof *c);
+    for (int r = 0; r < 3; r++) {
+        for (int q = 0; q < 3; q++) c->R[3 * r + q] = E[stride4 * r + q];
+        c->t[r] = E[stride4 * r + 3];
+    }
+    c->has_pose = 1;
+    c->fx = c->fy = 1.0;
+}
+
+/* api._align_to_input_extrinsics_intrinsics: Umeyama Sim(3) from the user's
+ * camera centres to the predicted ones (RANSAC from 10 views); the output
+ * cameras become the user's and the depth is divided by the scale. */
+static gs_status align_to_user(gs_da3_prediction *p, const float *user_w2c, const float *K_proc,
+                               const gs_da3_options *o) {
+    const int S = p->S;
+    memcpy(p->intrinsics, K_proc, (size_t)S * 9 * sizeof(float));
+    if (S < 2) { /* one camera fixes no scale: the reference's Umeyama is degenerate too */
+        for (int v = 0; v < S; v++)
+            for (int r = 0; r < 3; r++) memcpy(p->extrinsics + 12 * v + 4 * r, user_w2c + 16 * v + 4 * r, 4 * sizeof(float));
+        return GS_OK;
+    }
+    gs_camera *ref = gs_calloc((size_t)S, sizeof *ref, "cameras"), *est = gs_calloc((size_t)S, sizeof *est, "cameras");
+    if (!ref || !est) { free(ref); free(est); return GS_ERR_NOMEM; }
+    for (int v = 0; v < S; v++) {
+        cam_from_w2c(&ref[v], p->extrinsics + 12 * v, 4);
+        cam_from_w2c(&est[v], user_w2c + 16 * v, 4);
+    }
+    gs_pose_align_opts ao = {-1, 0, 0, 0.0, o->seed};
+    gs_sim3 T;
+    gs_status st = gs_align_poses_umeyama(ref, est, S, &ao, &T);
+    if (!st) {
+        if (o->align_to_input_scale) {
+            for (int v = 0; v < S; v++)
+                for (int r = 0; r < 3; r++) memcpy(p->extrinsics + 12 * v + 4 * r, user_w2c + 16 * v + 4 * r, 4 * sizeof(float));
+            const size_t n = (size_t)S * p->H * p->W;
+            for (size_t i = 0; i < n; i++) p->depth[i] = (float)(p->depth[i] / T.s);
+        } else {
+            gs_cameras_apply_sim3(est, S, &T);
+            for (int v = 0; v < S; v++)
+                for (int r = 0; r < 3; r++) {
+                    for (int q = 0; q < 3; q++) p->extrinsics[12 * v + 4 * r + q] = (float)est[v].R[3 * r + q];
+                    p->extrinsics[12 * v + 4 * r + 3] = (float)est[v].t[r];
+                }
+        }
+    }
+    free(ref);
+    free(est);
+    return st ? gs_error_prefix(st, "aligning the prediction to the input cameras") : GS_OK;
+}
+
+gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const float *user_w2c,
+                       const float *user_K, const gs_da3_options *o, gs_da3_prediction *p) {
+    memset(p, 0, sizeof *p);
+    gs_da3_options def;
+    if (!o) { gs_da3_options_default(&def); o = &def; }
+    if (S < 1 || !images) return gs_error(GS_ERR_INVALID, "no images given");
+    if ((user_w2c == NULL) != (user_K == NULL))
+        return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
+    double t0 = gs_now();
+    float *x = NULL, *K_proc = NULL, *w2c_norm = NULL;
+    int H = 0, W = 0, cropped = 0;
+    gs_status st = GS_OK;
+    if (user_K) {
+        K_proc = gs_malloc((size_t)S * 9, sizeof(float), "intrinsics");
+        w2c_norm = gs_malloc((size_t)S * 16, sizeof(float), "extrinsics");
+        if (!K_proc || !w2c_norm) { st = GS_ERR_NOMEM; goto done; }
+        if ((st = gs_da3_normalize_extrinsics(user_w2c, S, w2c_norm))) goto done;
+    }
+    if ((st = gs_da3_preprocess(images, S, o->process_res, (gs_da3_resize_method)o->resize_method, user_K, &x, &H,
+                                &W, K_proc, &cropped)))
+        goto done;
+    double t_pre = gs_now() - t0;
+    if ((st = gs_da3_forward(m, x, S, H, W, w2c_norm, K_proc, o, p))) goto done;
+    p->t_preprocess = t_pre;
+    p->cropped = cropped;
+    p->images = gs_malloc((size_t)S * H * W, 3, "processed images");
+    if (!p->images) { st = GS_ERR_NOMEM; goto done; }
+    for (int v = 0; v < S; v++)
+        gs_da3_denormalize(x + (size_t)v * 3 * H * W, W, H, p->images + (size_t)v * H * W * 3);
+    if (user_w2c && p->extrinsics && p->intrinsics) {
+        double t1 = gs_now();
+        st = align_to_user(p, user_w2c, K_proc, o);
+        p->t_post += gs_now() - t1;
+    }
+done:
+    if (st) gs_da3_prediction_free(p);
+    free(x);
+    free(K_proc);
+    free(w2c_norm);
+    return st;
+}
+
+gs_status gs_da3_cameras(const gs_da3_prediction *p, int gs_frame, const char *const *names, const char *suffix,
+                         gs_cameras *out) {
+    out->n = 0;
+    out->cams = NULL;
+    const float *ext = gs_frame ? p->gs_extrinsics : p->extrinsics, *intr = gs_frame ? p->gs_intrinsics : p->intrinsics;
+    if (!ext || !intr) return gs_error(GS_ERR_INVALID, "the prediction has no %scameras", gs_frame ? "Gaussian-frame " : "");
+    out->cams = gs_calloc((size_t)p->S, sizeof(gs_camera), "cameras");
+    if (!out->cams) return GS_ERR_NOMEM;
+    out->n = p->S;
+    for (int v = 0; v < p->S; v++) {
+        gs_camera *c = &out->cams[v];
+        const float *E = ext + 12 * v, *K = intr + 9 * v;
+        for (int r = 0; r < 3; r++) {
+            for (int q = 0; q < 3; q++) c->R[3 * r + q] = E[4 * r + q];
+            c->t[r] = E[4 * r + 3];
+        }
+        c->fx = K[0];
+        c->fy = K[4];
+        c->cx = K[2];
+        c->cy = K[5];
+        c->width = p->W;
+        c->height = p->H;
+        c->has_pose = 1;
+        c->camera_id = v + 1;
+        if (names) snprintf(c->name, sizeof c->name, "%s%s", names[v], suffix ? suffix : "");
+        else snprintf(c->name, sizeof c->name, "view%03d%s", v, suffix ? suffix : "");
+    }
+    return GS_OK;
 }

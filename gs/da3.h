@@ -18,6 +18,7 @@
 
 #include "backbone/da3.h"
 #include "backbone/vit.h"
+#include "data/cameras.h"
 #include "data/image.h"
 #include "heads/camera.h"
 #include "heads/dpt.h"
@@ -50,6 +51,9 @@ typedef struct {
  * checked: missing, mis-shaped and unexpected keys are all listed. */
 gs_status gs_da3_load(gs_da3_model *m, const char *path, const char *config_name);
 void gs_da3_free(gs_da3_model *m);
+/* With m->cfg and m->w already set (gs_da3_load does this): bind every
+ * module and check the keys. Frees m on failure. */
+gs_status gs_da3_bind(gs_da3_model *m);
 /* Human-readable one-liner: "da3-large (DualDPT, cam_enc, cam_dec), 410.9M params, F32". */
 void gs_da3_describe(const gs_da3_model *m, char *buf, size_t n);
 
@@ -75,6 +79,12 @@ typedef struct {
     float *intrinsics;          /* [S,3,3] pixels of the processed image, or NULL */
     uint8_t *images;            /* [S,H,W,3] processed images (clip(x*std+mean)*255, truncated) */
     gs_gaussians gaussians;     /* n == 0 unless infer_gs */
+    /* The cameras of the Gaussians' frame (infer_gs only): the predicted w2c
+     * and K before any nested metric scaling or alignment to user cameras,
+     * with the translation times the pose-conditioned Sim(3) scale. Render
+     * the Gaussians with these (DA3's video export does the equivalent). */
+    float *gs_extrinsics;       /* [S,3,4] or NULL */
+    float *gs_intrinsics;       /* [S,3,3] or NULL */
     int ref_index;              /* reference view chosen, -1 if none */
     int is_metric;
     float scale_factor;         /* nested: metric scale applied to depth and translations */
@@ -98,6 +108,12 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
  * to them as the API does. */
 gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const float *user_w2c,
                        const float *user_K, const gs_da3_options *o, gs_da3_prediction *p);
+
+/* The predicted cameras as gs_cameras (processed-image size), named
+ * names[v] + suffix: gs_frame = 0 the output cameras (extrinsics/intrinsics),
+ * 1 the cameras of the Gaussians' frame (gs_extrinsics/gs_intrinsics). */
+gs_status gs_da3_cameras(const gs_da3_prediction *p, int gs_frame, const char *const *names, const char *suffix,
+                         gs_cameras *out);
 
 #ifdef __cplusplus
 }

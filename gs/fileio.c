@@ -170,3 +170,11 @@ gs_status gs_mkdirs(const char *path) {
     if (!gs_is_dir(tmp)) return gs_error(GS_ERR_IO, "%s: exists and is not a directory", tmp);
     return GS_OK;
 }
+
+char *gs_path_stem(const char *path, char *buf, size_t n) {
+    const char *b = strrchr(path, '/');
+    snprintf(buf, n, "%s", b ? b + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
+}

@@ -48,6 +48,8 @@ static const gs_command *const k_commands[] = {
     &cmd_render_def,
     &cmd_eval_def,
     &cmd_infer_def,
+    &cmd_nvs_def,
+    &cmd_eval_nvs_def,
     &cmd_view_def,
     &cmd_bench_def,
 };
@@ -94,7 +96,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) return print_version();
     for (int i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], k_commands[i]->name)) continue;
-        for (int a = 2; a < argc; a++)
+        /* `gs bench WORKLOAD --help` is the workload's own help */
+        int first_only = k_commands[i] == &cmd_bench_def && argc > 2 && argv[2][0] != '-';
+        for (int a = 2; a < (first_only ? 2 : argc); a++)
             if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) { fputs(k_commands[i]->usage, stdout); return 0; }
         return k_commands[i]->fn(argc - 1, argv + 1);
     }

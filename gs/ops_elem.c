@@ -28,7 +28,7 @@ static void layernorm_row(const float *x, float *y, int dim, size_t stride, cons
 
 void gs_layernorm_cpu(const float *x, float *y, size_t rows, int dim, const float *w, const float *b,
                       float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * (size_t)dim > (1u << 15))
     for (size_t r = 0; r < rows; r++) layernorm_row(x + r * (size_t)dim, y + r * (size_t)dim, dim, 1, w, b, eps);
 }
 
@@ -36,7 +36,7 @@ void gs_layernorm_channels_cpu(float *x, int n, int c, size_t hw, const float *w
                                float eps) {
     /* Strided access over channels is slow for large c; gather each pixel's
      * channel vector into a small buffer instead. */
-#pragma omp parallel
+#pragma omp parallel if ((size_t)n * c * hw > (1u << 15))
     {
         float *buf = malloc((size_t)c * sizeof *buf);
 #pragma omp for schedule(static) collapse(2)
@@ -56,27 +56,27 @@ void gs_layernorm_channels_cpu(float *x, int n, int c, size_t hw, const float *w
 }
 
 void gs_gelu_cpu(float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1u << 15))
     for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
 }
 
 void gs_silu_cpu(float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1u << 15))
     for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] / (1.0 + exp(-(double)x[i])));
 }
 
 void gs_sigmoid_cpu(float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1u << 15))
     for (size_t i = 0; i < n; i++) x[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
 }
 
 void gs_exp_cpu(float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1u << 15))
     for (size_t i = 0; i < n; i++) x[i] = expf(x[i]);
 }
 
 void gs_add_cpu(float *y, const float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > (1u << 15))
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
@@ -86,7 +86,7 @@ void gs_transpose_cpu(const float *x, int n, size_t rows, size_t cols, float *y)
     for (int i = 0; i < n; i++) {
         const float *xs = x + (size_t)i * rows * cols;
         float *ys = y + (size_t)i * rows * cols;
-#pragma omp parallel for schedule(static) collapse(2)
+#pragma omp parallel for schedule(static) collapse(2) if (rows * cols > (1u << 15))
         for (size_t r0 = 0; r0 < rows; r0 += B)
             for (size_t c0 = 0; c0 < cols; c0 += B) {
                 size_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;

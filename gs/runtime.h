@@ -121,6 +121,8 @@ const char *gs_path_ext(const char *path, char *buf, size_t bufsize);
 int gs_path_ends_with(const char *path, const char *suffix);
 /* Join dir and name into buf ("dir/name"). Returns buf. */
 char *gs_path_join(char *buf, size_t n, const char *dir, const char *name);
+/* File name without folder and extension: "a/b/IMG_1.jpg" -> "IMG_1". Returns buf. */
+char *gs_path_stem(const char *path, char *buf, size_t n);
 /* mkdir -p */
 gs_status gs_mkdirs(const char *path);
 

@@ -55,7 +55,8 @@ typedef struct {
 gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster_opts *opts, gs_raster_out *out);
 void gs_raster_out_free(gs_raster_out *o);
 
-/* Per-splat projection result (exposed for tests and for the CUDA twin). */
+/* Per-splat projection result (exposed for tests; raster_math.h computes it
+ * for both renderers). */
 typedef struct {
     float mean2d[2];
     float conic[3];   /* inverse 2D covariance (a, b, c) */
@@ -73,6 +74,36 @@ int gs_project_splat(const gs_scene *s, int64_t i, const float R[9], const float
 
 /* rgb = max(sum_k sh[k] Y_k(dir) + 0.5, 0) for degree 0..3; dir need not be unit. */
 void gs_sh_to_rgb(const float *sh, int degree, const float dir[3], float rgb[3]);
+
+/* ---- CUDA (raster_cuda.cu; a stub returning GS_ERR_UNSUPPORTED elsewhere) ----
+ * The same semantics and projection source as gs_render_cpu; results agree
+ * to float rounding (CUDA contracts multiply-adds and its expf differs by an
+ * ulp or two), see tests/test_raster_cuda.c. Tile binning uses the exact
+ * tile-ellipse intersection (rows of tiles against the alpha >= 1/255
+ * ellipse), keys (tile << 32 | depth) sorted with CUB's radix sort, one
+ * 16x16 thread block per tile blending batches of 256 splats staged in shared
+ * memory, with early termination. */
+typedef struct gs_raster_cuda gs_raster_cuda;
+
+/* A renderer on CUDA device 0. Device buffers grow as needed and are reused
+ * across frames; the scene stays on the device until replaced. */
+gs_status gs_raster_cuda_new(gs_raster_cuda **out);
+void gs_raster_cuda_free(gs_raster_cuda *c);
+/* Copy a scene to the device (replacing the previous one). */
+gs_status gs_raster_cuda_set_scene(gs_raster_cuda *c, const gs_scene *s);
+/* Render the current scene. out as in gs_render_cpu (host buffers, free with
+ * gs_raster_out_free); out == NULL renders without copying the images back
+ * (benchmarks). */
+gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, const gs_raster_opts *opts, gs_raster_out *out);
+
+typedef struct {
+    double render_ms;     /* device time of the last frame: projection to blending (CUDA events) */
+    double download_ms;   /* copying its images to the host */
+    size_t peak_bytes;    /* most device memory this renderer held at once (scene included) */
+    size_t scene_bytes;   /* of which the scene */
+    int64_t n_visible, n_intersections, n_invalid; /* last frame */
+} gs_raster_cuda_stats;
+void gs_raster_cuda_get_stats(const gs_raster_cuda *c, gs_raster_cuda_stats *st);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,26 @@
 /* raster_cpu.c - the CPU reference rasterizer. It mirrors gsplat's float32
  * operation order (projection, SH, blending) so that the CUDA twin can be
- * checked against it; parallel over tiles, deterministic. */
+ * checked against it; parallel over tiles, deterministic.
+ *
+ * Speed without changing a single output bit: the visible splats are sorted
+ * by (depth, index) once (radix sort), so tile lists come out in blending
+ * order without per-tile sorts; a tile lists only the splats whose alpha can
+ * reach 1/255 somewhere in it (exact tile-ellipse test), each splat visits
+ * only the pixels inside that ellipse (row by row), and saturated pixels and
+ * rows are retired. The pixels skipped are exactly those the plain loop skips
+ * for alpha < 1/255, so every pixel sees the same splats, in the same order,
+ * with the same float operations (gs_ellipse_level in raster_math.h gives the
+ * rounding margin; tests/test_raster.c holds the two to bit equality). */
 #include "raster/raster.h"
+#include "raster/raster_math.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 void gs_raster_opts_default(gs_raster_opts *o) {
     memset(o, 0, sizeof *o);
@@ -22,130 +37,22 @@ void gs_raster_out_free(gs_raster_out *o) {
     memset(o, 0, sizeof *o);
 }
 
-void gs_sh_to_rgb(const float *sh, int degree, const float dir[3], float rgb[3]) {
-    float n = sqrtf(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]);
-    float inv = n > 0 ? 1.0f / n : 0.0f;
-    float x = dir[0] * inv, y = dir[1] * inv, z = dir[2] * inv;
-    float basis[16];
-    basis[0] = 0.28209479177387814f;
-    if (degree >= 1) {
-        basis[1] = -0.48860251190291987f * y;
-        basis[2] = 0.48860251190291987f * z;
-        basis[3] = -0.48860251190291987f * x;
-    }
-    if (degree >= 2) {
-        float xx = x * x, yy = y * y, zz = z * z;
-        basis[4] = 1.0925484305920792f * x * y;
-        basis[5] = -1.0925484305920792f * y * z;
-        basis[6] = 0.31539156525252005f * (2.0f * zz - xx - yy);
-        basis[7] = -1.0925484305920792f * x * z;
-        basis[8] = 0.5462742152960396f * (xx - yy);
-        if (degree >= 3) {
-            basis[9] = -0.59004358992664352f * y * (3.0f * xx - yy);
-            basis[10] = 2.8906114426405538f * x * y * z;
-            basis[11] = -0.45704579946446572f * y * (4.0f * zz - xx - yy);
-            basis[12] = 0.3731763325901154f * z * (2.0f * zz - 3.0f * xx - 3.0f * yy);
-            basis[13] = -0.45704579946446572f * x * (4.0f * zz - xx - yy);
-            basis[14] = 1.4453057213202769f * z * (xx - yy);
-            basis[15] = -0.59004358992664352f * x * (xx - 3.0f * yy);
-        }
-    }
-    int k = (degree + 1) * (degree + 1);
-    for (int c = 0; c < 3; c++) {
-        float acc = 0;
-        for (int j = 0; j < k; j++) acc += basis[j] * sh[j * 3 + c];
-        acc += 0.5f;
-        rgb[c] = acc > 0 ? acc : 0;
-    }
-}
+void gs_sh_to_rgb(const float *sh, int degree, const float dir[3], float rgb[3]) { gs_sh_eval(sh, degree, dir, rgb); }
 
 int gs_project_splat(const gs_scene *s, int64_t i, const float R[9], const float t[3], const float campos[3],
                      float fx, float fy, float cx, float cy, int width, int height, const gs_raster_opts *o,
                      int sh_degree, gs_projected *p, int *invalid) {
-    const float *m = s->means + 3 * i, *sc = s->scales + 3 * i, *q = s->rotations + 4 * i;
-    float op = s->opacities[i];
-    p->radius[0] = p->radius[1] = 0;
-    if (invalid) *invalid = 0;
-    int ok = isfinite(m[0]) && isfinite(m[1]) && isfinite(m[2]) && isfinite(op) && sc[0] > 0 && sc[1] > 0 &&
-             sc[2] > 0 && isfinite(sc[0]) && isfinite(sc[1]) && isfinite(sc[2]) && isfinite(q[0]) &&
-             isfinite(q[1]) && isfinite(q[2]) && isfinite(q[3]);
-    float qn2 = ok ? q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3] : 0;
-    if (!ok || !(qn2 > 0)) {
-        if (invalid) *invalid = 1;
+    const float *m = s->means + 3 * i;
+    if (!gs_project_core(m, s->scales + 3 * i, s->rotations + 4 * i, s->opacities[i], R, t, fx, fy, cx, cy, width,
+                         height, o, p, invalid))
         return 0;
-    }
-    /* camera-space mean */
-    float xc = R[0] * m[0] + R[1] * m[1] + R[2] * m[2] + t[0];
-    float yc = R[3] * m[0] + R[4] * m[1] + R[5] * m[2] + t[1];
-    float zc = R[6] * m[0] + R[7] * m[1] + R[8] * m[2] + t[2];
-    if (zc < o->near_plane || zc > o->far_plane) return 0;
-
-    /* world covariance: M = Rq S, Sigma = M M^T */
-    float inv = 1.0f / sqrtf(qn2);
-    float w = q[0] * inv, x = q[1] * inv, y = q[2] * inv, z = q[3] * inv;
-    float Rq[9] = {1.f - 2.f * (y * y + z * z), 2.f * (x * y - w * z),       2.f * (x * z + w * y),
-                   2.f * (x * y + w * z),       1.f - 2.f * (x * x + z * z), 2.f * (y * z - w * x),
-                   2.f * (x * z - w * y),       2.f * (y * z + w * x),       1.f - 2.f * (x * x + y * y)};
-    float M[9];
-    for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++) M[r * 3 + c] = Rq[r * 3 + c] * sc[c];
-    float Sw[9], tmp[9], Sc[9];
-    for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++) Sw[r * 3 + c] = M[r * 3] * M[c * 3] + M[r * 3 + 1] * M[c * 3 + 1] + M[r * 3 + 2] * M[c * 3 + 2];
-    /* camera covariance: R Sw R^T */
-    for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++) tmp[r * 3 + c] = R[r * 3] * Sw[c] + R[r * 3 + 1] * Sw[3 + c] + R[r * 3 + 2] * Sw[6 + c];
-    for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++) Sc[r * 3 + c] = tmp[r * 3] * R[c * 3] + tmp[r * 3 + 1] * R[c * 3 + 1] + tmp[r * 3 + 2] * R[c * 3 + 2];
-
-    /* EWA with the Jacobian's tx/ty clamped to 1.3 x the field of view */
-    float tan_fovx = 0.5f * (float)width / fx, tan_fovy = 0.5f * (float)height / fy;
-    float lim_x_pos = ((float)width - cx) / fx + 0.3f * tan_fovx, lim_x_neg = cx / fx + 0.3f * tan_fovx;
-    float lim_y_pos = ((float)height - cy) / fy + 0.3f * tan_fovy, lim_y_neg = cy / fy + 0.3f * tan_fovy;
-    float rz = 1.0f / zc, rz2 = rz * rz;
-    float tx = zc * fminf(lim_x_pos, fmaxf(-lim_x_neg, xc * rz));
-    float ty = zc * fminf(lim_y_pos, fmaxf(-lim_y_neg, yc * rz));
-    float J[6] = {fx * rz, 0.f, -fx * tx * rz2, 0.f, fy * rz, -fy * ty * rz2};
-    float JS[6];
-    for (int r = 0; r < 2; r++)
-        for (int c = 0; c < 3; c++) JS[r * 3 + c] = J[r * 3] * Sc[c] + J[r * 3 + 1] * Sc[3 + c] + J[r * 3 + 2] * Sc[6 + c];
-    float c00 = JS[0] * J[0] + JS[1] * J[1] + JS[2] * J[2];
-    float c01 = JS[0] * J[3] + JS[1] * J[4] + JS[2] * J[5];
-    float c11 = JS[3] * J[3] + JS[4] * J[4] + JS[5] * J[5];
-    float mx = fx * xc * rz + cx, my = fy * yc * rz + cy;
-
-    float det_orig = c00 * c11 - c01 * c01;
-    c00 += o->eps2d;
-    c11 += o->eps2d;
-    float det = c00 * c11 - c01 * c01;
-    if (!(det > 0)) return 0;
-    if (o->antialiased) op *= sqrtf(fmaxf(det_orig / det, 0.0f));
-    if (!(op >= GS_ALPHA_MIN)) return 0;
-    float extend = fminf(GS_EXTENT_MAX, sqrtf(2.0f * logf(op / GS_ALPHA_MIN)));
-    float rx = ceilf(extend * sqrtf(c00)), ry = ceilf(extend * sqrtf(c11));
-    if (!(rx > 0) && !(ry > 0)) return 0;
-    if (mx + rx <= 0 || mx - rx >= (float)width || my + ry <= 0 || my - ry >= (float)height) return 0;
-    if (!isfinite(mx) || !isfinite(my) || rx > 1e7f || ry > 1e7f) return 0;
-
-    float idet = 1.0f / det;
-    p->conic[0] = c11 * idet;
-    p->conic[1] = -c01 * idet;
-    p->conic[2] = c00 * idet;
-    p->mean2d[0] = mx;
-    p->mean2d[1] = my;
-    p->depth = zc;
-    p->opacity = op;
-    p->radius[0] = (int)rx;
-    p->radius[1] = (int)ry;
     float dir[3] = {m[0] - campos[0], m[1] - campos[1], m[2] - campos[2]};
-    gs_sh_to_rgb(s->sh + (size_t)i * gs_sh_coeffs(s->sh_degree) * 3, sh_degree, dir, p->rgb);
+    gs_sh_eval(s->sh + (size_t)i * gs_sh_coeffs(s->sh_degree) * 3, sh_degree, dir, p->rgb);
     return 1;
 }
 
-typedef struct { float depth; int32_t id; } key_t_;
-
-/* Tiles [x0,x1) x [y0,y1) touched by the per-axis extent of a projected splat;
- * 0 when it was culled. */
+/* Tiles [x0,x1) x [y0,y1) touched by the per-axis extent of a projected splat
+ * (gsplat's bounding box); 0 when it was culled. */
 static int tile_range(const gs_projected *p, int tw, int th, int *x0, int *x1, int *y0, int *y1) {
     if (!p->radius[0] && !p->radius[1]) return 0;
     *x0 = (int)fmaxf(0, floorf((p->mean2d[0] - p->radius[0]) / GS_TILE));
@@ -155,11 +62,156 @@ static int tile_range(const gs_projected *p, int tw, int th, int *x0, int *x1, i
     return 1;
 }
 
-static int cmp_key(const void *a, const void *b) {
-    const key_t_ *x = a, *y = b;
-    if (x->depth < y->depth) return -1;
-    if (x->depth > y->depth) return 1;
-    return (x->id > y->id) - (x->id < y->id);
+/* A projected splat as blending uses it (64 bytes). [x0,x1) x [y0,y1) are
+ * the pixels where sigma <= level, outside of which alpha < 1/255 for certain;
+ * tx0.. the tiles of gsplat's box (x1 <= 32768 fits 16 bits unsigned). */
+typedef struct {
+    float mx, my, ca, cb, cc, op, rgb[3], depth;
+    float level;                /* sigma bound (may be +inf: no pruning) */
+    uint16_t x0, x1, y0, y1;
+    uint16_t tx0, tx1, ty0, ty1;
+    uint16_t hits;              /* boxes of <= 16 tiles: bit (ty-ty0)*(tx1-tx0) + tx-tx0 set when hit */
+} blend_t;
+
+#define MASK_TILES 16
+
+/* min over pixel centres x in [x0,x1], y in [y0,y1] (as a continuous box) of
+ * sigma(d) = 0.5 (a dx^2 + c dy^2) + b dx dy, d = mean - x: 0 inside, else on
+ * an edge (the form is convex), where the 1-D minimum is clamped to the edge. */
+static double box_min_sigma(const blend_t *g, double x0, double x1, double y0, double y1) {
+    double mx = g->mx, my = g->my, a = g->ca, b = g->cb, c = g->cc;
+    if (mx >= x0 && mx <= x1 && my >= y0 && my <= y1) return 0;
+    double best = INFINITY, ex[2] = {x0, x1}, ey[2] = {y0, y1};
+    for (int k = 0; k < 2; k++) {
+        double dx = mx - ex[k], dy = -b * dx / c, lo = my - y1, hi = my - y0;
+        dy = dy < lo ? lo : dy > hi ? hi : dy;
+        best = fmin(best, 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy);
+        dy = my - ey[k];
+        dx = -b * dy / a;
+        lo = mx - x1; hi = mx - x0;
+        dx = dx < lo ? lo : dx > hi ? hi : dx;
+        best = fmin(best, 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy);
+    }
+    return best;
+}
+
+/* Does splat g have a pixel with sigma <= level in tile (tx, ty)? */
+static int tile_hit(const blend_t *g, int tx, int ty, int W, int H) {
+    if (isinf(g->level)) return 1;
+    int px0 = tx * GS_TILE, py0 = ty * GS_TILE;
+    int px1 = px0 + GS_TILE - 1 < W - 1 ? px0 + GS_TILE - 1 : W - 1;
+    int py1 = py0 + GS_TILE - 1 < H - 1 ? py0 + GS_TILE - 1 : H - 1;
+    if (g->x1 <= px0 || g->x0 > px1 || g->y1 <= py0 || g->y0 > py1) return 0;
+    return box_min_sigma(g, px0 + 0.5, px1 + 0.5, py0 + 0.5, py1 + 0.5) <= g->level;
+}
+
+/* Is tile (tx, ty) of g's box in its list? */
+static int in_list(const blend_t *g, int tx, int ty, int W, int H) {
+    int bw = g->tx1 - g->tx0;
+    if (bw * (g->ty1 - g->ty0) <= MASK_TILES) return (g->hits >> ((ty - g->ty0) * bw + (tx - g->tx0))) & 1;
+    return tile_hit(g, tx, ty, W, H);
+}
+
+/* float -> uint32 with the same order (negative depths only with near <= 0) */
+static uint32_t depth_key(float d) {
+    d += 0.0f; /* -0 -> +0: the comparison sort ranked them equal */
+    uint32_t u;
+    memcpy(&u, &d, 4);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+/* Stable LSD radix sort of ids by key (ties keep the input order). */
+static void radix_sort(uint32_t *key, int32_t *id, uint32_t *key_tmp, int32_t *id_tmp, size_t n) {
+    for (int shift = 0; shift < 32; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < n; i++) cnt[((key[i] >> shift) & 255) + 1]++;
+        if (cnt[1 + ((key[0] >> shift) & 255)] == n) continue; /* one bucket: nothing to do */
+        for (int b = 0; b < 256; b++) cnt[b + 1] += cnt[b];
+        for (size_t i = 0; i < n; i++) {
+            size_t o = cnt[(key[i] >> shift) & 255]++;
+            key_tmp[o] = key[i];
+            id_tmp[o] = id[i];
+        }
+        memcpy(key, key_tmp, n * sizeof *key);
+        memcpy(id, id_tmp, n * sizeof *id);
+    }
+}
+
+static int num_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Blend one tile front to back. Each splat visits only the pixels of its
+ * ellipse {sigma <= level} (row by row, widened by 1e-3 px for the double
+ * arithmetic), and rows whose pixels are all saturated are skipped. */
+static void blend_tile(const blend_t *bl, const int32_t *lst, int64_t cnt, int tile, int tw, int W, int H,
+                       const float bg[3], gs_raster_out *out) {
+    int tx0 = (tile % tw) * GS_TILE, ty0 = (tile / tw) * GS_TILE;
+    int tx1 = tx0 + GS_TILE < W ? tx0 + GS_TILE : W, ty1 = ty0 + GS_TILE < H ? ty0 + GS_TILE : H;
+    int npix = (tx1 - tx0) * (ty1 - ty0), ndone = 0;
+    float T[GS_TILE * GS_TILE], cr[GS_TILE * GS_TILE], cg[GS_TILE * GS_TILE], cb[GS_TILE * GS_TILE], d[GS_TILE * GS_TILE];
+    unsigned char done[GS_TILE * GS_TILE];
+    int row_left[GS_TILE];
+    for (int k = 0; k < GS_TILE * GS_TILE; k++) { T[k] = 1.0f; cr[k] = cg[k] = cb[k] = d[k] = 0; done[k] = 0; }
+    for (int r = 0; r < GS_TILE; r++) row_left[r] = ty0 + r < ty1 ? tx1 - tx0 : 0;
+    for (int64_t k = 0; k < cnt && ndone < npix; k++) {
+        if (k + 12 < cnt) __builtin_prefetch(&bl[lst[k + 12]]); /* lists jump around the splat array */
+        const blend_t *p = &bl[lst[k]];
+        int x0 = p->x0 > tx0 ? p->x0 : tx0, x1 = p->x1 < tx1 ? p->x1 : tx1;
+        int y0 = p->y0 > ty0 ? p->y0 : ty0, y1 = p->y1 < ty1 ? p->y1 : ty1;
+        double A = p->ca, B = p->cb, C = p->cc, L = p->level, det = A * C - B * B;
+        int rows = isfinite(L) && det > 0 && A > 0;
+        for (int py = y0; py < y1; py++) {
+            if (!row_left[py - ty0]) continue;
+            int xa = x0, xb = x1;
+            if (rows) { /* 0.5 A dx^2 + B dx dy + 0.5 C dy^2 <= L, dx = mx - x */
+                double ddy = (double)p->my - (py + 0.5), disc = 2 * A * L - det * ddy * ddy;
+                if (disc < 0) continue;
+                double sq = sqrt(disc), lo = (-B * ddy - sq) / A - 1e-3, hi = (-B * ddy + sq) / A + 1e-3;
+                double fa = ceil((double)p->mx - hi - 0.5), fb = floor((double)p->mx - lo - 0.5) + 1;
+                if (fa > xa) xa = fa < xb ? (int)fa : xb;
+                if (fb < xb) xb = fb > xa ? (int)fb : xa;
+            }
+            float fyp = (float)py + 0.5f, dy = p->my - fyp;
+            for (int px = xa; px < xb; px++) {
+                int q = (py - ty0) * GS_TILE + (px - tx0);
+                if (done[q]) continue;
+                float dx = p->mx - ((float)px + 0.5f);
+                float sigma = 0.5f * (p->ca * dx * dx + p->cc * dy * dy) + p->cb * dx * dy;
+                if (sigma < 0.f) continue;
+                float a = p->op * expf(-sigma);
+                a = a < GS_ALPHA_MAX ? a : GS_ALPHA_MAX; /* fminf, inlined */
+                if (a < GS_ALPHA_MIN) continue;
+                float next_T = T[q] * (1.0f - a);
+                if (next_T <= GS_T_MIN) {
+                    done[q] = 1;
+                    ndone++;
+                    row_left[py - ty0]--;
+                    continue;
+                }
+                float vis = a * T[q];
+                cr[q] += p->rgb[0] * vis;
+                cg[q] += p->rgb[1] * vis;
+                cb[q] += p->rgb[2] * vis;
+                d[q] += p->depth * vis;
+                T[q] = next_T;
+            }
+        }
+    }
+    for (int py = ty0; py < ty1; py++)
+        for (int px = tx0; px < tx1; px++) {
+            int q = (py - ty0) * GS_TILE + (px - tx0);
+            size_t o = (size_t)py * W + px;
+            out->rgb[3 * o] = cr[q] + T[q] * bg[0];
+            out->rgb[3 * o + 1] = cg[q] + T[q] * bg[1];
+            out->rgb[3 * o + 2] = cb[q] + T[q] * bg[2];
+            out->alpha[o] = 1.0f - T[q];
+            out->depth[o] = d[q] / fmaxf(1.0f - T[q], 1e-10f);
+        }
 }
 
 gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster_opts *opts, gs_raster_out *out) {
@@ -172,7 +224,7 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
     if (s->n > INT32_MAX) return gs_error(GS_ERR_INVALID, "render: %lld splats exceed the renderer's 2^31 limit", (long long)s->n);
     double sx = cam->width > 0 ? (double)W / cam->width : 1, sy = cam->height > 0 ? (double)H / cam->height : 1;
     float fx = (float)(cam->fx * sx), fy = (float)(cam->fy * sy), cx = (float)(cam->cx * sx), cy = (float)(cam->cy * sy);
-    if (!(fx > 0) || !(fy > 0) || !isfinite(cx) || !isfinite(cy))
+    if (!(fx > 0) || !(fy > 0) || !isfinite(fx) || !isfinite(fy) || !isfinite(cx) || !isfinite(cy))
         return gs_error(GS_ERR_INVALID, "render: camera intrinsics fx=%g fy=%g cx=%g cy=%g are not usable", fx, fy, cx, cy);
     float R[9], t[3], campos[3];
     double C[3];
@@ -183,96 +235,142 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
     int deg = opts->sh_degree < 0 || opts->sh_degree > s->sh_degree ? s->sh_degree : opts->sh_degree;
 
     size_t np = (size_t)W * H;
+    int64_t n = s->n;
+    int tw = (W + GS_TILE - 1) / GS_TILE, th = (H + GS_TILE - 1) / GS_TILE, nt = tw * th;
+    int nchunk = num_threads();
+    if (nchunk > 64) nchunk = 64;
+    if ((int64_t)nchunk * (nt + 1) > ((int64_t)1 << 26)) nchunk = (int)(((int64_t)1 << 26) / (nt + 1)) > 1 ? (int)(((int64_t)1 << 26) / (nt + 1)) : 1;
     out->width = W;
     out->height = H;
+    size_t nn = (size_t)(n ? n : 1);
     out->rgb = gs_malloc(np * 3, sizeof(float), "render rgb");
     out->depth = gs_malloc(np, sizeof(float), "render depth");
     out->alpha = gs_malloc(np, sizeof(float), "render alpha");
-    int64_t n = s->n;
-    gs_projected *proj = gs_malloc((size_t)(n ? n : 1), sizeof *proj, "render projections");
-    int tw = (W + GS_TILE - 1) / GS_TILE, th = (H + GS_TILE - 1) / GS_TILE, nt = tw * th;
-    int64_t *tile_count = gs_calloc((size_t)nt + 1, sizeof(int64_t), "render tiles");
-    if (!out->rgb || !out->depth || !out->alpha || !proj || !tile_count) {
-        free(proj); free(tile_count); gs_raster_out_free(out);
-        return GS_ERR_NOMEM;
+    blend_t *bl = gs_malloc(nn, sizeof *bl, "render splats");
+    uint32_t *keys = gs_malloc(nn, sizeof *keys, "render order"), *keys_tmp = NULL;
+    unsigned char *vis = gs_malloc(nn, 1, "render visibility");
+    int64_t *tile_start = gs_calloc((size_t)nt + 1, sizeof(int64_t), "render tiles");
+    int64_t *chunk_cnt = gs_calloc((size_t)nchunk * nt, sizeof(int64_t), "render tile counts");
+    int32_t *ids = NULL, *ids_tmp = NULL, *lists = NULL;
+    gs_status st = GS_OK;
+    if (!out->rgb || !out->depth || !out->alpha || !bl || !keys || !vis || !tile_start || !chunk_cnt) {
+        st = GS_ERR_NOMEM;
+        goto fail;
     }
 
-    /* 1. project every splat */
+    /* 1. project every splat; the visible ones get their blending record,
+     * pixel box and (small boxes) the mask of tiles their ellipse reaches */
     int64_t n_invalid = 0, n_vis = 0;
 #pragma omp parallel for reduction(+ : n_invalid, n_vis) schedule(dynamic, 4096)
     for (int64_t i = 0; i < n; i++) {
         int bad;
-        n_vis += gs_project_splat(s, i, R, t, campos, fx, fy, cx, cy, W, H, opts, deg, &proj[i], &bad);
+        gs_projected p;
+        vis[i] = (unsigned char)gs_project_splat(s, i, R, t, campos, fx, fy, cx, cy, W, H, opts, deg, &p, &bad);
+        n_vis += vis[i];
         n_invalid += bad;
+        if (!vis[i]) continue;
+        keys[i] = depth_key(p.depth);
+        blend_t *g = &bl[i];
+        g->mx = p.mean2d[0]; g->my = p.mean2d[1];
+        g->ca = p.conic[0]; g->cb = p.conic[1]; g->cc = p.conic[2];
+        g->op = p.opacity; g->depth = p.depth;
+        memcpy(g->rgb, p.rgb, sizeof g->rgb);
+        int x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+        tile_range(&p, tw, th, &x0, &x1, &y0, &y1);
+        if (x1 < x0) x1 = x0;
+        if (y1 < y0) y1 = y0;
+        g->tx0 = (uint16_t)x0; g->tx1 = (uint16_t)x1; g->ty0 = (uint16_t)y0; g->ty1 = (uint16_t)y1;
+        double L = gs_ellipse_level(p.conic[0], p.conic[1], p.conic[2], p.opacity);
+        g->level = (float)L;
+        if ((double)g->level < L) g->level = nextafterf(g->level, INFINITY); /* round up: never prune more */
+        double bx0 = 0, bx1 = W, by0 = 0, by1 = H;
+        if (isfinite(L)) { /* ellipse {sigma <= L}: half extents sqrt(2 L cov_xx), cov = conic^-1 */
+            double a = p.conic[0], b = p.conic[1], c = p.conic[2], det = a * c - b * b;
+            double hx = sqrt(2 * L * c / det) + 1e-3, hy = sqrt(2 * L * a / det) + 1e-3;
+            bx0 = fmax(0, ceil(p.mean2d[0] - hx - 0.5)); bx1 = fmin(W, floor(p.mean2d[0] + hx - 0.5) + 1);
+            by0 = fmax(0, ceil(p.mean2d[1] - hy - 0.5)); by1 = fmin(H, floor(p.mean2d[1] + hy - 0.5) + 1);
+            if (!(bx1 > bx0) || !(by1 > by0)) bx0 = bx1 = by0 = by1 = 0;
+        }
+        g->x0 = (uint16_t)bx0; g->x1 = (uint16_t)bx1; g->y0 = (uint16_t)by0; g->y1 = (uint16_t)by1;
+        g->hits = 0;
+        if ((x1 - x0) * (y1 - y0) <= MASK_TILES)
+            for (int ty = y0, bit = 0; ty < y1; ty++)
+                for (int tx = x0; tx < x1; tx++, bit++)
+                    if (tile_hit(g, tx, ty, W, H)) g->hits |= (uint16_t)(1u << bit);
     }
-    /* 2. bin into tiles (axis-aligned tile range of the per-axis radii; pixels
-     * outside the ellipse fall below the 1/255 alpha test and are skipped) */
-    for (int64_t i = 0; i < n; i++) {
-        const gs_projected *p = &proj[i];
-        int x0, x1, y0, y1;
-        if (!tile_range(p, tw, th, &x0, &x1, &y0, &y1)) continue;
-        for (int ty = y0; ty < y1; ty++)
-            for (int tx = x0; tx < x1; tx++) tile_count[ty * tw + tx + 1]++;
-    }
-    for (int k = 0; k < nt; k++) tile_count[k + 1] += tile_count[k];
-    int64_t total = tile_count[nt];
-    key_t_ *keys = gs_malloc((size_t)(total ? total : 1), sizeof *keys, "render tile lists");
-    int64_t *fill = gs_malloc((size_t)nt, sizeof(int64_t), "render tiles");
-    if (!keys || !fill) {
-        free(keys); free(fill); free(proj); free(tile_count); gs_raster_out_free(out);
-        return GS_ERR_NOMEM;
-    }
-    memcpy(fill, tile_count, (size_t)nt * sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) {
-        const gs_projected *p = &proj[i];
-        int x0, x1, y0, y1;
-        if (!tile_range(p, tw, th, &x0, &x1, &y0, &y1)) continue;
-        for (int ty = y0; ty < y1; ty++)
-            for (int tx = x0; tx < x1; tx++) keys[fill[ty * tw + tx]++] = (key_t_){p->depth, (int32_t)i};
-    }
-    free(fill);
+    /* 2. the visible splats sorted by (depth, index): the blending order */
+    size_t m = (size_t)n_vis;
+    ids = gs_malloc(m ? m : 1, sizeof *ids, "render order");
+    ids_tmp = gs_malloc(m ? m : 1, sizeof *ids_tmp, "render order");
+    keys_tmp = gs_malloc(m ? m : 1, sizeof *keys_tmp, "render order");
+    if (!ids || !ids_tmp || !keys_tmp) { st = GS_ERR_NOMEM; goto fail; }
+    size_t mm = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (vis[i]) {
+            ids[mm] = (int32_t)i;
+            keys[mm++] = keys[i]; /* compacts in place: mm <= i */
+        }
+    if (m) radix_sort(keys, ids, keys_tmp, ids_tmp, m);
+    free(keys_tmp); keys_tmp = NULL;
+    free(ids_tmp); ids_tmp = NULL;
+    free(keys); keys = NULL;
+    free(vis); vis = NULL;
 
-    /* 3. per tile: sort by (depth, index) and blend front to back */
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int tile = 0; tile < nt; tile++) {
-        key_t_ *lst = keys + tile_count[tile];
-        int64_t cnt = tile_count[tile + 1] - tile_count[tile];
-        qsort(lst, (size_t)cnt, sizeof *lst, cmp_key);
-        int tx0 = (tile % tw) * GS_TILE, ty0 = (tile / tw) * GS_TILE;
-        for (int py = ty0; py < ty0 + GS_TILE && py < H; py++) {
-            for (int px = tx0; px < tx0 + GS_TILE && px < W; px++) {
-                float T = 1.0f, cr = 0, cg = 0, cb = 0, d = 0;
-                float fxp = (float)px + 0.5f, fyp = (float)py + 0.5f;
-                for (int64_t k = 0; k < cnt; k++) {
-                    const gs_projected *p = &proj[lst[k].id];
-                    float dx = p->mean2d[0] - fxp, dy = p->mean2d[1] - fyp;
-                    float sigma = 0.5f * (p->conic[0] * dx * dx + p->conic[2] * dy * dy) + p->conic[1] * dx * dy;
-                    if (sigma < 0.f) continue;
-                    float a = fminf(GS_ALPHA_MAX, p->opacity * expf(-sigma));
-                    if (a < GS_ALPHA_MIN) continue;
-                    float next_T = T * (1.0f - a);
-                    if (next_T <= GS_T_MIN) break;
-                    float vis = a * T;
-                    cr += p->rgb[0] * vis;
-                    cg += p->rgb[1] * vis;
-                    cb += p->rgb[2] * vis;
-                    d += p->depth * vis;
-                    T = next_T;
-                }
-                size_t o = (size_t)py * W + px;
-                out->rgb[3 * o] = cr + T * opts->bg[0];
-                out->rgb[3 * o + 1] = cg + T * opts->bg[1];
-                out->rgb[3 * o + 2] = cb + T * opts->bg[2];
-                out->alpha[o] = 1.0f - T;
-                out->depth[o] = d / fmaxf(1.0f - T, 1e-10f);
-            }
+    /* 3. tile lists in blending order: chunk c of the sorted splats counts its
+     * (splat, tile) pairs per tile, then writes them after chunks 0..c-1 */
+#pragma omp parallel for schedule(static, 1)
+    for (int c = 0; c < nchunk; c++) {
+        int64_t *cntc = chunk_cnt + (size_t)c * nt;
+        size_t k0 = m * c / nchunk, k1 = m * (c + 1) / nchunk;
+        for (size_t k = k0; k < k1; k++) {
+            if (k + 16 < k1) __builtin_prefetch(&bl[ids[k + 16]]); /* depth order is a gather */
+            const blend_t *g = &bl[ids[k]];
+            for (int ty = g->ty0; ty < g->ty1; ty++)
+                for (int tx = g->tx0; tx < g->tx1; tx++)
+                    if (in_list(g, tx, ty, W, H)) cntc[ty * tw + tx]++;
         }
     }
+    for (int tile = 0; tile < nt; tile++) {
+        int64_t acc = tile_start[tile];
+        for (int c = 0; c < nchunk; c++) {
+            int64_t v = chunk_cnt[(size_t)c * nt + tile];
+            chunk_cnt[(size_t)c * nt + tile] = acc; /* now: where chunk c writes */
+            acc += v;
+        }
+        tile_start[tile + 1] = acc;
+    }
+    int64_t total = tile_start[nt];
+    lists = gs_malloc((size_t)(total ? total : 1), sizeof *lists, "render tile lists");
+    if (!lists) { st = GS_ERR_NOMEM; goto fail; }
+#pragma omp parallel for schedule(static, 1)
+    for (int c = 0; c < nchunk; c++) {
+        int64_t *pos = chunk_cnt + (size_t)c * nt;
+        size_t k0 = m * c / nchunk, k1 = m * (c + 1) / nchunk;
+        for (size_t k = k0; k < k1; k++) {
+            if (k + 16 < k1) __builtin_prefetch(&bl[ids[k + 16]]);
+            const blend_t *g = &bl[ids[k]];
+            for (int ty = g->ty0; ty < g->ty1; ty++)
+                for (int tx = g->tx0; tx < g->tx1; tx++)
+                    if (in_list(g, tx, ty, W, H)) lists[pos[ty * tw + tx]++] = ids[k];
+        }
+    }
+
+    /* 4. blend each tile front to back */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int tile = 0; tile < nt; tile++)
+        blend_tile(bl, lists + tile_start[tile], tile_start[tile + 1] - tile_start[tile], tile, tw, W, H, opts->bg, out);
+
     out->n_invalid = n_invalid;
     out->n_visible = n_vis;
     out->n_intersections = total;
-    free(keys);
-    free(proj);
-    free(tile_count);
+    free(lists);
+    free(bl);
+    free(ids);
+    free(tile_start);
+    free(chunk_cnt);
     return GS_OK;
+fail:
+    free(vis); free(tile_start); free(chunk_cnt); free(bl); free(ids); free(ids_tmp); free(keys); free(keys_tmp); free(lists);
+    gs_raster_out_free(out);
+    return st;
 }

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef void (*gs_test_fn)(void);
@@ -24,6 +25,13 @@ const char *gs_test_tmpdir(void);
 /* Path helper: data dir + rel into a static buffer per call slot (8 slots). */
 const char *gs_test_data(const char *rel);
 const char *gs_test_tmp(const char *rel);
+/* Run a shell command, capture its stdout into *out (malloc'ed,
+ * NUL-terminated); returns the exit status (-1 when it did not exit). */
+int gs_test_run(const char *cmd, char **out);
+/* Run `$GS_BIN ARGS` (default build/gs) through the shell, capture stdout and
+ * stderr into *out (malloc'ed, NUL-terminated); returns the exit status. */
+int gs_test_run_gs(const char *args, char **out);
+#define NEED_GS_BIN() do { if (!getenv("GS_BIN")) TEST_SKIP("GS_BIN not set (run through make test)"); } while (0)
 
 #define TEST(name)                                                              \
     static void test_##name(void);                                              \

@@ -11,67 +11,48 @@
 #include <sys/wait.h>
 
 /* Run `gs ARGS`, capture stdout+stderr into *out (malloc'ed); return exit code. */
-static int run_gs(const char *args, char **out) {
-    const char *bin = getenv("GS_BIN");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "{ %s %s ; } 2>&1", bin ? bin : "build/gs", args);
-    FILE *p = popen(cmd, "r");
-    if (!p) { *out = NULL; return -1; }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
-        n += got;
-        if (n + 1 == cap) { cap *= 2; buf = realloc(buf, cap); }
-    }
-    if (buf) buf[n] = 0;
-    *out = buf;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
-#define NEED_BIN() do { if (!getenv("GS_BIN")) TEST_SKIP("GS_BIN not set (run through make test)"); } while (0)
 
 TEST(cli_help_and_unknown_command) {
-    NEED_BIN();
+    NEED_GS_BIN();
     char *out;
-    CHECK_EQ_INT(run_gs("--help", &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs("--help", &out), 0);
     CHECK(out && strstr(out, "info"));
     free(out);
-    CHECK_EQ_INT(run_gs("info --help", &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs("info --help", &out), 0);
     CHECK(out && strstr(out, "usage: gs info"));
     free(out);
-    CHECK_EQ_INT(run_gs("frobnicate", &out), 2);
+    CHECK_EQ_INT(gs_test_run_gs("frobnicate", &out), 2);
     CHECK(out && strstr(out, "unknown command 'frobnicate'"));
     free(out);
-    CHECK_EQ_INT(run_gs("", &out), 2);
+    CHECK_EQ_INT(gs_test_run_gs("", &out), 2);
     free(out);
-    CHECK_EQ_INT(run_gs("info", &out), 2);
+    CHECK_EQ_INT(gs_test_run_gs("info", &out), 2);
     CHECK(out && strstr(out, "no FILE"));
     free(out);
-    CHECK_EQ_INT(run_gs("--version", &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs("--version", &out), 0);
     CHECK(out && strstr(out, "cuda:"));
     free(out);
 }
 
 TEST(cli_info_and_convert_real_files) {
-    NEED_BIN();
+    NEED_GS_BIN();
     REQUIRE_DATA();
     char *out, args[2048];
     snprintf(args, sizeof args, "info %s", gs_test_data("splats/guitar.compressed.ply"));
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     CHECK(out && strstr(out, "PlayCanvas compressed PLY, 90854 splats, SH degree 0"));
     free(out);
     /* compressed PLY -> SPZ -> PLY -> .splat: the count survives every step */
     const char *spz = gs_test_tmp("guitar.spz"), *ply = gs_test_tmp("guitar.ply"), *spl = gs_test_tmp("guitar.splat");
     snprintf(args, sizeof args, "convert %s %s", gs_test_data("splats/guitar.compressed.ply"), spz);
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     free(out);
     snprintf(args, sizeof args, "convert %s %s && %s convert %s %s", spz, ply, getenv("GS_BIN"), ply, spl);
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     free(out);
     snprintf(args, sizeof args, "info %s %s %s", spz, ply, spl);
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     CHECK(out && strstr(out, "Niantic SPZ, 90854 splats"));
     CHECK(out && strstr(out, "INRIA 3DGS PLY, 90854 splats"));
     CHECK(out && strstr(out, "antimatter15 .splat, 90854 splats"));
@@ -80,7 +61,7 @@ TEST(cli_info_and_convert_real_files) {
     const char *js = gs_test_tmp("lego_cams.json"), *col = gs_test_tmp("lego_colmap");
     snprintf(args, sizeof args, "convert %s %s && %s convert %s %s && %s info %s %s",
              gs_test_data("scenes/lego/transforms_train.json"), js, getenv("GS_BIN"), js, col, getenv("GS_BIN"), js, col);
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     CHECK(out && strstr(out, "(gs-cameras JSON), 13 views"));
     CHECK(out && strstr(out, "(COLMAP text model), 13 views"));
     CHECK(out && strstr(out, "fx 1111.11"));
@@ -88,31 +69,31 @@ TEST(cli_info_and_convert_real_files) {
 }
 
 TEST(cli_bad_input_is_reported_with_the_file_name) {
-    NEED_BIN();
+    NEED_GS_BIN();
     char *out, args[1024];
     const char *bad = gs_test_tmp("broken.ply");
     CHECK_OK(gs_write_file_atomic(bad, "ply\nformat binary_little_endian 1.0\nelement vertex 1000000\nproperty float x\nend_header\n", 86));
     snprintf(args, sizeof args, "info %s", bad);
-    CHECK_EQ_INT(run_gs(args, &out), 1);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK(out && strstr(out, "broken.ply") && strstr(out, "error"));
     free(out);
     snprintf(args, sizeof args, "info %s", gs_test_tmp("does_not_exist.spz"));
-    CHECK_EQ_INT(run_gs(args, &out), 1);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK(out && strstr(out, "does_not_exist.spz"));
     free(out);
     snprintf(args, sizeof args, "convert %s %s", bad, gs_test_tmp("out.spz"));
-    CHECK_EQ_INT(run_gs(args, &out), 1);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     free(out);
     CHECK(!gs_file_exists(gs_test_tmp("out.spz"))); /* nothing half-written */
-    CHECK_EQ_INT(run_gs("convert --sh-degree 7 a.ply b.ply", &out), 2);
+    CHECK_EQ_INT(gs_test_run_gs("convert --sh-degree 7 a.ply b.ply", &out), 2);
     CHECK(out && strstr(out, "--sh-degree"));
     free(out);
-    CHECK_EQ_INT(run_gs("info --bogus x", &out), 2);
+    CHECK_EQ_INT(gs_test_run_gs("info --bogus x", &out), 2);
     free(out);
 }
 
 TEST(cli_render_cameras_orbit_and_video) {
-    NEED_BIN();
+    NEED_GS_BIN();
     /* a tiny scene: a red splat in front of the identity camera */
     gs_scene s;
     CHECK_OK(gs_scene_alloc(&s, 2, 0));
@@ -135,7 +116,7 @@ TEST(cli_render_cameras_orbit_and_video) {
     CHECK_OK(gs_cameras_write_json(cams, &c));
     char args[2048], *out;
     snprintf(args, sizeof args, "render %s --cameras %s --out %s --depth --bg 0,0,1 --quiet", ply, cams, dir);
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     free(out);
     /* the PNG equals the library render, quantised */
     gs_image im;
@@ -166,22 +147,22 @@ TEST(cli_render_cameras_orbit_and_video) {
     int have_ffmpeg = system("command -v ffmpeg >/dev/null 2>&1") == 0;
     snprintf(args, sizeof args, "render %s --trajectory orbit --frames 6 --width 40 --height 30 --out %s/orbit %s%s --quiet", ply,
              dir, have_ffmpeg ? "--video " : "", have_ffmpeg ? gs_test_tmp("orbit.mp4") : "");
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     free(out);
     snprintf(p, sizeof p, "%s/orbit/00005.png", dir);
     CHECK(gs_file_exists(p));
     if (have_ffmpeg) CHECK(gs_file_exists(gs_test_tmp("orbit.mp4")));
     /* errors: unknown trajectory, missing --out, cameras without poses */
     snprintf(args, sizeof args, "render %s --trajectory spiral --out %s", ply, dir);
-    CHECK_EQ_INT(run_gs(args, &out), 2);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
     CHECK(out && strstr(out, "spiral"));
     free(out);
     snprintf(args, sizeof args, "render %s --cameras %s", ply, cams);
-    CHECK_EQ_INT(run_gs(args, &out), 2);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
     free(out);
     if (gs_test_data_dir()) {
         snprintf(args, sizeof args, "render %s --cameras %s --out %s/x", ply, gs_test_data("scenes/fern/sparse/0"), dir);
-        CHECK_EQ_INT(run_gs(args, &out), 1);
+        CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
         CHECK(out && strstr(out, "no pose"));
         free(out);
     }
@@ -190,7 +171,7 @@ TEST(cli_render_cameras_orbit_and_video) {
 }
 
 TEST(cli_eval_tables_and_errors) {
-    NEED_BIN();
+    NEED_GS_BIN();
     char *out, args[2048], p[1200];
     const char *pred = gs_test_tmp("ev_pred"), *gt = gs_test_tmp("ev_gt");
     CHECK_OK(gs_mkdirs(pred));
@@ -205,7 +186,7 @@ TEST(cli_eval_tables_and_errors) {
     snprintf(p, sizeof p, "%s/same.png", gt);  CHECK_OK(gs_image_write_png(p, &a, 8));
     snprintf(p, sizeof p, "%s/same.png", pred); CHECK_OK(gs_image_write_png(p, &a, 8));
     snprintf(args, sizeof args, "eval --pred %s --gt %s --metrics psnr,ssim --json %s", pred, gt, gs_test_tmp("ev.json"));
-    CHECK_EQ_INT(run_gs(args, &out), 0);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     CHECK(out && strstr(out, "same.png") && strstr(out, "inf"));
     free(out);
     uint8_t *js;
@@ -214,7 +195,7 @@ TEST(cli_eval_tables_and_errors) {
     CHECK(strstr((char *)js, "\"x.png\"") != NULL);
     free(js);
     snprintf(p, sizeof p, "%s/only_gt.png", gt); CHECK_OK(gs_image_write_png(p, &a, 8));
-    CHECK_EQ_INT(run_gs(args, &out), 1);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK(out && strstr(out, "only_gt"));
     free(out);
     gs_image_free(&a);

@@ -240,3 +240,148 @@ TEST(da3_model_load_errors) {
     gs_st_close(&ref);
     gs_da3_free(&m);
 }
+
+/* All seven official models: the configuration table and the binding code
+ * must ask for exactly the keys and shapes of the official state_dict
+ * (../shared/docs/da3-state-dict-keys, made by instantiating the reference
+ * modules), without needing the weights. */
+static int read_tsv(const char *path, char ***names, int **ndims, int64_t (**shapes)[GS_MAX_DIMS]) {
+    uint8_t *text;
+    size_t size;
+    if (gs_read_file(path, 1 << 24, &text, &size)) return -1;
+    int cap = 2048, n = 0;
+    *names = calloc(cap, sizeof **names);
+    *ndims = calloc(cap, sizeof **ndims);
+    *shapes = calloc(cap, sizeof **shapes);
+    char *save = NULL;
+    for (char *line = strtok_r((char *)text, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        (*names)[n] = strdup(line);
+        int nd = 0;
+        for (char *q = strchr(tab + 1, '['); q && *q && *q != ']' && nd < GS_MAX_DIMS;) {
+            q++;
+            while (*q == ' ') q++;
+            if (*q == ']') break;
+            (*shapes)[n][nd++] = strtoll(q, &q, 10);
+            while (*q == ' ') q++;
+            if (*q != ',') break;
+        }
+        (*ndims)[n] = nd;
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+static void free_tsv(int n, char **names, int *ndims, int64_t (*shapes)[GS_MAX_DIMS]) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    free(ndims);
+    free(shapes);
+}
+
+TEST(da3_official_key_lists) {
+    const char *dir = "../shared/docs/da3-state-dict-keys";
+    if (!gs_is_dir(dir)) TEST_SKIP("../shared/docs/da3-state-dict-keys not found");
+    for (int k = 0; gs_da3_model_names[k]; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/statedict_%s.tsv", dir, gs_da3_model_names[k]);
+        char **names;
+        int *ndims;
+        int64_t(*shapes)[GS_MAX_DIMS];
+        int n = read_tsv(path, &names, &ndims, &shapes);
+        CHECK_MSG(n > 400, "%s: %d keys read", path, n);
+        if (n <= 0) continue;
+        gs_da3_model m;
+        memset(&m, 0, sizeof m);
+        CHECK_OK(gs_da3_config_named(gs_da3_model_names[k], &m.cfg));
+        CHECK_OK(gs_weights_open_virtual(&m.w, n, (const char *const *)names, ndims,
+                                         (const int64_t(*)[GS_MAX_DIMS])shapes, path));
+        gs_status st = gs_da3_bind(&m);
+        CHECK_MSG(st == GS_OK, "%s: %s", gs_da3_model_names[k], gs_last_error());
+        if (!st) {
+            /* the shared aux LayerNorm may be stored under one alias only */
+            int64_t params = gs_st_param_count(&m.w.st);
+            CHECK(params > 20000000);
+            gs_da3_free(&m);
+        }
+        /* drop one key and add an unknown one: both are named */
+        if (k == 0) {
+            char *keep = names[7];
+            names[7] = strdup("model.backbone.pretrained.mask_token");
+            memset(&m, 0, sizeof m);
+            CHECK_OK(gs_da3_config_named(gs_da3_model_names[k], &m.cfg));
+            CHECK_OK(gs_weights_open_virtual(&m.w, n, (const char *const *)names, ndims,
+                                             (const int64_t(*)[GS_MAX_DIMS])shapes, path));
+            CHECK_ERR(gs_da3_bind(&m), keep);
+            CHECK(strstr(gs_last_error(), "unexpected key model.backbone.pretrained.mask_token") != NULL);
+            free(names[7]);
+            names[7] = keep;
+        }
+        free_tsv(n, names, ndims, shapes);
+    }
+}
+
+/* F16 checkpoints load and run: tiny-anyview rewritten as F16 gives the
+ * reference depth within the rounding of the weights (the BF16 case above
+ * is exact because its reference used the rounded weights). */
+TEST(da3_model_f16_checkpoint) {
+    if (!gs_file_exists(GOLD "/tiny-anyview/model.safetensors")) TEST_SKIP("goldens absent");
+    gs_safetensors src;
+    CHECK_OK(gs_st_open(&src, GOLD "/tiny-anyview/model.safetensors"));
+    if (gs_test_failed()) return;
+    gs_st_writer *w = gs_st_writer_new();
+    uint16_t **bufs = calloc((size_t)src.n, sizeof *bufs); /* the writer copies at save time */
+    for (int i = 0; i < src.n; i++) {
+        const gs_st_tensor *t = &src.tensors[i];
+        size_t n = (size_t)((t->end - t->begin) / 4);
+        uint16_t *h = malloc((n ? n : 1) * sizeof *h);
+        for (size_t j = 0; j < n; j++) {
+            float f;
+            memcpy(&f, t->data + 4 * j, 4);
+            h[j] = gs_f32_to_f16(f);
+        }
+        CHECK_OK(gs_st_writer_add(w, t->name, GS_F16, t->ndim, t->shape, h));
+        bufs[i] = h;
+    }
+    const char *dir = gs_test_tmp("tiny-f16");
+    CHECK_OK(gs_mkdirs(dir));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK_OK(gs_st_writer_save(w, path));
+    gs_st_writer_free(w);
+    for (int i = 0; i < src.n; i++) free(bufs[i]);
+    free(bufs);
+    gs_st_close(&src);
+    uint8_t *cfg;
+    size_t cn;
+    CHECK_OK(gs_read_file(GOLD "/tiny-anyview/config.json", 1 << 20, &cfg, &cn));
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    CHECK_OK(gs_write_file_atomic(path, cfg, cn));
+    free(cfg);
+
+    gs_safetensors ref;
+    CHECK_OK(gs_st_open(&ref, GOLD "/anyview_s2.safetensors"));
+    int S = 2, H = atoi(meta(&ref, "height", "0")), W = atoi(meta(&ref, "width", "0"));
+    const float *x = ref_f32(&ref, "input.images", (int64_t)S * 3 * H * W);
+    const float *depth = ref_f32(&ref, "head.depth", (int64_t)S * H * W);
+    gs_da3_model m;
+    CHECK_OK(gs_da3_load(&m, dir, NULL));
+    CHECK(m.w.st.n > 0 && m.w.st.tensors[0].dtype == GS_F16);
+    gs_da3_prediction p;
+    CHECK_OK(gs_da3_forward(&m, x, S, H, W, NULL, NULL, NULL, &p));
+    if (!gs_test_failed() && depth) {
+        double md = 0, mb = 0;
+        for (int i = 0; i < S * H * W; i++) {
+            md = fmax(md, fabs(p.depth[i] - depth[i]));
+            mb = fmax(mb, fabs(depth[i]));
+        }
+        /* F16 keeps 11 bits: ~5e-4 relative per weight, a few e-3 after the network */
+        CHECK_MSG(md / mb < 2e-2 && md / mb > 0, "F16 depth relative error %g", md / mb);
+        gs_da3_prediction_free(&p);
+    }
+    gs_da3_free(&m);
+    gs_st_close(&ref);
+}

@@ -4,7 +4,9 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct { const char *name, *file; gs_test_fn fn; } entry;
@@ -117,4 +119,35 @@ int main(int argc, char **argv) {
     }
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
+}
+
+int gs_test_run(const char *cmd, char **out) {
+    FILE *p = popen(cmd, "r");
+    if (!p) { *out = NULL; return -1; }
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) break;
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (buf) buf[n] = 0;
+    *out = buf;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int gs_test_run_gs(const char *args, char **out) {
+    const char *bin = getenv("GS_BIN");
+    size_t need = strlen(args) + 512;
+    char *cmd = malloc(need);
+    if (!cmd) { *out = NULL; return -1; }
+    snprintf(cmd, need, "{ %s %s ; } 2>&1", bin ? bin : "build/gs", args);
+    int rc = gs_test_run(cmd, out);
+    free(cmd);
+    return rc;
 }

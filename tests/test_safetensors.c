@@ -375,7 +375,7 @@ TEST(st_rejects_bad_lengths) {
     CHECK_OK(gs_st_open_mem(&st, b, sizeof b, "full.st"));
     CHECK_EQ_INT(st.base_size, 0);
     gs_st_close(&st);
-    CHECK_ERR(gs_st_open(&st, gs_test_tmp("missing.safetensors")), "missing.safetensors");
+    CHECK_ERR(gs_st_open(&st, gs_test_tmp("never-written.safetensors")), "never-written.safetensors");
     CHECK_ERR(gs_st_open(&st, gs_test_tmpdir()), "not a regular file");
 }
 

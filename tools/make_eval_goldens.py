@@ -30,7 +30,8 @@ tests/test_eval.c):
   posterize         out = (in >> 4) * 17
   crop X Y W H      the W x H window at (X, Y)
   gray              one channel: (77 R + 150 G + 29 B + 128) >> 8
-  rgba              adds alpha a(x,y) = ((x + y) * 255) // (W + H - 2)
+  rgba              adds alpha a(x,y) = ((x + y) * 255) // max(W + H - 2, 1) as the last
+                    channel (RGB -> RGBA, gray -> gray + alpha)
 then the 8-bit values become float32 u / 255 (as data/image.c decodes PNG),
 except after
   affine            float32 (u - 20) / 200: values outside [0,1] (PSNR clamps)
@@ -50,6 +51,7 @@ Usage: python3 tools/make_eval_goldens.py [--data ../shared/data] [--out tests/g
 Needs: numpy, scipy, scikit-image, torch, torchvision, lpips, safetensors, pillow.
 """
 import argparse
+import importlib.metadata
 import json
 import math
 import os
@@ -141,7 +143,7 @@ def op_gray(u):
 def op_rgba(u):
     h, w = u.shape[:2]
     y, x = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    a = ((x + y) * 255) // (w + h - 2)
+    a = ((x + y) * 255) // max(w + h - 2, 1)
     return np.concatenate([u, a[..., None]], axis=2)
 
 
@@ -313,6 +315,16 @@ CASES = [
     ("rgba_over_white", ["fern:000", "blur3"], ["fern:000", "rgba", "over white"]),
     ("rgba_over_black", ["fern:001"], ["fern:000", "rgba", "over black"]),
     ("synth_noise", ["synth:96x72", "noise 25 4"], ["synth:96x72"]),
+    # odd sizes, sizes below the SSIM window on both sides, gray and alpha at odd sizes
+    ("crop503x377_shift", ["fern:005", "shift 2 3", "crop 1 1 503 377"], ["fern:005", "crop 1 1 503 377"]),
+    ("crop7x5_noise", ["fern:000", "noise 30 3", "crop 250 120 7 5"], ["fern:000", "crop 250 120 7 5"]),
+    ("crop1x1_noise", ["fern:000", "noise 30 3", "crop 250 120 1 1"], ["fern:000", "crop 250 120 1 1"]),
+    ("gray75x45_noise", ["fern:003", "gray", "noise 10 5", "crop 17 29 75 45"], ["fern:003", "gray", "crop 17 29 75 45"]),
+    ("gray9x13_blur", ["fern:003", "gray", "blur3", "crop 300 10 9 13"], ["fern:003", "gray", "crop 300 10 9 13"]),
+    ("rgba_both83x61_over_white", ["fern:002", "blur3", "crop 40 60 83 61", "rgba", "over white"],
+     ["fern:002", "crop 40 60 83 61", "rgba", "over white"]),
+    ("gray_alpha47x39_over_black", ["fern:004", "gray", "noise 8 6", "crop 100 100 47 39", "rgba", "over black"],
+     ["fern:004", "gray", "crop 100 100 47 39", "rgba", "over black"]),
 ]
 
 
@@ -382,7 +394,7 @@ def main():
         "format": "gs eval goldens 1",
         "generator": "tools/make_eval_goldens.py",
         "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-image": skimage.__version__,
-                     "torch": torch.__version__, "lpips": getattr(lpips, "__version__", "?")},
+                     "torch": torch.__version__, "lpips": importlib.metadata.version("lpips")},
         "notes": "psnr 'inf' = identical images; null value = the reference raised (message in errors). "
                  "ssim_3dgs is computed in float64, ssim_3dgs_f32 as 3DGS does it (float32). "
                  "lpips_*_layers are the per-tap terms (retPerLayer).",
