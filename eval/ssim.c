@@ -13,7 +13,9 @@
 #include "eval/metrics.h"
 
 #include <math.h>
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,7 +155,11 @@ static double ssim_channel(const float *a, const float *b, int w, int h, int nc,
         double *vb = malloc((size_t)5 * (w + 2 * R) * sizeof *vb);
         if (!vb) failed = 1;
         /* contiguous bands of rows per thread: each band is one call */
+#ifdef _OPENMP
         const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+        const int nt = 1, t = 0;
+#endif
         const int r0 = (int)((long long)ho * t / nt), r1 = (int)((long long)ho * (t + 1) / nt);
         if (vb && r1 > r0) total += ssim_rows(pa, pb, w, h, r0, r1, same, g, vb);
         free(vb);
