@@ -197,6 +197,13 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
     return GS_OK;
 }
 
+/* Stage progress on stderr (the network reports each stage as it starts). */
+static double g_t_start;
+
+static void print_stage(void *ctx, const char *stage) {
+    fprintf(stderr, "gs %s: %s ... (%.1f s)\n", (const char *)ctx, stage, gs_now() - g_t_start);
+}
+
 static int run(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *dump_dir = NULL;
     gs_da3_options o;
@@ -291,6 +298,11 @@ static int run(int argc, char **argv) {
         o.dump = &dump;
     }
     if ((st = gs_mkdirs(out))) { cli_fail("infer", st); goto done; }
+    g_t_start = gs_now();
+    if (!o.quiet) {
+        o.on_stage = print_stage;
+        o.stage_ctx = (void *)"infer";
+    }
     if ((st = gs_da3_infer(&m, imgs, S, uw2c, uK, &o, &p))) { cli_fail("infer", st); goto done; }
     if (dump_dir && dc.st) { cli_fail("infer", dc.st); goto done; }
     if (!o.quiet) {

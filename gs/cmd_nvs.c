@@ -79,6 +79,13 @@ static gs_status write_exports(const char *out, const char *list, const gs_scene
     return GS_OK;
 }
 
+/* Stage progress on stderr (the network reports each stage as it starts). */
+static double g_t_start;
+
+static void print_stage(void *ctx, const char *stage) {
+    fprintf(stderr, "gs %s: %s ... (%.1f s)\n", (const char *)ctx, stage, gs_now() - g_t_start);
+}
+
 static int run(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *exports = "ply", *traj_s = "extend";
     int frames = 0, vw = 0, vh = 0, video_depth = 0, no_video = 0, save_frames = 0, prune_border = 0, dc_only = 0;
@@ -167,6 +174,11 @@ static int run(int argc, char **argv) {
     }
     if ((st = gs_mkdirs(out))) { cli_fail("nvs", st); goto done; }
     double t1 = gs_now();
+    g_t_start = gs_now();
+    if (!o.quiet) {
+        o.on_stage = print_stage;
+        o.stage_ctx = (void *)"nvs";
+    }
     if ((st = gs_da3_infer(&m, imgs, S, uw2c, uK, &o, &p))) { cli_fail("nvs", st); goto done; }
     if (!quiet)
         fprintf(stderr, "gs nvs: network %.2f s (preprocess %.0f ms, backbone %.0f ms, head %.0f ms, cameras %.0f ms, "

@@ -199,6 +199,10 @@ static gs_status mono_sky_fill(float *depth, const float *sky, size_t n, const g
 
 static float *alloc_f(size_t n, const char *what) { return gs_malloc(n ? n : 1, sizeof(float), what); }
 
+static void stage(const gs_da3_options *o, const char *name) {
+    if (o && o->on_stage) o->on_stage(o->stage_ctx, name);
+}
+
 /* One DepthAnything3Net forward. */
 static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W, const float *w2c_norm,
                              const float *K, const gs_da3_options *o, int allow_gs, gs_da3_prediction *p) {
@@ -211,6 +215,7 @@ static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W,
     memset(&vo, 0, sizeof vo);
     double t0 = gs_now();
     if (w2c_norm && K) {
+        stage(o, "camera encoder");
         if (!c->has_cam_enc)
             return gs_error(GS_ERR_UNSUPPORTED, "model %s has no camera encoder: it cannot take input cameras",
                             c->head_kind == GS_DA3_HEAD_DPT ? "(mono/metric)" : "");
@@ -219,6 +224,7 @@ static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W,
         st = gs_cam_enc_forward(&n->cam_enc, w2c_norm, K, S, H, W, tokens, d);
         if (st) { free(tokens); return st; }
     }
+    stage(o, "backbone");
     st = gs_vit_forward(&n->vit, x, S, H, W, tokens, o->ref_strategy, d, &vo);
     free(tokens);
     if (st) return st;
@@ -250,7 +256,9 @@ static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W,
         if (!p->sky) { st = GS_ERR_NOMEM; goto done; }
         out.sky = p->sky;
     }
+    stage(o, "head");
     if ((st = gs_dpt_forward(&n->head, feats, S, H, W, x, &out, d))) goto done;
+    stage(o, "cameras");
     double t2 = gs_now();
     p->t_head += t2 - t1;
 
@@ -270,6 +278,7 @@ static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W,
     p->t_cameras += t3 - t2;
 
     if (o->infer_gs && allow_gs) {
+        stage(o, "gaussians");
         if (!c->has_gs_head) {
             st = gs_error(GS_ERR_UNSUPPORTED, "this model has no 3DGS head; Gaussians need da3-giant or "
                                               "da3nested-giant-large");
@@ -413,6 +422,7 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
         mo.infer_gs = 0;
         mo.use_ray_pose = 0;
         double t0 = gs_now();
+        stage(o, "metric branch");
         st = net_forward(&m->metric, x, S, H, W, NULL, NULL, &mo, 0, &mp);
         if (!st) gs_dump_tensor(mo.dump, "output.depth", mp.depth, 3, (long)S, (long)H, (long)W);
         if (!st) st = nested_post(p, &mp, o->dump);
@@ -498,6 +508,7 @@ gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const flo
         if (!K_proc || !w2c_norm) { st = GS_ERR_NOMEM; goto done; }
         if ((st = gs_da3_normalize_extrinsics(user_w2c, S, w2c_norm))) goto done;
     }
+    stage(o, "preprocess");
     if ((st = gs_da3_preprocess(images, S, o->process_res, (gs_da3_resize_method)o->resize_method, user_K, &x, &H,
                                 &W, K_proc, &cropped)))
         goto done;

@@ -67,6 +67,11 @@ typedef struct {
     uint64_t seed;              /* ray-pose RANSAC and Umeyama RANSAC */
     const gs_dump *dump;        /* named intermediates, or NULL */
     int quiet;
+    /* Called as each stage starts ("preprocess", "camera encoder", "backbone",
+     * "head", "cameras", "gaussians", "metric branch"), for progress
+     * reports; NULL = none. */
+    void (*on_stage)(void *ctx, const char *stage);
+    void *stage_ctx;
 } gs_da3_options;
 void gs_da3_options_default(gs_da3_options *o);
 
