@@ -384,21 +384,45 @@ gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images
                             file, images[i], c->n, n);
         const gs_camera *cam = &c->cams[f];
         if (!cam->has_pose) return gs_error(GS_ERR_INVALID, "%s: camera %s has no pose", file, cam->name);
+        gs_camera_to_w2c_K(cam, w2c + 16 * i, K + 9 * i);
+        /* intrinsics in pixels of the image as loaded */
         double sx = cam->width > 0 ? (double)widths[i] / cam->width : 1.0;
         double sy = cam->height > 0 ? (double)heights[i] / cam->height : 1.0;
-        float *E = w2c + 16 * i, *k = K + 9 * i;
-        memset(E, 0, 16 * sizeof *E);
-        memset(k, 0, 9 * sizeof *k);
-        for (int r = 0; r < 3; r++) {
-            for (int q = 0; q < 3; q++) E[4 * r + q] = (float)cam->R[3 * r + q];
-            E[4 * r + 3] = (float)cam->t[r];
-        }
-        E[15] = 1.0f;
+        float *k = K + 9 * i;
         k[0] = (float)(cam->fx * sx);
         k[2] = (float)(cam->cx * sx);
         k[4] = (float)(cam->fy * sy);
         k[5] = (float)(cam->cy * sy);
-        k[8] = 1.0f;
     }
     return GS_OK;
+}
+
+void gs_camera_to_w2c_K(const gs_camera *c, float w2c[16], float K[9]) {
+    memset(w2c, 0, 16 * sizeof *w2c);
+    memset(K, 0, 9 * sizeof *K);
+    for (int r = 0; r < 3; r++) {
+        for (int q = 0; q < 3; q++) w2c[4 * r + q] = (float)c->R[3 * r + q];
+        w2c[4 * r + 3] = (float)c->t[r];
+    }
+    w2c[15] = 1.0f;
+    K[0] = (float)c->fx;
+    K[2] = (float)c->cx;
+    K[4] = (float)c->fy;
+    K[5] = (float)c->cy;
+    K[8] = 1.0f;
+}
+
+void gs_camera_from_w2c_K(gs_camera *c, const float *w2c, const float *K, int width, int height) {
+    memset(c, 0, sizeof *c);
+    for (int r = 0; r < 3; r++) {
+        for (int q = 0; q < 3; q++) c->R[3 * r + q] = w2c[4 * r + q];
+        c->t[r] = w2c[4 * r + 3];
+    }
+    c->fx = K[0];
+    c->fy = K[4];
+    c->cx = K[2];
+    c->cy = K[5];
+    c->width = width;
+    c->height = height;
+    c->has_pose = 1;
 }

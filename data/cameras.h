@@ -52,6 +52,11 @@ const char *gs_camera_format_name(gs_camera_format f);
 gs_status gs_cameras_read(const char *path, const gs_camera_read_opts *opts, gs_cameras *out,
                           gs_camera_format *fmt_out);
 void gs_cameras_free(gs_cameras *c);
+/* A camera as float arrays: w2c [4,4] (bottom row 0 0 0 1) and K [3,3]. */
+void gs_camera_to_w2c_K(const gs_camera *c, float w2c[16], float K[9]);
+/* A posed camera of size width x height from a w2c whose rows are 4 floats
+ * apart ([3,4] or [4,4]) and K [3,3]; the name is left empty. */
+void gs_camera_from_w2c_K(gs_camera *c, const float *w2c, const float *K, int width, int height);
 /* The camera of each of n images: matched by file stem (with or without
  * extension), else by order when the counts agree. Writes w2c [n,4,4] and K
  * [n,3,3] in pixels of each image as loaded (widths/heights; the file's

@@ -5,6 +5,7 @@
 #define GS_CLI_H
 
 #include "gs/runtime.h"
+#include "data/image.h"
 
 typedef struct {
     const char *name;
@@ -22,6 +23,22 @@ int cli_is_help(const char *arg);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 
+/* The photos of `gs infer` / `gs nvs`: images, their stems (unique), and
+ * with a camera file their w2c [n,4,4] and K [n,3,3] (else NULL). */
+typedef struct {
+    int n;
+    gs_image *imgs;
+    char **names;
+    float *w2c, *K;
+} cli_photos;
+/* Loads them; on failure prints "gs CMD: error: ..." and returns 1. */
+int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, cli_photos *ph);
+void cli_photos_free(cli_photos *ph);
+/* gs_da3_options.on_stage for the CLI: "gs CMD: STAGE ... (t s)" on
+ * stderr, t from cli_stage_clock_start(); ctx is the command name. */
+void cli_print_stage(void *ctx, const char *stage);
+void cli_stage_clock_start(void);
+
 extern const gs_command cmd_info_def;
 extern const gs_command cmd_convert_def;
 extern const gs_command cmd_render_def;
@@ -37,5 +54,12 @@ extern const gs_command cmd_eval_nvs_def;
 int bench_render(int argc, char **argv);
 int bench_eval(int argc, char **argv);
 int bench_infer(int argc, char **argv);
+/* Shared by the workloads (gs/cmd_bench.c). */
+#define BENCH_MAX_SIZES 8
+/* "WxH[,WxH..]" into sizes (at most BENCH_MAX_SIZES, sides 1..16384); 0 on a bad list. */
+int bench_parse_sizes(const char *s, int (*sizes)[2], int *n);
+int bench_cmp_double(const void *a, const void *b);   /* qsort ascending */
+double bench_peak_rss_mib(void);                      /* process high-water mark */
+void bench_cpu_model(char *buf, size_t n);            /* /proc/cpuinfo "model name" */
 
 #endif

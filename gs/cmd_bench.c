@@ -4,7 +4,52 @@
  * the timed runs are reported. */
 #include "gs/cli.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+
+int bench_parse_sizes(const char *s, int (*sizes)[2], int *n) {
+    *n = 0;
+    while (*s) {
+        int w, h, used = 0;
+        if (*n == BENCH_MAX_SIZES || sscanf(s, "%dx%d%n", &w, &h, &used) != 2 || w < 1 || h < 1 || w > 16384 ||
+            h > 16384)
+            return 0;
+        sizes[*n][0] = w, sizes[*n][1] = h, (*n)++;
+        s += used;
+        if (*s == ',') s++;
+        else if (*s) return 0;
+    }
+    return *n > 0;
+}
+
+int bench_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double bench_peak_rss_mib(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return 0;
+    return ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
+
+void bench_cpu_model(char *buf, size_t n) {
+    snprintf(buf, n, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10)) continue;
+        const char *c = strchr(line, ':');
+        if (!c) break;
+        for (c++; *c == ' '; c++) {}
+        snprintf(buf, n, "%s", c);
+        buf[strcspn(buf, "\n")] = 0;
+        break;
+    }
+    fclose(f);
+}
 
 static const char k_usage[] =
     "usage: gs bench WORKLOAD [options]\n"

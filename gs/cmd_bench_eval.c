@@ -39,7 +39,6 @@ static const char *const k_metric_names[N_METRICS] = {"psnr",       "ssim",     
 static const char *const k_metric_labels[N_METRICS] = {
     "PSNR", "SSIM (skimage)", "SSIM (3dgs)", "LPIPS-alex v0.1", "LPIPS-squeeze v0.1", "LPIPS-vgg v0.1"};
 
-#define MAX_SIZES 8
 #define MAX_RUNS 1000
 
 /* The benchmark pair (tools/bench_eval_reference.py builds the same one):
@@ -66,10 +65,6 @@ static gs_status make_pair(int w, int h, gs_image *pred, gs_image *gt) {
     return GS_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef struct {
     gs_eval_cuda *cuda; /* NULL: CPU */
@@ -86,40 +81,10 @@ static gs_status run_metric(bench_ctx *b, int m, const gs_image *p, const gs_ima
     return b->cuda ? gs_lpips_eval_cuda(b->cuda, lp, p, g, v, NULL) : gs_lpips_eval(lp, p, g, v, NULL);
 }
 
-static void cpu_model(char *buf, size_t n) {
-    snprintf(buf, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10)) continue;
-        const char *c = strchr(line, ':');
-        if (!c) break;
-        c++;
-        while (*c == ' ') c++;
-        snprintf(buf, n, "%s", c);
-        buf[strcspn(buf, "\n")] = 0;
-        break;
-    }
-    fclose(f);
-}
 
-static int parse_sizes(const char *s, int (*sizes)[2], int *n) {
-    *n = 0;
-    while (*s) {
-        int w, h, used = 0;
-        if (*n == MAX_SIZES || sscanf(s, "%dx%d%n", &w, &h, &used) != 2 || w < 1 || h < 1 || w > 16384 || h > 16384)
-            return 0;
-        sizes[*n][0] = w, sizes[*n][1] = h, (*n)++;
-        s += used;
-        if (*s == ',') s++;
-        else if (*s) return 0;
-    }
-    return *n > 0;
-}
 
 int bench_eval(int argc, char **argv) {
-    int sizes[MAX_SIZES][2] = {{504, 504}, {1920, 1080}}, n_sizes = 2;
+    int sizes[BENCH_MAX_SIZES][2] = {{504, 504}, {1920, 1080}}, n_sizes = 2;
     int want[N_METRICS] = {1, 1, 1, 1, 1, 0};
     long runs = 5, warmup = 1, threads = 0;
     const char *json = NULL, *lpips_dir = NULL, *dev_arg = "all";
@@ -137,7 +102,7 @@ int bench_eval(int argc, char **argv) {
         if (!v) return cli_usage_error(&k_cmd, "%s needs a value (or is unknown)", a);
         i++;
         if (!strcmp(a, "--sizes")) {
-            if (!parse_sizes(v, sizes, &n_sizes)) return cli_usage_error(&k_cmd, "--sizes takes WxH[,WxH...], not '%s'", v);
+            if (!bench_parse_sizes(v, sizes, &n_sizes)) return cli_usage_error(&k_cmd, "--sizes takes WxH[,WxH...], not '%s'", v);
         } else if (!strcmp(a, "--metrics")) {
             memset(want, 0, sizeof want);
             for (const char *p = v; *p;) {
@@ -206,7 +171,7 @@ int bench_eval(int argc, char **argv) {
     memcpy(gpu_ctx.lp, cpu.lp, sizeof cpu.lp);
 
     char cpu_name[256], gpu_name[256] = "none";
-    cpu_model(cpu_name, sizeof cpu_name);
+    bench_cpu_model(cpu_name, sizeof cpu_name);
     int rc = 0;
     for (int d = 0; d < n_devs; d++)
         if (devs[d] == GS_DEVICE_CUDA) {
@@ -273,7 +238,7 @@ int bench_eval(int argc, char **argv) {
                     st = GS_OK;
                     continue;
                 }
-                qsort(t, (size_t)runs, sizeof *t, cmp_double);
+                qsort(t, (size_t)runs, sizeof *t, bench_cmp_double);
                 const double med = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
                 printf("%-20s %-6s %11s %12.3f %12.3f %12.3f %10.2f\n", k_metric_labels[m], dname, size, 1e3 * med,
                        1e3 * t[0], 1e3 * t[runs - 1], med > 0 ? 1.0 / med : INFINITY);

@@ -31,21 +31,12 @@ static const char k_usage[] =
     "  --threads N         CPU threads (default: all)\n"
     "  --json FILE         also write the figures as JSON\n";
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double peak_rss_mb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0; /* Linux: KiB */
-}
 
 static double current_rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -137,14 +128,14 @@ int bench_infer(int argc, char **argv) {
     printf("runs       %d timed after %d warm-up, median per view\n\n", runs, warmup);
     printf("%5s  %10s  %10s  %10s  %10s  %10s  %10s  %10s\n", "views", "prep ms/v", "backbone", "head", "cameras",
            o.infer_gs ? "gaussians" : "-", "total ms/v", "peak MiB");
-    FILE *jf = NULL;
+    FILE *jf = NULL; /* the temporary file of an atomic writer: renamed into place at the end */
+    gs_afile ja;
     if (json) {
-        jf = fopen(json, "w");
-        if (!jf) {
+        if ((st = gs_afile_open(&ja, json))) {
             gs_da3_free(&m);
-            fprintf(stderr, "gs bench infer: cannot write %s\n", json);
-            return 1;
+            return cli_fail("bench infer", st);
         }
+        jf = ja.f;
         fprintf(jf, "{\"model\": \"%s\", \"threads\": %d, \"width\": %d, \"height\": %d, \"weights_mib\": %.1f, \"results\": [",
                 m.cfg.model_name, gs_num_threads(), W, H, weights_mb);
     }
@@ -181,7 +172,7 @@ int bench_infer(int argc, char **argv) {
                 for (int r = 0; r < runs; r++) col[r] = tp[6 * r + c];
                 med[c] = median(col, runs);
             }
-            double peak = peak_rss_mb();
+            double peak = bench_peak_rss_mib();
             printf("%5d  %10.1f  %10.1f  %10.1f  %10.1f  %10.1f  %10.1f  %10.0f\n", S, med[0] * 1e3, med[1] * 1e3,
                    med[2] * 1e3, med[3] * 1e3, med[4] * 1e3, med[5] * 1e3, peak);
             if (jf)
@@ -198,7 +189,8 @@ int bench_infer(int argc, char **argv) {
            rss0);
     if (jf) {
         fprintf(jf, "]}\n");
-        fclose(jf);
+        if (rc) gs_afile_abort(&ja);
+        else if ((st = gs_afile_commit(&ja))) rc = cli_fail("bench infer", st);
     }
     gs_da3_free(&m);
     return rc;

@@ -42,7 +42,6 @@ static const char k_usage[] =
 
 static const gs_command k_cmd = {"bench render", NULL, "render benchmark", k_usage};
 
-#define MAX_SIZES 8
 
 /* ---- reproducible random numbers: a hash per (stream, index) ------------------------ */
 static uint64_t mix64(uint64_t z) {
@@ -153,16 +152,7 @@ static gs_status make_ff_scene(int nv, int size, gs_scene *s) {
 }
 
 /* ---- timing ------------------------------------------------------------------------- */
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
-static double peak_rss_mib(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru)) return 0;
-    return ru.ru_maxrss / 1024.0;
-}
 
 typedef struct {
     const char *workload;
@@ -208,7 +198,7 @@ static gs_status time_case(const timing *tm, const gs_scene *s, const gs_camera 
         }
     }
     if (!st) {
-        qsort(ms, (size_t)total, sizeof *ms, cmp_double);
+        qsort(ms, (size_t)total, sizeof *ms, bench_cmp_double);
         r->median = total % 2 ? ms[total / 2] : 0.5 * (ms[total / 2 - 1] + ms[total / 2]);
         r->min = ms[0];
         r->max = ms[total - 1];
@@ -217,7 +207,7 @@ static gs_status time_case(const timing *tm, const gs_scene *s, const gs_camera 
         r->width = cams[0].width;
         r->height = cams[0].height;
         r->cuda = tm->cuda != NULL;
-        r->peak_host_mib = peak_rss_mib();
+        r->peak_host_mib = bench_peak_rss_mib();
     }
     free(ms);
     return st;
@@ -233,36 +223,7 @@ static void print_result(const result *r) {
     fflush(stdout);
 }
 
-static int parse_sizes(const char *s, int (*sizes)[2], int *n) {
-    *n = 0;
-    while (*s) {
-        int w, h, used = 0;
-        if (*n == MAX_SIZES || sscanf(s, "%dx%d%n", &w, &h, &used) != 2 || w < 1 || h < 1 || w > 16384 || h > 16384)
-            return 0;
-        sizes[*n][0] = w, sizes[*n][1] = h, (*n)++;
-        s += used;
-        if (*s == ',') s++;
-        else if (*s) return 0;
-    }
-    return *n > 0;
-}
 
-static void cpu_model(char *buf, size_t n) {
-    snprintf(buf, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10)) continue;
-        const char *c = strchr(line, ':');
-        if (!c) break;
-        for (c++; *c == ' '; c++) {}
-        snprintf(buf, n, "%s", c);
-        buf[strcspn(buf, "\n")] = 0;
-        break;
-    }
-    fclose(f);
-}
 
 typedef struct {
     result *r;
@@ -385,7 +346,7 @@ int bench_render(int argc, char **argv) {
     if (!do_ff && !do_scenes) return cli_usage_error(&k_cmd, "--workload takes ff, scenes or all");
     if (strcmp(device, "cpu") && strcmp(device, "cuda") && strcmp(device, "all") && strcmp(device, "gpu"))
         return cli_usage_error(&k_cmd, "--device takes cpu, cuda or all");
-    int sizes[MAX_SIZES][2], nsizes;
+    int sizes[BENCH_MAX_SIZES][2], nsizes;
     if (quick) {
         views = views == 12 ? 2 : views;
         view_size = view_size == 504 ? 64 : view_size;
@@ -394,13 +355,13 @@ int bench_render(int argc, char **argv) {
         warmup = 0;
         if (runs < 0) runs = 1;
     }
-    if (!parse_sizes(sizes_arg, sizes, &nsizes)) return cli_usage_error(&k_cmd, "--sizes takes WxH[,WxH..] (at most %d)", MAX_SIZES);
+    if (!bench_parse_sizes(sizes_arg, sizes, &nsizes)) return cli_usage_error(&k_cmd, "--sizes takes WxH[,WxH..] (at most %d)", BENCH_MAX_SIZES);
     if (threads > 0) gs_set_num_threads((int)threads);
     plan p = {strcmp(device, "cuda") && strcmp(device, "gpu"), strcmp(device, "cpu") != 0, gs_num_threads(), scaling,
               runs > 0 ? (int)runs : 1, runs > 0 ? (int)runs : 10, (int)warmup};
 
     char cpu[256], gpu[256];
-    cpu_model(cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     gs_raster_cuda *cuda = NULL;
     if (p.want_cuda && gs_device_resolve(!strcmp(device, "all") ? GS_DEVICE_AUTO : GS_DEVICE_CUDA) == GS_DEVICE_CUDA) {
         if (gs_raster_cuda_new(&cuda)) return cli_fail("bench render", GS_ERR_DEVICE);

@@ -198,12 +198,6 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
 }
 
 /* Stage progress on stderr (the network reports each stage as it starts). */
-static double g_t_start;
-
-static void print_stage(void *ctx, const char *stage) {
-    fprintf(stderr, "gs %s: %s ... (%.1f s)\n", (const char *)ctx, stage, gs_now() - g_t_start);
-}
-
 static int run(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *dump_dir = NULL;
     gs_da3_options o;
@@ -253,35 +247,13 @@ static int run(int argc, char **argv) {
 
     int rc = 1;
     gs_status st;
-    gs_image *imgs = calloc((size_t)S, sizeof *imgs);
-    char **names = calloc((size_t)S, sizeof *names);
-    float *uw2c = NULL, *uK = NULL;
+    cli_photos ph;
     gs_da3_model m;
     memset(&m, 0, sizeof m);
     gs_da3_prediction p;
     memset(&p, 0, sizeof p);
-    if (!imgs || !names) goto done;
-    for (int i = 0; i < S; i++) {
-        names[i] = malloc(256);
-        if (!names[i]) goto done;
-        gs_path_stem(images[i], names[i], 256);
-        for (int j = 0; j < i; j++)
-            if (!strcmp(names[i], names[j])) snprintf(names[i], 256, "%03d_%.200s", i, names[j]);
-        if ((st = gs_image_read(images[i], &imgs[i]))) { cli_fail("infer", st); goto done; }
-    }
-    if (cams_path) {
-        gs_cameras c;
-        if ((st = gs_cameras_read(cams_path, NULL, &c, NULL))) { cli_fail("infer", st); goto done; }
-        uw2c = malloc((size_t)S * 16 * sizeof *uw2c);
-        uK = malloc((size_t)S * 9 * sizeof *uK);
-        int *wh = malloc(2 * (size_t)S * sizeof *wh);
-        for (int i = 0; wh && i < S; i++) { wh[i] = imgs[i].width; wh[S + i] = imgs[i].height; }
-        st = uw2c && uK && wh ? gs_cameras_match_images(&c, (const char *const *)images, wh, wh + S, S, uw2c, uK, cams_path)
-                              : GS_ERR_NOMEM;
-        free(wh);
-        gs_cameras_free(&c);
-        if (st) { cli_fail("infer", st); goto done; }
-    }
+    if (cli_photos_load("infer", images, S, cams_path, &ph)) { free(images); return 1; }
+    char **names = ph.names;
     double t0 = gs_now();
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("infer", st); goto done; }
     double t_load = gs_now() - t0;
@@ -298,12 +270,12 @@ static int run(int argc, char **argv) {
         o.dump = &dump;
     }
     if ((st = gs_mkdirs(out))) { cli_fail("infer", st); goto done; }
-    g_t_start = gs_now();
+    cli_stage_clock_start();
     if (!o.quiet) {
-        o.on_stage = print_stage;
+        o.on_stage = cli_print_stage;
         o.stage_ctx = (void *)"infer";
     }
-    if ((st = gs_da3_infer(&m, imgs, S, uw2c, uK, &o, &p))) { cli_fail("infer", st); goto done; }
+    if ((st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p))) { cli_fail("infer", st); goto done; }
     if (dump_dir && dc.st) { cli_fail("infer", dc.st); goto done; }
     if (!o.quiet) {
         if (p.cropped) fprintf(stderr, "gs infer: warning: the images differ in size; all were centre-cropped to %dx%d\n", p.W, p.H);
@@ -322,12 +294,7 @@ static int run(int argc, char **argv) {
 done:
     gs_da3_prediction_free(&p);
     gs_da3_free(&m);
-    for (int i = 0; imgs && i < S; i++) gs_image_free(&imgs[i]);
-    for (int i = 0; names && i < S; i++) free(names[i]);
-    free(imgs);
-    free(names);
-    free(uw2c);
-    free(uK);
+    cli_photos_free(&ph);
     free(images);
     return rc;
 }

@@ -46,22 +46,6 @@ static const char k_usage[] =
     "  --threads N           CPU threads (default: all)\n"
     "  --quiet               no progress and timings\n";
 
-/* Known cameras for the photos (by name, else by order). */
-static gs_status user_cameras(const char *file, char **images, int S, const gs_image *imgs, float **w2c, float **K) {
-    gs_cameras c;
-    gs_status st = gs_cameras_read(file, NULL, &c, NULL);
-    if (st) return st;
-    *w2c = gs_malloc((size_t)S, 16 * sizeof(float), "cameras");
-    *K = gs_malloc((size_t)S, 9 * sizeof(float), "cameras");
-    int *wh = gs_malloc((size_t)S, 2 * sizeof(int), "cameras");
-    for (int i = 0; wh && i < S; i++) { wh[i] = imgs[i].width; wh[S + i] = imgs[i].height; }
-    st = *w2c && *K && wh ? gs_cameras_match_images(&c, (const char *const *)images, wh, wh + S, S, *w2c, *K, file)
-                          : GS_ERR_NOMEM;
-    free(wh);
-    gs_cameras_free(&c);
-    return st;
-}
-
 static gs_status write_exports(const char *out, const char *list, const gs_scene *sc, int quiet) {
     char buf[256], path[1100];
     snprintf(buf, sizeof buf, "%s", list);
@@ -80,12 +64,6 @@ static gs_status write_exports(const char *out, const char *list, const gs_scene
 }
 
 /* Stage progress on stderr (the network reports each stage as it starts). */
-static double g_t_start;
-
-static void print_stage(void *ctx, const char *stage) {
-    fprintf(stderr, "gs %s: %s ... (%.1f s)\n", (const char *)ctx, stage, gs_now() - g_t_start);
-}
-
 static int run(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *exports = "ply", *traj_s = "extend";
     int frames = 0, vw = 0, vh = 0, video_depth = 0, no_video = 0, save_frames = 0, prune_border = 0, dc_only = 0;
@@ -140,9 +118,7 @@ static int run(int argc, char **argv) {
     const int quiet = o.quiet;
     int rc = 1;
     gs_status st;
-    gs_image *imgs = calloc((size_t)S, sizeof *imgs);
-    char **names = calloc((size_t)S, sizeof *names);
-    float *uw2c = NULL, *uK = NULL;
+    cli_photos ph;
     gs_da3_model m;
     gs_da3_prediction p;
     gs_scene full, exp;
@@ -152,14 +128,9 @@ static int run(int argc, char **argv) {
     memset(&full, 0, sizeof full);
     memset(&exp, 0, sizeof exp);
     gs_raster_cuda *gpu = NULL;
-    if (!imgs || !names) goto done;
     double t0 = gs_now();
-    for (int i = 0; i < S; i++) {
-        if (!(names[i] = malloc(256))) goto done;
-        gs_path_stem(images[i], names[i], 256);
-        if ((st = gs_image_read(images[i], &imgs[i]))) { cli_fail("nvs", st); goto done; }
-    }
-    if (cams_path && (st = user_cameras(cams_path, images, S, imgs, &uw2c, &uK))) { cli_fail("nvs", st); goto done; }
+    if (cli_photos_load("nvs", images, S, cams_path, &ph)) { free(images); return 1; }
+    char **names = ph.names;
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("nvs", st); goto done; }
     if (!m.cfg.net.has_gs_head) {
         fprintf(stderr, "gs nvs: error: model %s has no 3DGS head; novel views need da3-giant or "
@@ -174,12 +145,12 @@ static int run(int argc, char **argv) {
     }
     if ((st = gs_mkdirs(out))) { cli_fail("nvs", st); goto done; }
     double t1 = gs_now();
-    g_t_start = gs_now();
+    cli_stage_clock_start();
     if (!o.quiet) {
-        o.on_stage = print_stage;
+        o.on_stage = cli_print_stage;
         o.stage_ctx = (void *)"nvs";
     }
-    if ((st = gs_da3_infer(&m, imgs, S, uw2c, uK, &o, &p))) { cli_fail("nvs", st); goto done; }
+    if ((st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p))) { cli_fail("nvs", st); goto done; }
     if (!quiet)
         fprintf(stderr, "gs nvs: network %.2f s (preprocess %.0f ms, backbone %.0f ms, head %.0f ms, cameras %.0f ms, "
                         "Gaussians %.0f ms) at %dx%d: %lld Gaussians\n",
@@ -266,12 +237,7 @@ done:
     gs_scene_free(&exp);
     gs_da3_prediction_free(&p);
     gs_da3_free(&m);
-    for (int i = 0; imgs && i < S; i++) gs_image_free(&imgs[i]);
-    for (int i = 0; names && i < S; i++) free(names[i]);
-    free(imgs);
-    free(names);
-    free(uw2c);
-    free(uK);
+    cli_photos_free(&ph);
     free(images);
     return rc;
 }

@@ -439,15 +439,6 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
     return st;
 }
 
-static void cam_from_w2c(gs_camera *c, const float *E, int stride4) {
-    memset(c, 0, sizeof *c);
-    for (int r = 0; r < 3; r++) {
-        for (int q = 0; q < 3; q++) c->R[3 * r + q] = E[stride4 * r + q];
-        c->t[r] = E[stride4 * r + 3];
-    }
-    c->has_pose = 1;
-    c->fx = c->fy = 1.0;
-}
 
 /* api._align_to_input_extrinsics_intrinsics: Umeyama Sim(3) from the user's
  * camera centres to the predicted ones (RANSAC from 10 views); the output
@@ -464,8 +455,8 @@ static gs_status align_to_user(gs_da3_prediction *p, const float *user_w2c, cons
     gs_camera *ref = gs_calloc((size_t)S, sizeof *ref, "cameras"), *est = gs_calloc((size_t)S, sizeof *est, "cameras");
     if (!ref || !est) { free(ref); free(est); return GS_ERR_NOMEM; }
     for (int v = 0; v < S; v++) {
-        cam_from_w2c(&ref[v], p->extrinsics + 12 * v, 4);
-        cam_from_w2c(&est[v], user_w2c + 16 * v, 4);
+        gs_camera_from_w2c_K(&ref[v], p->extrinsics + 12 * v, p->intrinsics + 9 * v, p->W, p->H);
+        gs_camera_from_w2c_K(&est[v], user_w2c + 16 * v, K_proc + 9 * v, p->W, p->H);
     }
     gs_pose_align_opts ao = {-1, 0, 0, 0.0, o->seed};
     gs_sim3 T;
@@ -544,18 +535,7 @@ gs_status gs_da3_cameras(const gs_da3_prediction *p, int gs_frame, const char *c
     out->n = p->S;
     for (int v = 0; v < p->S; v++) {
         gs_camera *c = &out->cams[v];
-        const float *E = ext + 12 * v, *K = intr + 9 * v;
-        for (int r = 0; r < 3; r++) {
-            for (int q = 0; q < 3; q++) c->R[3 * r + q] = E[4 * r + q];
-            c->t[r] = E[4 * r + 3];
-        }
-        c->fx = K[0];
-        c->fy = K[4];
-        c->cx = K[2];
-        c->cy = K[5];
-        c->width = p->W;
-        c->height = p->H;
-        c->has_pose = 1;
+        gs_camera_from_w2c_K(c, ext + 12 * v, intr + 9 * v, p->W, p->H);
         c->camera_id = v + 1;
         if (names) snprintf(c->name, sizeof c->name, "%s%s", names[v], suffix ? suffix : "");
         else snprintf(c->name, sizeof c->name, "view%03d%s", v, suffix ? suffix : "");

@@ -644,30 +644,6 @@ void gs_nvs_eval_report_free(gs_nvs_eval_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-static void w2c_from_camera(const gs_camera *c, float *E /* [4,4] */) {
-    memset(E, 0, 16 * sizeof *E);
-    for (int r = 0; r < 3; r++) {
-        for (int q = 0; q < 3; q++) E[4 * r + q] = (float)c->R[3 * r + q];
-        E[4 * r + 3] = (float)c->t[r];
-    }
-    E[15] = 1.0f;
-}
-
-static void camera_from_w2c(const float *E /* [3,4] */, const float *K, int W, int H, gs_camera *c) {
-    memset(c, 0, sizeof *c);
-    for (int r = 0; r < 3; r++) {
-        for (int q = 0; q < 3; q++) c->R[3 * r + q] = E[4 * r + q];
-        c->t[r] = E[4 * r + 3];
-    }
-    c->fx = K[0];
-    c->fy = K[4];
-    c->cx = K[2];
-    c->cy = K[5];
-    c->width = W;
-    c->height = H;
-    c->has_pose = 1;
-}
-
 /* The render clamped to [0,1] (NaN -> 0, as the PNG writer) as an image. */
 static gs_status render_image(const gs_raster_out *r, gs_image *im) {
     gs_status st = gs_image_alloc(im, r->width, r->height, 3);
@@ -832,16 +808,7 @@ gs_status gs_nvs_evaluate(gs_da3_model *model, const gs_nvs_eval_opts *o_in, gs_
         uw2c = gs_malloc((size_t)S * 16, sizeof(float), "context cameras");
         uK = gs_calloc((size_t)S * 9, sizeof(float), "context cameras");
         if (!uw2c || !uK) { st = GS_ERR_NOMEM; goto done; }
-        for (int i = 0; i < S; i++) {
-            const gs_camera *c = &gt_ctx[i];
-            w2c_from_camera(c, uw2c + 16 * i);
-            float *k = uK + 9 * i;
-            k[0] = (float)c->fx;
-            k[2] = (float)c->cx;
-            k[4] = (float)c->fy;
-            k[5] = (float)c->cy;
-            k[8] = 1.0f;
-        }
+        for (int i = 0; i < S; i++) gs_camera_to_w2c_K(&gt_ctx[i], uw2c + 16 * i, uK + 9 * i);
     }
     out->t_images = gs_now() - t0;
     gs_da3_options dop;
@@ -882,7 +849,7 @@ gs_status gs_nvs_evaluate(gs_da3_model *model, const gs_nvs_eval_opts *o_in, gs_
     if (o.posed && p.gaussians.pose_scale != p.gaussians.pose_scale_raw)
         say(&o, "warning: the pose-conditioned scale %.4g was clamped to %.4g (DA3 clamps it to [1/3, 3])",
             p.gaussians.pose_scale_raw, p.gaussians.pose_scale);
-    for (int i = 0; i < S; i++) camera_from_w2c(p.gs_extrinsics + 12 * i, p.gs_intrinsics + 9 * i, p.W, p.H, &pred_ctx[i]);
+    for (int i = 0; i < S; i++) gs_camera_from_w2c_K(&pred_ctx[i], p.gs_extrinsics + 12 * i, p.gs_intrinsics + 9 * i, p.W, p.H);
 
     /* alignment: ground truth -> the Gaussians' frame */
     t0 = gs_now();

@@ -1,6 +1,7 @@
 /* main.c - the `gs` command: dispatch to subcommands, help, version. */
 #include "gs/cli.h"
 #include "gs/device.h"
+#include "data/cameras.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -40,6 +41,56 @@ int cli_parse_double(const char *s, double *out) {
     if (!*s || *end) return 0;
     *out = v;
     return 1;
+}
+
+void cli_photos_free(cli_photos *ph) {
+    for (int i = 0; ph->imgs && i < ph->n; i++) gs_image_free(&ph->imgs[i]);
+    for (int i = 0; ph->names && i < ph->n; i++) free(ph->names[i]);
+    free(ph->imgs);
+    free(ph->names);
+    free(ph->w2c);
+    free(ph->K);
+    memset(ph, 0, sizeof *ph);
+}
+
+int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, cli_photos *ph) {
+    memset(ph, 0, sizeof *ph);
+    ph->n = n;
+    ph->imgs = calloc((size_t)n, sizeof *ph->imgs);
+    ph->names = calloc((size_t)n, sizeof *ph->names);
+    gs_status st = ph->imgs && ph->names ? GS_OK : gs_error(GS_ERR_NOMEM, "out of memory");
+    for (int i = 0; !st && i < n; i++) {
+        if (!(ph->names[i] = malloc(256))) { st = gs_error(GS_ERR_NOMEM, "out of memory"); break; }
+        gs_path_stem(paths[i], ph->names[i], 256);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(ph->names[i], ph->names[j])) snprintf(ph->names[i], 256, "%03d_%.200s", i, ph->names[j]);
+        st = gs_image_read(paths[i], &ph->imgs[i]);
+    }
+    if (!st && cameras) {
+        gs_cameras c;
+        if (!(st = gs_cameras_read(cameras, NULL, &c, NULL))) {
+            ph->w2c = malloc((size_t)n * 16 * sizeof *ph->w2c);
+            ph->K = malloc((size_t)n * 9 * sizeof *ph->K);
+            int *wh = malloc(2 * (size_t)n * sizeof *wh);
+            for (int i = 0; wh && i < n; i++) { wh[i] = ph->imgs[i].width; wh[n + i] = ph->imgs[i].height; }
+            st = ph->w2c && ph->K && wh
+                     ? gs_cameras_match_images(&c, (const char *const *)paths, wh, wh + n, n, ph->w2c, ph->K, cameras)
+                     : gs_error(GS_ERR_NOMEM, "out of memory");
+            free(wh);
+            gs_cameras_free(&c);
+        }
+    }
+    if (st) {
+        cli_photos_free(ph);
+        return cli_fail(cmd, st);
+    }
+    return 0;
+}
+
+static double g_stage_t0;
+void cli_stage_clock_start(void) { g_stage_t0 = gs_now(); }
+void cli_print_stage(void *ctx, const char *stage) {
+    fprintf(stderr, "gs %s: %s ... (%.1f s)\n", (const char *)ctx, stage, gs_now() - g_stage_t0);
 }
 
 static const gs_command *const k_commands[] = {

@@ -2,6 +2,7 @@
  * Gaussians) and DA3's PLY-export selection. Formulas and quirks: see
  * gs_adapter.h and da3-architecture.md §5 / §7.3. */
 #include "heads/gs_adapter.h"
+#include "data/cameras.h"
 
 #include "data/align.h"
 
@@ -82,21 +83,11 @@ static void world_rotation(const float *raw4, const double Rc[9], float out[4]) 
     for (int k = 0; k < 4; k++) nrm += (double)raw4[k] * raw4[k];
     nrm = sqrt(nrm) + 1e-8;
     for (int k = 0; k < 4; k++) a[k] = raw4[k] / nrm;
-    double i = a[3], j = a[0], k = a[1], r = a[2];
-    double ss = i * i + j * j + k * k + r * r;
-    double Rcam[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    if (ss > 0) {
-        double s = 2 / ss;
-        Rcam[0] = 1 - s * (j * j + k * k);
-        Rcam[1] = s * (i * j - k * r);
-        Rcam[2] = s * (i * k + j * r);
-        Rcam[3] = s * (i * j + k * r);
-        Rcam[4] = 1 - s * (i * i + k * k);
-        Rcam[5] = s * (j * k - i * r);
-        Rcam[6] = s * (i * k - j * r);
-        Rcam[7] = s * (j * k + i * r);
-        Rcam[8] = 1 - s * (i * i + j * j);
-    }
+    /* quat_to_mat reads (x, y, z, w) = (a3, a0, a1, a2); gs_quat_to_rotmat
+     * takes w, x, y, z and gives the identity for a zero vector */
+    const double wxyz[4] = {a[2], a[3], a[0], a[1]};
+    double Rcam[9];
+    gs_quat_to_rotmat(wxyz, Rcam);
     double Rw[9], q[4];
     for (int x = 0; x < 3; x++)
         for (int y = 0; y < 3; y++)
