@@ -189,12 +189,16 @@ int gs_vit_select_reference(const float *cls, int S, int C, size_t stride, gs_re
         const double inv = nrm[s] > 0 ? 1.0 / nrm[s] : 0.0;
         for (int i = 0; i < C; i++) hat[(size_t)s * C + i] = c[i] * inv;
     }
-    // sim [S, S] = hat hat^T - I
+    /* sim [S, S] = hat hat^T - I, the diagonal exactly 0. With no negative
+     * similarity (the usual case) saddle_sim_range ties exactly between the
+     * two views of the most similar pair; the reference breaks that tie by
+     * the float32 rounding of its diagonal (|hat|^2 - 1), gs by taking the
+     * first of the two (torch's argmax on an exact tie). */
     for (int a = 0; a < S; a++)
         for (int b = 0; b < S; b++) {
             double d = 0;
-            for (int i = 0; i < C; i++) d += hat[(size_t)a * C + i] * hat[(size_t)b * C + i];
-            sim[(size_t)a * S + b] = d - (a == b);
+            for (int i = 0; i < C && a != b; i++) d += hat[(size_t)a * C + i] * hat[(size_t)b * C + i];
+            sim[(size_t)a * S + b] = d;
         }
     int best = 0;
     if (strategy == GS_REF_SADDLE_SIM_RANGE) {

@@ -93,6 +93,20 @@ gs_status gs_linear_cpu(const float *x, size_t rows, int in, const float *weight
  * blocks of query rows: memory is O(block * n), never n x n. */
 gs_status gs_attention_cpu(const float *q, const float *k, const float *v, int heads, int n, int hd,
                            float scale, float *out);
+/* Vector kernels (ops_x86.c): gs_ops_simd() is 1 where the CPU has AVX2 +
+ * FMA and neither GS_SIMD=0 in the environment nor gs_ops_set_simd(0) turned
+ * them off; the portable kernels are their reference in the tests.
+ * gs_ops_set_simd returns what is in effect afterwards. Behind the portable
+ * entry points: gs_attention_x86 (flash-form attention), gs_gelu_x86 (torch's
+ * vectorised GELU), gs_layernorm_x86 (row LayerNorm, the same double
+ * accumulation); each returns 0, having written nothing useful, where it
+ * does not apply. */
+int gs_ops_simd(void);
+int gs_ops_set_simd(int on);
+int gs_attention_x86(const float *q, const float *k, const float *v, int heads, int n, int hd, float scale,
+                     float *out);
+int gs_gelu_x86(float *x, size_t n);
+int gs_layernorm_x86(const float *x, float *y, size_t rows, int dim, const float *w, const float *b, float eps);
 /* 2D rotary embedding of DA3 (rope.py, rotate-half within each half), in
  * place on x [heads, n, hd]: the first hd/2 dims rotate with pos_y[t], the
  * last hd/2 with pos_x[t]; inv_freq[j] = base^(-2j / (hd/2)), pairs (j, j+hd/4)

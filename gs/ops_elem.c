@@ -28,6 +28,7 @@ static void layernorm_row(const float *x, float *y, int dim, size_t stride, cons
 
 void gs_layernorm_cpu(const float *x, float *y, size_t rows, int dim, const float *w, const float *b,
                       float eps) {
+    if (gs_layernorm_x86(x, y, rows, dim, w, b, eps)) return;
 #pragma omp parallel for schedule(static) if (rows * (size_t)dim > (1u << 15))
     for (size_t r = 0; r < rows; r++) layernorm_row(x + r * (size_t)dim, y + r * (size_t)dim, dim, 1, w, b, eps);
 }
@@ -56,6 +57,7 @@ void gs_layernorm_channels_cpu(float *x, int n, int c, size_t hw, const float *w
 }
 
 void gs_gelu_cpu(float *x, size_t n) {
+    if (gs_gelu_x86(x, n)) return;
 #pragma omp parallel for schedule(static) if (n > (1u << 15))
     for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
 }

@@ -176,6 +176,7 @@ gs_status gs_attention_cpu(const float *q, const float *k, const float *v, int h
                         hd);
     if ((size_t)heads * hd > INT_MAX)
         return gs_error(GS_ERR_INVALID, "attention: %d heads x %d dims is too wide", heads, hd);
+    if (gs_attention_x86(q, k, v, heads, n, hd, scale, out)) return GS_OK;
     pthread_once(&g_blas_once, blas_single_thread);
     const int nblk = (n + ATTN_BLOCK - 1) / ATTN_BLOCK;
     const size_t tasks = (size_t)heads * nblk;

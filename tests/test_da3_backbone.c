@@ -606,9 +606,15 @@ TEST(da3_reference_view_selection_rules) {
     CHECK_EQ_INT(gs_vit_select_reference(cls, 5, 4, 4, GS_REF_FIRST), 0);
     CHECK_EQ_INT(gs_vit_select_reference(cls, 5, 4, 4, GS_REF_MIDDLE), 2);
     CHECK_EQ_INT(gs_vit_select_reference(cls, 4, 4, 4, GS_REF_MIDDLE), 2);
-    /* sim rows (diagonal 0): the widest max-min range belongs to view 2
-     * (cos 0.707 to views 0 and 1, 0 to view 3): ranges 0.707 vs 0.5 for 0,1,3 */
-    CHECK_EQ_INT(gs_vit_select_reference(cls, 4, 4, 4, GS_REF_SADDLE_SIM_RANGE), 2);
+    /* sim rows (diagonal 0) of views 0..3: views 0, 1 and 2 all have the
+     * range 0.707 (cos 0.707 between 2 and each of 0, 1; min 0): an exact
+     * tie, which goes to the first (the reference breaks it by float32
+     * rounding of its diagonal) */
+    CHECK_EQ_INT(gs_vit_select_reference(cls, 4, 4, 4, GS_REF_SADDLE_SIM_RANGE), 0);
+    /* with view 3 = -3 e1 (cos -1 to view 1, -0.707 to view 2) the ranges are
+     * v0 .707, v1 .707 + 1, v2 .707 + .707, v3 1: view 1 */
+    const float neg[4 * 4] = {1, 0, 0, 0, 0, 2, 0, 0, 1, 1, 0, 0, 0, -3, 0, 0};
+    CHECK_EQ_INT(gs_vit_select_reference(neg, 4, 4, 4, GS_REF_SADDLE_SIM_RANGE), 1);
     /* identical tokens: all metrics tie at 0 after min-max: argmin is the first */
     const float same[3 * 2] = {1, 2, 1, 2, 1, 2};
     CHECK_EQ_INT(gs_vit_select_reference(same, 3, 2, 2, GS_REF_SADDLE_BALANCED), 0);

@@ -105,12 +105,28 @@ static void attn_case(int heads, int n, int hd, float qmul, unsigned seed) {
 }
 
 TEST(ops_nn_attention_matches_double_reference) {
-    attn_case(3, 150, 16, 1.0f, 10);  /* three query blocks, the last partial */
-    attn_case(2, 64, 8, 1.0f, 11);    /* exactly one block */
-    attn_case(1, 1, 4, 1.0f, 12);     /* one token: output = v */
-    /* logits in the thousands: needs the max subtraction; float logits of
-     * that size carry ~1e-4 absolute error, so exp() does too */
-    attn_case(4, 70, 32, 400.0f, 13);
+    /* both kernels: the AVX2 flash form (ops_x86.c; head dims that are
+     * multiples of 16) where the CPU has it, then the portable one */
+    const int had = gs_ops_simd();
+    for (int simd = 1; simd >= 0; simd--) {
+        if (gs_ops_set_simd(simd) != simd) {
+            printf("    (this CPU has no AVX2 + FMA: the vector attention kernel is not tested)\n");
+            continue;
+        }
+        attn_case(3, 150, 16, 1.0f, 10);  /* three query blocks, the last partial */
+        attn_case(2, 64, 8, 1.0f, 11);    /* exactly one block */
+        attn_case(1, 1, 4, 1.0f, 12);     /* one token: output = v */
+        attn_case(1, 1, 16, 1.0f, 14);
+        /* DA3's head dim; 3 key blocks of 256, the last with a partial
+         * 16-key panel; 7 query blocks of 48, the last partial */
+        attn_case(2, 563, 64, 1.0f, 15);
+        attn_case(1, 97, 128, 3.0f, 16);
+        /* logits in the thousands: needs the max subtraction; float logits of
+         * that size carry ~1e-4 absolute error, so exp() does too */
+        attn_case(4, 70, 32, 400.0f, 13);
+        attn_case(2, 300, 64, 60.0f, 17); /* the running maximum jumps between key blocks */
+    }
+    gs_ops_set_simd(had);
     /* a NaN score poisons its row only, as in torch */
     float q[2 * 4] = {1, 0, 0, 0, NAN, 0, 0, 0}, k[2 * 4] = {1, 1, 0, 0, 0, 1, 0, 0}, v[2 * 4] = {1, 2, 3, 4, 5, 6, 7, 8};
     float out[2 * 4];
@@ -279,4 +295,89 @@ TEST(ops_nn_rope_and_bicubic_match_torch) {
         CHECK_MSG(0, "golden rope.in missing");
     }
     gs_st_close(&st);
+}
+
+/* GELU: the portable kernel is the exact 0.5 x (1 + erf(x / sqrt 2)) to float
+ * rounding; the AVX2 one (ops_x86.c) follows torch's vectorised erf
+ * (Abramowitz-Stegun 7.1.26, |error| <= 1.5e-7), so it is held to that
+ * formula tightly and to the exact GELU within the formula's bound. */
+static double gelu_as(double x) {
+    const double z = fabs(x) / sqrt(2.0), t = 1.0 / (1.0 + 0.3275911 * z);
+    const double r = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    const double e = 1.0 - r * exp(-z * z);
+    return 0.5 * x * (1.0 + (x < 0 ? -e : e));
+}
+
+TEST(ops_gelu_exact_and_vectorised) {
+    enum { N = 4011 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    for (int i = 0; i < 4001; i++) x[i] = -12.0f + 24.0f * (float)i / 4000.0f;
+    const float special[10] = {0.0f, -0.0f, 1e-30f, -1e-30f, 1e30f, -1e30f, 3.3e-3f, -0.77f, INFINITY, NAN};
+    memcpy(x + 4001, special, sizeof special); /* N % 8 = 3: the vector tail too */
+    const int had = gs_ops_simd();
+    for (int simd = 0; simd <= 1; simd++) {
+        if (gs_ops_set_simd(simd) != simd) {
+            printf("    (this CPU has no AVX2 + FMA: the vector GELU is not tested)\n");
+            continue;
+        }
+        memcpy(y, x, N * sizeof *y);
+        gs_gelu_cpu(y, N);
+        double worst_exact = 0, worst_as = 0;
+        for (int i = 0; i < N - 2; i++) {
+            const double xi = x[i], ex = 0.5 * xi * (1.0 + erf(xi / sqrt(2.0)));
+            /* the float 1 + erf cancels for x << 0: up to |x| / 2 ulp(1) absolute */
+            const double d_ex = fabs(y[i] - ex) / (1.2e-7 * fabs(ex) + simd * fabs(xi) * (0.5 * 1.5e-7 + 1.2e-7) + 1e-30);
+            const double d_as = fabs(y[i] - gelu_as(xi)) / (2.4e-7 * fabs(gelu_as(xi)) + fabs(xi) * 1.2e-7 + 1e-30);
+            if (!(d_ex <= worst_exact)) worst_exact = d_ex;
+            if (simd && !(d_as <= worst_as)) worst_as = d_as;
+        }
+        CHECK_MSG(worst_exact <= 1.0, "gelu (simd %d): %.3g of the bound from the exact GELU", simd, worst_exact);
+        CHECK_MSG(worst_as <= 1.0, "gelu (simd %d): %.3g of the bound from torch's formula", simd, worst_as);
+        CHECK(isinf(y[N - 2]) && y[N - 2] > 0);
+        CHECK(isnan(y[N - 1]));
+        CHECK(y[4000] == 12.0f && y[0] <= 0.0f && y[0] > -1e-30f);
+    }
+    gs_ops_set_simd(had);
+    free(x), free(y);
+}
+
+/* the AVX2 row LayerNorm against the portable one: the same double
+ * accumulation in another order, so equal within an ulp of the output */
+TEST(ops_layernorm_vector_matches_portable) {
+    const int had = gs_ops_simd();
+    if (gs_ops_set_simd(1) != 1) {
+        gs_ops_set_simd(had);
+        TEST_SKIP("this CPU has no AVX2 + FMA");
+    }
+    const int dims[4] = {384, 1024, 13, 64};
+    for (int c = 0; c < 4; c++) {
+        const int dim = dims[c], rows = 37;
+        float *x = rand_buf((size_t)rows * dim, 30 + c), *w = rand_buf(dim, 40 + c), *b = rand_buf(dim, 50 + c);
+        for (int i = 0; i < rows * dim; i++) x[i] = x[i] * 3.0f + 100.0f * (c == 1); /* a large mean too */
+        float *y0 = malloc((size_t)rows * dim * sizeof *y0), *y1 = malloc((size_t)rows * dim * sizeof *y1);
+        for (int affine = 0; affine < 2; affine++) {
+            gs_ops_set_simd(0);
+            gs_layernorm_cpu(x, y0, rows, dim, affine ? w : NULL, affine ? b : NULL, 1e-6f);
+            gs_ops_set_simd(1);
+            memcpy(y1, x, (size_t)rows * dim * sizeof *y1);
+            gs_layernorm_cpu(y1, y1, rows, dim, affine ? w : NULL, affine ? b : NULL, 1e-6f); /* in place */
+            double worst = 0;
+            for (int i = 0; i < rows * dim; i++) {
+                const double d = fabs((double)y1[i] - y0[i]) / (fabs(y0[i]) * 1.2e-7 + 1e-7);
+                if (!(d <= worst)) worst = d;
+            }
+            CHECK_MSG(worst <= 1.0, "layernorm dim %d affine %d: %.3g ulp-ish apart", dim, affine, worst);
+            /* and it is a LayerNorm: row 0 has mean 0, variance 1 before the affine part */
+            if (!affine) {
+                double m = 0, v = 0;
+                for (int i = 0; i < dim; i++) m += y1[i];
+                m /= dim;
+                for (int i = 0; i < dim; i++) v += (y1[i] - m) * (y1[i] - m);
+                CHECK_NEAR(m, 0.0, 1e-6);
+                CHECK_NEAR(v / dim, 1.0, 1e-5);
+            }
+        }
+        free(x), free(w), free(b), free(y0), free(y1);
+    }
+    gs_ops_set_simd(had);
 }
