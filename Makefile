@@ -61,7 +61,7 @@ CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/obj/%.cu.o)
 LIB_OBJ += $(CU_OBJ)
 NVFLAGS ?= -O3 -std=c++17 -I. -DGS_HAVE_CUDA -gencode arch=compute_90,code=sm_90 \
            -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall,-Werror -Werror all-warnings
-LIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -lcublas -ldl -lrt -lstdc++
+LIBS    += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 endif
 
 .PHONY: all test test-asan fuzz fuzz-run deps clean lib

@@ -18,6 +18,8 @@
  * context keeps and grows. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <pthread.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -73,6 +75,57 @@ static gs_status blas_err(cublasStatus_t st, const char *what) {
     return gs_error(GS_ERR_DEVICE, "cublas: %s failed (status %d)", what, (int)st);
 }
 
+/* cuBLAS is opened on first use instead of being linked: a linked libcublas
+ * (with libcublasLt) puts ~200 MiB of resident pages into every gs process,
+ * CPU-only runs included. The five entry points LPIPS needs are looked up
+ * by their exported names (the _v2 ones behind the header's macros). */
+#define GS_STR_(x) #x
+#define GS_STR(x) GS_STR_(x)
+static struct {
+    pthread_once_t once;
+    const char *error; /* why it could not be opened; NULL when it was */
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    decltype(&cublasSetMathMode) set_math_mode;
+    decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
+} g_cublas = {PTHREAD_ONCE_INIT, NULL, NULL, NULL, NULL, NULL, NULL};
+
+static void cublas_open(void) {
+    static char why[512];
+    const char *names[2] = {"libcublas.so." GS_STR(CUBLAS_VER_MAJOR), "libcublas.so"};
+    void *lib = NULL;
+    for (int i = 0; i < 2 && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        const char *e = dlerror();
+        snprintf(why, sizeof why, "cannot open %s: %s", names[0], e ? e : "not found");
+        g_cublas.error = why;
+        return;
+    }
+    struct {
+        const char *sym;
+        void **slot;
+    } want[5] = {{"cublasCreate_v2", (void **)&g_cublas.create},
+                 {"cublasDestroy_v2", (void **)&g_cublas.destroy},
+                 {"cublasSetStream_v2", (void **)&g_cublas.set_stream},
+                 {"cublasSetMathMode", (void **)&g_cublas.set_math_mode},
+                 {"cublasSgemmStridedBatched", (void **)&g_cublas.sgemm_strided_batched}};
+    for (int i = 0; i < 5; i++) {
+        *want[i].slot = dlsym(lib, want[i].sym);
+        if (!*want[i].slot) {
+            snprintf(why, sizeof why, "%s has no %s", names[0], want[i].sym);
+            g_cublas.error = why;
+            return;
+        }
+    }
+}
+
+extern "C" gs_status gs_cuda_blas_load(void) {
+    pthread_once(&g_cublas.once, cublas_open);
+    if (g_cublas.error) return gs_error(GS_ERR_DEVICE, "cublas: %s", g_cublas.error);
+    return GS_OK;
+}
+
 /* Grow a device buffer to hold at least `bytes` (contents are not kept). */
 static gs_status ensure(void **p, size_t *cap, size_t bytes, const char *what) {
     if (*cap >= bytes && *p) return GS_OK;
@@ -111,16 +164,19 @@ extern "C" gs_status gs_eval_cuda_new(gs_eval_cuda **out) {
     if (e != cudaSuccess) s = cu_err(e, "opening the device");
     if (!s) {
         snprintf(c->name, sizeof c->name, "%.200s, sm_%d%d", p.name, p.major, p.minor);
-        cublasStatus_t bs = cublasCreate(&c->blas);
+        s = gs_cuda_blas_load();
+    }
+    if (!s) {
+        cublasStatus_t bs = g_cublas.create(&c->blas);
         if (bs != CUBLAS_STATUS_SUCCESS) {
             c->blas = NULL;
             s = blas_err(bs, "cublasCreate");
         }
     }
     if (!s) {
-        cublasStatus_t bs = cublasSetStream(c->blas, c->stream);
+        cublasStatus_t bs = g_cublas.set_stream(c->blas, c->stream);
         /* plain FP32 GEMMs: TF32 would cost LPIPS its 1e-4 agreement */
-        if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH);
+        if (bs == CUBLAS_STATUS_SUCCESS) bs = g_cublas.set_math_mode(c->blas, CUBLAS_DEFAULT_MATH);
         if (bs != CUBLAS_STATUS_SUCCESS) s = blas_err(bs, "cublas setup");
     }
     if (s) {
@@ -134,7 +190,7 @@ extern "C" gs_status gs_eval_cuda_new(gs_eval_cuda **out) {
 extern "C" void gs_eval_cuda_free(gs_eval_cuda *c) {
     if (!c) return;
     if (c->stream) cudaStreamSynchronize(c->stream);
-    if (c->blas) cublasDestroy(c->blas);
+    if (c->blas) g_cublas.destroy(c->blas);
     for (int i = 0; i < 2; i++) cudaFree(c->img[i]);
     for (int i = 0; i < 3; i++) cudaFree(c->act[i]);
     cudaFree(c->partial);
@@ -528,7 +584,7 @@ static gs_status conv(gs_eval_cuda *c, const float *x, int cin, int h, int w, co
     cublasStatus_t bs;
     if (k == 1 && stride == 1 && pad == 0) {
         /* y_b' (P x cout) = x_b' (P x cin) * W' (cin x cout), column-major views */
-        bs = cublasSgemmStridedBatched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)P, cout, cin, &one, x, (int)P,
+        bs = g_cublas.sgemm_strided_batched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)P, cout, cin, &one, x, (int)P,
                                        (long long)cin * P, wt, cin, 0, &zero, y, (int)P, (long long)ystride, 2);
         if (bs != CUBLAS_STATUS_SUCCESS) return blas_err(bs, "1x1 convolution");
     } else {
@@ -543,7 +599,7 @@ static gs_status conv(gs_eval_cuda *c, const float *x, int cin, int h, int w, co
             k_im2col<<<dim3(blocks_for(bandP), (unsigned)K, 2), BS, 0, c->stream>>>(x, cin, h, w, k, stride, pad, wo,
                                                                                      r0, (unsigned)bandP, c->col);
             LAUNCHED("im2col");
-            bs = cublasSgemmStridedBatched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)bandP, cout, (int)K, &one, c->col,
+            bs = g_cublas.sgemm_strided_batched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)bandP, cout, (int)K, &one, c->col,
                                            (int)bandP, (long long)(bandP * K), wt, (int)K, 0, &zero,
                                            y + (size_t)r0 * wo, (int)P, (long long)ystride, 2);
             if (bs != CUBLAS_STATUS_SUCCESS) return blas_err(bs, "convolution");

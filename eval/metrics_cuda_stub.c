@@ -4,18 +4,19 @@
 #include "eval/metrics.h"
 
 #ifndef GS_HAVE_CUDA
+static gs_status no_cuda(void) { return gs_error(GS_ERR_UNSUPPORTED, "this build has no CUDA support"); }
+
 gs_status gs_eval_cuda_new(gs_eval_cuda **out) {
     if (out) *out = NULL;
     return gs_error(GS_ERR_UNSUPPORTED, "this build has no CUDA support (nvcc was not found at build time)");
 }
 
 void gs_eval_cuda_free(gs_eval_cuda *ctx) { (void)ctx; }
+gs_status gs_cuda_blas_load(void) { return no_cuda(); }
 const char *gs_eval_cuda_device_name(const gs_eval_cuda *ctx) {
     (void)ctx;
     return "none";
 }
-
-static gs_status no_cuda(void) { return gs_error(GS_ERR_UNSUPPORTED, "this build has no CUDA support"); }
 
 gs_status gs_psnr_cuda(gs_eval_cuda *ctx, const gs_image *pred, const gs_image *gt, double *out) {
     (void)ctx, (void)pred, (void)gt, (void)out;

@@ -26,6 +26,17 @@ TEST(eval_cuda_without_a_gpu_fails_clearly) {
     gs_eval_cuda_free(NULL); /* harmless */
 }
 
+/* cuBLAS is opened on first use, not linked (no GPU needed to check that
+ * the library and the entry points LPIPS calls are found) */
+TEST(eval_cuda_blas_opens_lazily) {
+    if (!gs_cuda_compiled()) {
+        CHECK_ERR(gs_cuda_blas_load(), "no CUDA support");
+        return;
+    }
+    CHECK_OK(gs_cuda_blas_load());
+    CHECK_OK(gs_cuda_blas_load()); /* once */
+}
+
 static double max_d[6]; /* psnr, ssim, 3dgs, alex, squeeze, vgg: largest |CUDA - reference| */
 
 TEST(eval_cuda_psnr_ssim_match_cpu_and_references) {
