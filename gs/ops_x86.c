@@ -82,65 +82,53 @@ static inline AVX2 __m256 exp8_nonpos(__m256 x) {
     return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(bits)), keep);
 }
 
+/* The 6 x 16 register tile of both products: accumulators cR0, cR1 of row
+ * R (columns 0-7, 8-15); b0, b1 the current 16-wide row of the right-hand
+ * operand; a row of the left-hand one is broadcast one value at a time. */
+#define TILE_DECL __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51
+#define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define TILE_FMA(r, src)                                 \
+    do {                                                 \
+        const __m256 a_ = _mm256_broadcast_ss(src);      \
+        c##r##0 = _mm256_fmadd_ps(a_, b0, c##r##0);      \
+        c##r##1 = _mm256_fmadd_ps(a_, b1, c##r##1);      \
+    } while (0)
+
 /* s [6, 16] (row stride lds) = q [6, hd] (row stride hd) x panel^T, panel
  * [hd, 16] (16 keys, dimension-major). */
 static inline AVX2 void qk_tile(const float *q, int hd, const float *kp, float *s, int lds) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
-           c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    TILE_DECL;
+#define ZERO(r) c##r##0 = c##r##1 = _mm256_setzero_ps();
+    TILE_ROWS(ZERO)
+#undef ZERO
     for (int d = 0; d < hd; d++) {
         const __m256 b0 = _mm256_loadu_ps(kp + d * ATT_NR), b1 = _mm256_loadu_ps(kp + d * ATT_NR + 8);
-        __m256 a = _mm256_broadcast_ss(q + d);
-        c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(q + hd + d);
-        c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(q + 2 * hd + d);
-        c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(q + 3 * hd + d);
-        c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(q + 4 * hd + d);
-        c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(q + 5 * hd + d);
-        c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
+#define STEP(r) TILE_FMA(r, q + r * hd + d);
+        TILE_ROWS(STEP)
+#undef STEP
     }
-    _mm256_storeu_ps(s, c00), _mm256_storeu_ps(s + 8, c01);
-    _mm256_storeu_ps(s + lds, c10), _mm256_storeu_ps(s + lds + 8, c11);
-    _mm256_storeu_ps(s + 2 * lds, c20), _mm256_storeu_ps(s + 2 * lds + 8, c21);
-    _mm256_storeu_ps(s + 3 * lds, c30), _mm256_storeu_ps(s + 3 * lds + 8, c31);
-    _mm256_storeu_ps(s + 4 * lds, c40), _mm256_storeu_ps(s + 4 * lds + 8, c41);
-    _mm256_storeu_ps(s + 5 * lds, c50), _mm256_storeu_ps(s + 5 * lds + 8, c51);
+#define STORE(r) _mm256_storeu_ps(s + r * lds, c##r##0), _mm256_storeu_ps(s + r * lds + 8, c##r##1);
+    TILE_ROWS(STORE)
+#undef STORE
 }
 
 /* o [6, 16] (row stride ldo) += p [6, kb] (row stride ldp) x v [kb, 16] (row
  * stride ldv). */
 static inline AVX2 void pv_tile(const float *p, int ldp, const float *v, int ldv, int kb, float *o, int ldo) {
-    __m256 c00 = _mm256_loadu_ps(o), c01 = _mm256_loadu_ps(o + 8);
-    __m256 c10 = _mm256_loadu_ps(o + ldo), c11 = _mm256_loadu_ps(o + ldo + 8);
-    __m256 c20 = _mm256_loadu_ps(o + 2 * ldo), c21 = _mm256_loadu_ps(o + 2 * ldo + 8);
-    __m256 c30 = _mm256_loadu_ps(o + 3 * ldo), c31 = _mm256_loadu_ps(o + 3 * ldo + 8);
-    __m256 c40 = _mm256_loadu_ps(o + 4 * ldo), c41 = _mm256_loadu_ps(o + 4 * ldo + 8);
-    __m256 c50 = _mm256_loadu_ps(o + 5 * ldo), c51 = _mm256_loadu_ps(o + 5 * ldo + 8);
+    TILE_DECL;
+#define LOAD(r) c##r##0 = _mm256_loadu_ps(o + r * ldo), c##r##1 = _mm256_loadu_ps(o + r * ldo + 8);
+    TILE_ROWS(LOAD)
+#undef LOAD
     for (int j = 0; j < kb; j++) {
         const float *vj = v + (size_t)j * ldv;
         const __m256 b0 = _mm256_loadu_ps(vj), b1 = _mm256_loadu_ps(vj + 8);
-        __m256 a = _mm256_broadcast_ss(p + j);
-        c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(p + ldp + j);
-        c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(p + 2 * ldp + j);
-        c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(p + 3 * ldp + j);
-        c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(p + 4 * ldp + j);
-        c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(p + 5 * ldp + j);
-        c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
+#define STEP(r) TILE_FMA(r, p + r * ldp + j);
+        TILE_ROWS(STEP)
+#undef STEP
     }
-    _mm256_storeu_ps(o, c00), _mm256_storeu_ps(o + 8, c01);
-    _mm256_storeu_ps(o + ldo, c10), _mm256_storeu_ps(o + ldo + 8, c11);
-    _mm256_storeu_ps(o + 2 * ldo, c20), _mm256_storeu_ps(o + 2 * ldo + 8, c21);
-    _mm256_storeu_ps(o + 3 * ldo, c30), _mm256_storeu_ps(o + 3 * ldo + 8, c31);
-    _mm256_storeu_ps(o + 4 * ldo, c40), _mm256_storeu_ps(o + 4 * ldo + 8, c41);
-    _mm256_storeu_ps(o + 5 * ldo, c50), _mm256_storeu_ps(o + 5 * ldo + 8, c51);
+#define STORE(r) _mm256_storeu_ps(o + r * ldo, c##r##0), _mm256_storeu_ps(o + r * ldo + 8, c##r##1);
+    TILE_ROWS(STORE)
+#undef STORE
 }
 
 /* One row of a score block, kbp entries (the padding already -inf): folds
