@@ -6,6 +6,7 @@
 #   make test-asan    the same suite under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz         build libFuzzer targets (build-fuzz/); make fuzz-run FUZZ_SECONDS=N runs each
 #   make deps         install the Debian packages the project needs (apt-get)
+#   make devkit       pack .devkit/ for a GPU session (tools/devkit.sh; see tools/device_checks.sh)
 #   make parity       full-size DA3 parity with the official PyTorch code (outside CI: needs
 #                     torch + the official source, PYTHON=... DA3_SRC=...; random weights)
 #   BUILD=dir         put objects elsewhere (parallel builds must use different dirs)
@@ -157,6 +158,10 @@ parity: $(BUILD)/test_gs
 	  GS_TEST_VERBOSE=1 GS_PARITY_DIR=$$d $(BUILD)/test_gs da3_parity_full || exit 1; \
 	done; done
 .PHONY: parity
+
+devkit:
+	bash tools/devkit.sh
+.PHONY: devkit
 
 print-libs:
 	@echo $(LIBS) -fopenmp

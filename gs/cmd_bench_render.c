@@ -38,6 +38,9 @@ static const char k_usage[] =
     "  --threads N           CPU threads (default: all)\n"
     "  --scaling             also time the CPU at 1, 2, 4, ... threads up to --threads\n"
     "  --json FILE           write the figures as JSON\n"
+    "  --export DIR          also write each case's scene (INRIA PLY) and cameras (gs JSON) and\n"
+    "                        DIR/manifest.json, for timing other rasterizers on the same work\n"
+    "                        (tools/bench_gsplat.py)\n"
     "  --quick               2 views of 64x64, 128x96 renders, one frame, no warm-up (a smoke test)\n";
 
 static const gs_command k_cmd = {"bench render", NULL, "render benchmark", k_usage};
@@ -317,8 +320,48 @@ static gs_status write_json(const char *path, const char *cpu, const char *gpu, 
     return st;
 }
 
+/* --export: the scene once per case, the cameras once per case and size, and
+ * a manifest naming them (a JSON array of {case, scene, cameras, width,
+ * height, gaussians, sh_degree, antialiased}; files relative to DIR). */
+static gs_status export_case(const char *dir, const char *tag, const gs_scene *s, int write_scene, const gs_camera *cams,
+                             int nc, cJSON *manifest) {
+    char scene[4096], camf[4096], path[8192];
+    snprintf(scene, sizeof scene, "%s.ply", tag);
+    snprintf(camf, sizeof camf, "%s_%dx%d.json", tag, cams[0].width, cams[0].height);
+    gs_status st = GS_OK;
+    if (write_scene) {
+        snprintf(path, sizeof path, "%s/%s", dir, scene);
+        if ((st = gs_scene_write(path, s))) return st;
+    }
+    gs_cameras c = {nc, (gs_camera *)cams};
+    snprintf(path, sizeof path, "%s/%s", dir, camf);
+    if ((st = gs_cameras_write_json(path, &c))) return st;
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return gs_error(GS_ERR_NOMEM, "export: out of memory");
+    cJSON_AddStringToObject(o, "case", tag);
+    cJSON_AddStringToObject(o, "scene", scene);
+    cJSON_AddStringToObject(o, "cameras", camf);
+    cJSON_AddNumberToObject(o, "width", cams[0].width);
+    cJSON_AddNumberToObject(o, "height", cams[0].height);
+    cJSON_AddNumberToObject(o, "gaussians", (double)s->n);
+    cJSON_AddNumberToObject(o, "sh_degree", s->sh_degree);
+    cJSON_AddBoolToObject(o, "antialiased", s->antialiased != 0);
+    cJSON_AddItemToArray(manifest, o);
+    return GS_OK;
+}
+
+static gs_status write_manifest(const char *dir, cJSON *manifest) {
+    char path[8192];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    char *text = cJSON_Print(manifest);
+    if (!text) return gs_error(GS_ERR_NOMEM, "%s: cannot format the JSON", path);
+    gs_status st = gs_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
 int bench_render(int argc, char **argv) {
-    const char *workload = "all", *scenes_dir = NULL, *json = NULL, *sizes_arg = "504x504,1920x1080";
+    const char *workload = "all", *scenes_dir = NULL, *json = NULL, *sizes_arg = "504x504,1920x1080", *export_dir = NULL;
     long views = 12, view_size = 504, ncams = 3, runs = -1, warmup = 1, threads = 0;
     int quick = 0, scaling = 0, sizes_given = 0;
     const char *device = "all";
@@ -337,6 +380,7 @@ int bench_render(int argc, char **argv) {
         else if (!strcmp(a, "--threads") && more) { if (!cli_parse_int(argv[++i], 1, 4096, &threads)) return cli_usage_error(&k_cmd, "--threads takes 1-4096"); }
         else if (!strcmp(a, "--device") && more) device = argv[++i];
         else if (!strcmp(a, "--json") && more) json = argv[++i];
+        else if (!strcmp(a, "--export") && more) export_dir = argv[++i];
         else if (!strcmp(a, "--scaling")) scaling = 1;
         else if (!strcmp(a, "--quick")) quick = 1;
         else return cli_usage_error(&k_cmd, "unknown option '%s' (or a missing value)", a);
@@ -377,6 +421,11 @@ int bench_render(int argc, char **argv) {
            "median", "[min .. max]", "peak memory");
     results rs = {0};
     gs_status st = GS_OK;
+    cJSON *manifest = NULL;
+    if (export_dir) {
+        if ((st = gs_mkdirs(export_dir))) return cli_fail("bench render", st);
+        if (!(manifest = cJSON_CreateArray())) return cli_fail("bench render", gs_error(GS_ERR_NOMEM, "out of memory"));
+    }
 
     if (do_ff) {
         gs_scene s;
@@ -396,6 +445,11 @@ int bench_render(int argc, char **argv) {
                 cams[c] = arc_camera(phi, sizes[k][0], sizes[k][1], 58);
             }
             st = bench_scene(&p, "feed-forward", name, &s, cams, (int)ncams, cuda, &rs);
+            if (!st && manifest) {
+                char tag[64];
+                snprintf(tag, sizeof tag, "ff_%ldx%ld", views, view_size);
+                st = export_case(export_dir, tag, &s, k == 0, cams, (int)ncams, manifest);
+            }
         }
         gs_scene_free(&s);
     }
@@ -431,6 +485,13 @@ int bench_render(int argc, char **argv) {
                     gs_cameras orbit;
                     if ((st = gs_orbit_path(&s, NULL, (int)ncams, sizes[k][0], sizes[k][1], &orbit))) break;
                     st = bench_scene(&p, "scene", names[i], &s, orbit.cams, orbit.n, cuda, &rs);
+                    if (!st && manifest) {
+                        char tag[256];
+                        snprintf(tag, sizeof tag, "%.200s", names[i]);
+                        for (char *c = tag; *c; c++)
+                            if (*c == '.') *c = '_';
+                        st = export_case(export_dir, tag, &s, k == 0, orbit.cams, orbit.n, manifest);
+                    }
                     gs_cameras_free(&orbit);
                 }
                 gs_scene_free(&s);
@@ -439,9 +500,12 @@ int bench_render(int argc, char **argv) {
         }
     }
     if (!st && json) st = write_json(json, cpu, gpu, &rs);
+    if (!st && manifest) st = write_manifest(export_dir, manifest);
+    cJSON_Delete(manifest);
     free(rs.r);
     gs_raster_cuda_free(cuda);
     if (st) return cli_fail("bench render", st);
     if (json) printf("  wrote %s\n", json);
+    if (export_dir) printf("  exported the cases to %s (manifest.json)\n", export_dir);
     return 0;
 }

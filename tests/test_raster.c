@@ -526,4 +526,25 @@ TEST(raster_bench_render_quick) {
     free(text);
     snprintf(cmd, sizeof cmd, "%s bench render --quick --sizes 7 >/dev/null 2>&1", bin);
     CHECK(system(cmd) != 0);
+    /* --export: the same scene and cameras as files another rasterizer can read */
+    const char *dir = gs_test_tmp("bench_export");
+    snprintf(cmd, sizeof cmd, "rm -rf %s && %s bench render --quick --workload ff --device cpu --export %s >/dev/null 2>&1",
+             dir, bin, dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    CHECK_OK(gs_read_file(path, 1 << 20, &text, &n));
+    CHECK(text && strstr((char *)text, "\"scene\":\t\"ff_2x64.ply\"") &&
+          strstr((char *)text, "\"cameras\":\t\"ff_2x64_128x96.json\""));
+    free(text);
+    gs_scene s;
+    snprintf(path, sizeof path, "%s/ff_2x64.ply", dir);
+    CHECK_OK(gs_scene_read(path, &s, NULL));
+    CHECK(s.n == 8192 && s.sh_degree == 2);
+    gs_scene_free(&s);
+    gs_cameras cams;
+    snprintf(path, sizeof path, "%s/ff_2x64_128x96.json", dir);
+    CHECK_OK(gs_cameras_read(path, NULL, &cams, NULL));
+    CHECK(cams.n >= 1 && cams.cams[0].width == 128 && cams.cams[0].height == 96 && cams.cams[0].has_pose);
+    gs_cameras_free(&cams);
 }
