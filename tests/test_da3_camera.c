@@ -8,47 +8,10 @@
 #include "heads/camera.h"
 #include "heads/dpt.h"
 #include "data/safetensors.h"
+#include "tests/da3_golden.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define GOLDEN_DIR "tests/golden/da3/"
-
-typedef struct {
-    gs_safetensors st;
-    int S, H, W;
-} gcase;
-
-static int gcase_open(gcase *c, const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, GOLDEN_DIR "%s.safetensors", name);
-    memset(c, 0, sizeof *c);
-    if (gs_st_open(&c->st, path) != GS_OK) return 0;
-    const char *s = gs_st_meta(&c->st, "views"), *h = gs_st_meta(&c->st, "height"), *w = gs_st_meta(&c->st, "width");
-    c->S = s ? atoi(s) : 0, c->H = h ? atoi(h) : 0, c->W = w ? atoi(w) : 0;
-    return 1;
-}
-
-static float *gget(const gcase *c, const char *name, size_t *n) {
-    const gs_st_tensor *t = gs_st_find(&c->st, name);
-    if (!t) return NULL;
-    gs_tensor view, f;
-    gs_st_view(t, &view);
-    if (gs_tensor_to_f32(&view, &f) != GS_OK) return NULL;
-    if (n) *n = (size_t)gs_tensor_numel(&f);
-    return f.data;
-}
-
-/* max|a-b| / max(max|b|, 1e-6) */
-static double relerr(const float *a, const float *b, size_t n) {
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= md)) md = d;
-        mb = fmax(mb, fabs((double)b[i]));
-    }
-    return md / fmax(mb, 1e-6);
-}
 
 typedef struct {
     gs_da3_config cfg;
@@ -58,9 +21,9 @@ typedef struct {
 static int gmodel_open(gmodel *m, const char *name) {
     char path[256];
     memset(m, 0, sizeof *m);
-    snprintf(path, sizeof path, GOLDEN_DIR "%s/config.json", name);
+    snprintf(path, sizeof path, DA3_GOLDEN_DIR "%s/config.json", name);
     if (gs_da3_config_load(path, &m->cfg) != GS_OK) return 0;
-    snprintf(path, sizeof path, GOLDEN_DIR "%s/model.safetensors", name);
+    snprintf(path, sizeof path, DA3_GOLDEN_DIR "%s/model.safetensors", name);
     return gs_weights_open(&m->w, path) == GS_OK;
 }
 
@@ -157,8 +120,8 @@ static void grab_pose(void *ctx, const char *name, const float *data, int ndim, 
 }
 
 static void cam_dec_case(const char *cname) {
-    gcase c;
-    if (!gcase_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3)");
+    da3_golden c;
+    if (!da3_golden_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3)");
     gmodel m;
     const char *mname = gs_st_meta(&c.st, "model");
     if (!mname || !gmodel_open(&m, mname)) {
@@ -171,9 +134,9 @@ static void cam_dec_case(const char *cname) {
     gs_cam_dec dec;
     CHECK_OK(gs_cam_dec_bind(&dec, &m.w, prefix, m.cfg.net.head_dim_in));
     size_t n = 0;
-    float *tok = gget(&c, "backbone.cam_token.3", &n);
-    float *ge = gget(&c, "cam.extrinsics", NULL), *gk = gget(&c, "cam.intrinsics", NULL),
-          *gp = gget(&c, "cam.pose_enc", NULL);
+    float *tok = da3_golden_f32(&c, "backbone.cam_token.3", &n);
+    float *ge = da3_golden_f32(&c, "cam.extrinsics", NULL), *gk = da3_golden_f32(&c, "cam.intrinsics", NULL),
+          *gp = da3_golden_f32(&c, "cam.pose_enc", NULL);
     CHECK(tok && ge && gk && n == (size_t)c.S * m.cfg.net.head_dim_in);
     float *e = calloc((size_t)c.S * 12, 4), *k = calloc((size_t)c.S * 9, 4);
     /* the pose encoding comes through the dump hook */
@@ -181,10 +144,10 @@ static void cam_dec_case(const char *cname) {
     gs_dump d = {grab_pose, &pg};
     if (tok && ge && gk) {
         CHECK_OK(gs_cam_dec_forward(&dec, tok, c.S, c.H, c.W, e, k, &d));
-        const double re = relerr(e, ge, (size_t)c.S * 12), rk = relerr(k, gk, (size_t)c.S * 9);
+        const double re = da3_rel_err(e, ge, (size_t)c.S * 12, NULL), rk = da3_rel_err(k, gk, (size_t)c.S * 9, NULL);
         CHECK_MSG(re <= 1e-5, "%s: cam.extrinsics relative error %g", cname, re);
         CHECK_MSG(rk <= 1e-5, "%s: cam.intrinsics relative error %g", cname, rk);
-        const double rp = gp && pg.p && pg.n == (size_t)c.S * 9 ? relerr(pg.p, gp, pg.n) : 1.0;
+        const double rp = gp && pg.p && pg.n == (size_t)c.S * 9 ? da3_rel_err(pg.p, gp, pg.n, NULL) : 1.0;
         CHECK_MSG(rp <= 1e-5, "%s: cam.pose_enc relative error %g", cname, rp);
         printf("    %-22s cam_dec: pose_enc %.2e, extrinsics %.2e, intrinsics %.2e\n", cname, rp, re, rk);
     }
@@ -204,28 +167,28 @@ TEST(da3_camera_dec_nested) { cam_dec_case("nested_s2"); }
 /* ---- extrinsics normalisation + CameraEnc ----------------------------------------- */
 
 static void posed_case(const char *cname) {
-    gcase c;
-    if (!gcase_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3)");
+    da3_golden c;
+    if (!da3_golden_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3)");
     gmodel m;
     if (!gmodel_open(&m, gs_st_meta(&c.st, "model"))) {
         CHECK(0);
         gs_st_close(&c.st);
         return;
     }
-    float *ext = gget(&c, "input.extrinsics", NULL), *gn = gget(&c, "input.extrinsics_norm", NULL),
-          *K = gget(&c, "input.intrinsics", NULL), *gt = gget(&c, "cam_enc.tokens", NULL);
+    float *ext = da3_golden_f32(&c, "input.extrinsics", NULL), *gn = da3_golden_f32(&c, "input.extrinsics_norm", NULL),
+          *K = da3_golden_f32(&c, "input.intrinsics", NULL), *gt = da3_golden_f32(&c, "cam_enc.tokens", NULL);
     CHECK(ext && gn && K && gt);
     const int S = c.S, C = m.cfg.net.embed_dim;
     float *norm = calloc((size_t)S * 16, 4), *tok = calloc((size_t)S * C, 4);
     if (ext && gn && K && gt) {
         CHECK_OK(gs_da3_normalize_extrinsics(ext, S, norm));
-        const double rn = relerr(norm, gn, (size_t)S * 16);
+        const double rn = da3_rel_err(norm, gn, (size_t)S * 16, NULL);
         CHECK_MSG(rn <= 1e-5, "input.extrinsics_norm relative error %g", rn);
         /* in place gives the same */
         float *inplace = malloc((size_t)S * 16 * 4);
         memcpy(inplace, ext, (size_t)S * 16 * 4);
         CHECK_OK(gs_da3_normalize_extrinsics(inplace, S, inplace));
-        CHECK(relerr(inplace, norm, (size_t)S * 16) == 0);
+        CHECK(da3_rel_err(inplace, norm, (size_t)S * 16, NULL) == 0);
         free(inplace);
 
         char prefix[96];
@@ -233,14 +196,14 @@ static void posed_case(const char *cname) {
         gs_cam_enc enc;
         CHECK_OK(gs_cam_enc_bind(&enc, &m.w, prefix, C, m.cfg.net.cam_enc_heads));
         CHECK_OK(gs_cam_enc_forward(&enc, gn, K, S, c.H, c.W, tok, NULL));
-        const double rt = relerr(tok, gt, (size_t)S * C);
+        const double rt = da3_rel_err(tok, gt, (size_t)S * C, NULL);
         CHECK_MSG(rt <= 1e-5, "cam_enc.tokens relative error %g", rt);
         printf("    %-22s extrinsics_norm %.2e, cam_enc.tokens %.2e\n", cname, rn, rt);
         /* the tokens depend on all views (attention across S): dropping
          * view 2 changes the tokens of views 0 and 1 */
         float *tok2 = calloc((size_t)2 * C, 4);
         CHECK_OK(gs_cam_enc_forward(&enc, gn, K, 2, c.H, c.W, tok2, NULL));
-        CHECK(relerr(tok2, tok, (size_t)2 * C) > 1e-4);
+        CHECK(da3_rel_err(tok2, tok, (size_t)2 * C, NULL) > 1e-4);
         free(tok2);
         /* bad inputs */
         float badK[9 * 8];
@@ -430,11 +393,11 @@ static double explained(const float *ray, const float *conf, int h, int w, int H
  * least 0.15x the confidence the golden pose explains (the reference's
  * worst seed reaches 0.19x; a broken solver explains ~none). */
 TEST(da3_camera_ray_pose_golden) {
-    gcase c;
-    if (!gcase_open(&c, "anyview_ray_s2")) TEST_SKIP("golden case missing (tests/golden/da3)");
+    da3_golden c;
+    if (!da3_golden_open(&c, "anyview_ray_s2")) TEST_SKIP("golden case missing (tests/golden/da3)");
     size_t nr = 0;
-    float *ray = gget(&c, "head.ray", &nr), *conf = gget(&c, "head.ray_conf", NULL),
-          *ge = gget(&c, "ray_pose.extrinsics", NULL), *gk = gget(&c, "ray_pose.intrinsics", NULL);
+    float *ray = da3_golden_f32(&c, "head.ray", &nr), *conf = da3_golden_f32(&c, "head.ray_conf", NULL),
+          *ge = da3_golden_f32(&c, "ray_pose.extrinsics", NULL), *gk = da3_golden_f32(&c, "ray_pose.intrinsics", NULL);
     const gs_st_tensor *t = gs_st_find(&c.st, "head.ray");
     CHECK(ray && conf && ge && gk && t);
     if (ray && conf && ge && gk && t) {
@@ -481,7 +444,7 @@ TEST(da3_camera_ray_pose_golden) {
 /* ---- bad inputs -------------------------------------------------------------------- */
 
 TEST(da3_camera_missing_keys_and_bad_tokens) {
-    const char *src = GOLDEN_DIR "tiny-anyview/model.safetensors";
+    const char *src = DA3_GOLDEN_DIR "tiny-anyview/model.safetensors";
     if (!gs_file_exists(src)) TEST_SKIP("golden model missing");
     /* drop cam_dec.fc_qvec.bias and cam_enc.trunk.2.ls1.gamma */
     gs_safetensors st;

@@ -10,41 +10,12 @@
 #include "tests/test.h"
 #include "heads/dpt.h"
 #include "data/safetensors.h"
+#include "tests/da3_golden.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define GOLDEN_DIR "tests/golden/da3/"
 #define TOL 1e-4   /* relative: max|a-b| / max(max|b|, 1e-6) */
-
-/* ---- golden access -------------------------------------------------------------- */
-
-typedef struct {
-    gs_safetensors st;
-    int S, H, W, ray;
-} golden_case;
-
-static int case_open(golden_case *c, const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, GOLDEN_DIR "%s.safetensors", name);
-    memset(c, 0, sizeof *c);
-    if (gs_st_open(&c->st, path) != GS_OK) return 0;
-    const char *s = gs_st_meta(&c->st, "views"), *h = gs_st_meta(&c->st, "height"), *w = gs_st_meta(&c->st, "width"),
-               *r = gs_st_meta(&c->st, "use_ray_pose");
-    c->S = s ? atoi(s) : 0, c->H = h ? atoi(h) : 0, c->W = w ? atoi(w) : 0, c->ray = r && !strcmp(r, "1");
-    return 1;
-}
-
-/* A float32 copy of a golden tensor (NULL when absent); *n = element count. */
-static float *golden_f32(const golden_case *c, const char *name, size_t *n) {
-    const gs_st_tensor *t = gs_st_find(&c->st, name);
-    if (!t) return NULL;
-    gs_tensor view, f;
-    gs_st_view(t, &view);
-    if (gs_tensor_to_f32(&view, &f) != GS_OK) return NULL;
-    if (n) *n = (size_t)gs_tensor_numel(&f);
-    return f.data;
-}
 
 /* ---- dump collector ------------------------------------------------------------- */
 
@@ -79,22 +50,11 @@ static void dump_list_free(dump_list *l) {
     l->n = 0;
 }
 
-static double rel_err(const float *a, const float *b, size_t n, double *max_abs) {
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= md)) md = d; /* NaN propagates */
-        mb = fmax(mb, fabs((double)b[i]));
-    }
-    if (max_abs) *max_abs = md;
-    return md / fmax(mb, 1e-6);
-}
-
 /* Compare the dumps in forward order with the golden tensors of the same
  * name; every golden tensor whose name starts with one of `tags` must have
  * been dumped (except the GaussianAdapter's gs.means, ...). Returns the
  * worst relative error; the first divergence above TOL fails the test. */
-static double compare_dumps(const golden_case *c, const char *cname, const dump_list *l, const char *const *tags) {
+static double compare_dumps(const da3_golden *c, const char *cname, const dump_list *l, const char *const *tags) {
     double worst = 0;
     const char *worst_name = "-";
     int compared = 0, failed = 0;
@@ -111,8 +71,8 @@ static double compare_dumps(const golden_case *c, const char *cname, const dump_
             break;
         }
         size_t n = 0;
-        float *g = golden_f32(c, e->name, &n);
-        double ma = 0, r = rel_err(e->data, g, n, &ma);
+        float *g = da3_golden_f32(c, e->name, &n);
+        double ma = 0, r = da3_rel_err(e->data, g, n, &ma);
         free(g);
         compared++;
         if (!(r <= worst)) worst = r, worst_name = e->name;
@@ -152,12 +112,12 @@ typedef struct {
 static int model_open(model *m, const char *name, int want_gs) {
     char path[256];
     memset(m, 0, sizeof *m);
-    snprintf(path, sizeof path, GOLDEN_DIR "%s/config.json", name);
+    snprintf(path, sizeof path, DA3_GOLDEN_DIR "%s/config.json", name);
     if (gs_da3_config_load(path, &m->cfg) != GS_OK) {
         gs_test_fail(__FILE__, __LINE__, "%s: %s", path, gs_last_error());
         return 0;
     }
-    snprintf(path, sizeof path, GOLDEN_DIR "%s/model.safetensors", name);
+    snprintf(path, sizeof path, DA3_GOLDEN_DIR "%s/model.safetensors", name);
     if (gs_weights_open(&m->w, path) != GS_OK) {
         gs_test_fail(__FILE__, __LINE__, "%s: %s", path, gs_last_error());
         return 0;
@@ -191,15 +151,15 @@ typedef struct {
     float *depth, *conf, *sky, *ray, *ray_conf, *gs_raw, *gs_conf;
 } run_bufs;
 
-static int load_inputs_pfx(const golden_case *c, run_bufs *b, const char *pfx) {
+static int load_inputs_pfx(const da3_golden *c, run_bufs *b, const char *pfx) {
     memset(b, 0, sizeof *b);
     for (int k = 0; k < 4; k++) {
         char name[48];
         snprintf(name, sizeof name, "%sbackbone.feat.%d", pfx, k);
-        b->feat[k] = golden_f32(c, name, NULL);
+        b->feat[k] = da3_golden_f32(c, name, NULL);
         if (!b->feat[k]) return 0;
     }
-    b->images = golden_f32(c, "input.images", NULL);
+    b->images = da3_golden_f32(c, "input.images", NULL);
     const size_t HW = (size_t)c->H * c->W, HW8 = (size_t)(c->H / 14 * 8) * (c->W / 14 * 8);
     b->depth = calloc((size_t)c->S * HW, 4);
     b->conf = calloc((size_t)c->S * HW, 4);
@@ -211,7 +171,7 @@ static int load_inputs_pfx(const golden_case *c, run_bufs *b, const char *pfx) {
     return b->images != NULL;
 }
 
-static int load_inputs(const golden_case *c, run_bufs *b) { return load_inputs_pfx(c, b, ""); }
+static int load_inputs(const da3_golden *c, run_bufs *b) { return load_inputs_pfx(c, b, ""); }
 
 static void free_inputs(run_bufs *b) {
     for (int k = 0; k < 4; k++) free(b->feat[k]);
@@ -219,7 +179,7 @@ static void free_inputs(run_bufs *b) {
     free(b->gs_raw), free(b->gs_conf);
 }
 
-static gs_status run_head(gs_dpt_head *h, const golden_case *c, run_bufs *b, int want_ray, const gs_dump *d) {
+static gs_status run_head(gs_dpt_head *h, const da3_golden *c, run_bufs *b, int want_ray, const gs_dump *d) {
     gs_dpt_outputs o = {0};
     if (h->p.kind == GS_DPT_GS) {
         o.gs_raw = b->gs_raw, o.gs_conf = b->gs_conf;
@@ -235,8 +195,8 @@ static gs_status run_head(gs_dpt_head *h, const golden_case *c, run_bufs *b, int
 
 /* Run the depth head (and the GS head) of one case; compare all dumps. */
 static void head_case(const char *cname) {
-    golden_case c;
-    if (!case_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3, tools/make_da3_goldens.py)");
+    da3_golden c;
+    if (!da3_golden_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3, tools/make_da3_goldens.py)");
     const char *mname = gs_st_meta(&c.st, "model");
     const int want_gs = gs_st_find(&c.st, "gs.conf") != NULL;
     model m;
@@ -273,11 +233,11 @@ static void head_case(const char *cname) {
     b2.ray_conf = calloc(HW8, 4), b2.gs_raw = calloc(HW * 37, 4), b2.gs_conf = calloc(HW, 4);
     CHECK_OK(run_head(&m.head, &c, &b2, c.ray, NULL));
     if (want_gs) CHECK_OK(run_head(&m.gs, &c, &b2, 0, NULL));
-    CHECK(rel_err(b2.depth, b.depth, HW, NULL) <= 1e-6);
-    CHECK(rel_err(b2.conf, b.conf, HW, NULL) <= 1e-6);
-    CHECK(rel_err(b2.sky, b.sky, HW, NULL) <= 1e-6);
-    CHECK(rel_err(b2.ray, b.ray, HW8 * 6, NULL) <= 1e-6);
-    CHECK(rel_err(b2.gs_raw, b.gs_raw, HW * 37, NULL) <= 1e-6);
+    CHECK(da3_rel_err(b2.depth, b.depth, HW, NULL) <= 1e-6);
+    CHECK(da3_rel_err(b2.conf, b.conf, HW, NULL) <= 1e-6);
+    CHECK(da3_rel_err(b2.sky, b.sky, HW, NULL) <= 1e-6);
+    CHECK(da3_rel_err(b2.ray, b.ray, HW8 * 6, NULL) <= 1e-6);
+    CHECK(da3_rel_err(b2.gs_raw, b.gs_raw, HW * 37, NULL) <= 1e-6);
     free(b2.depth), free(b2.conf), free(b2.sky), free(b2.ray), free(b2.ray_conf), free(b2.gs_raw), free(b2.gs_conf);
 
     dump_list_free(&l);
@@ -303,23 +263,23 @@ TEST(da3_heads_nested_anyview_and_metric) { head_case("nested_s2"); }
 TEST(da3_heads_reused_across_image_sizes) {
     const char *cases[] = {"anyview_s1", "anyview_s2", "anyview_ray_s2", "anyview_s1"};
     model m;
-    if (!gs_file_exists(GOLDEN_DIR "tiny-anyview/model.safetensors")) TEST_SKIP("golden model missing");
+    if (!gs_file_exists(DA3_GOLDEN_DIR "tiny-anyview/model.safetensors")) TEST_SKIP("golden model missing");
     if (!model_open(&m, "tiny-anyview", 0)) {
         model_close(&m);
         return;
     }
     for (int i = 0; i < 4; i++) {
-        golden_case c;
+        da3_golden c;
         run_bufs b;
-        if (!case_open(&c, cases[i])) continue;
+        if (!da3_golden_open(&c, cases[i])) continue;
         if (load_inputs(&c, &b)) {
             CHECK_OK(run_head(&m.head, &c, &b, 1, NULL));
             size_t n = 0;
-            float *g = golden_f32(&c, "head.depth", &n);
-            CHECK_MSG(g && rel_err(b.depth, g, n, NULL) <= TOL, "%s: depth differs after reuse", cases[i]);
+            float *g = da3_golden_f32(&c, "head.depth", &n);
+            CHECK_MSG(g && da3_rel_err(b.depth, g, n, NULL) <= TOL, "%s: depth differs after reuse", cases[i]);
             free(g);
-            g = golden_f32(&c, "head.ray", &n);
-            if (g) CHECK_MSG(rel_err(b.ray, g, n, NULL) <= TOL, "%s: ray differs after reuse", cases[i]);
+            g = da3_golden_f32(&c, "head.ray", &n);
+            if (g) CHECK_MSG(da3_rel_err(b.ray, g, n, NULL) <= TOL, "%s: ray differs after reuse", cases[i]);
             free(g);
         }
         free_inputs(&b);
@@ -358,13 +318,13 @@ static int rewrite_checkpoint(const char *src, const char *dst, const char *cons
 }
 
 TEST(da3_heads_missing_and_misshaped_keys_named) {
-    const char *src = GOLDEN_DIR "tiny-mono/model.safetensors";
+    const char *src = DA3_GOLDEN_DIR "tiny-mono/model.safetensors";
     if (!gs_file_exists(src)) TEST_SKIP("golden model missing");
     const char *path = gs_test_tmp("mono_broken.safetensors");
     const char *drop[] = {"head.scratch.output_conv1.weight", "head.scratch.refinenet2.resConfUnit1.conv2.bias", NULL};
     CHECK(rewrite_checkpoint(src, path, drop, "model.head.projects.1.bias"));
     gs_da3_config cfg;
-    CHECK_OK(gs_da3_config_load(GOLDEN_DIR "tiny-mono/config.json", &cfg));
+    CHECK_OK(gs_da3_config_load(DA3_GOLDEN_DIR "tiny-mono/config.json", &cfg));
     gs_weights w;
     CHECK_OK(gs_weights_open(&w, path));
     gs_dpt_head h;
@@ -391,9 +351,9 @@ TEST(da3_heads_missing_and_misshaped_keys_named) {
 
 /* The shared aux LayerNorm may be stored under any of its 4 aliases. */
 TEST(da3_heads_shared_ln_alias) {
-    const char *src = GOLDEN_DIR "tiny-anyview/model.safetensors";
-    golden_case c;
-    if (!gs_file_exists(src) || !case_open(&c, "anyview_ray_s2")) TEST_SKIP("golden files missing");
+    const char *src = DA3_GOLDEN_DIR "tiny-anyview/model.safetensors";
+    da3_golden c;
+    if (!gs_file_exists(src) || !da3_golden_open(&c, "anyview_ray_s2")) TEST_SKIP("golden files missing");
     /* move alias 0 to alias 2 by rewriting: drop .0.2.*, add .2.2.* */
     gs_safetensors st;
     CHECK_OK(gs_st_open(&st, src));
@@ -412,7 +372,7 @@ TEST(da3_heads_shared_ln_alias) {
     gs_st_close(&st);
 
     gs_da3_config cfg;
-    CHECK_OK(gs_da3_config_load(GOLDEN_DIR "tiny-anyview/config.json", &cfg));
+    CHECK_OK(gs_da3_config_load(DA3_GOLDEN_DIR "tiny-anyview/config.json", &cfg));
     gs_weights w;
     CHECK_OK(gs_weights_open(&w, path));
     CHECK(!gs_weights_has(&w, cfg.prefix, "head.scratch.output_conv2_aux.0.2.weight"));
@@ -424,8 +384,8 @@ TEST(da3_heads_shared_ln_alias) {
     if (h.bound && load_inputs(&c, &b)) {
         CHECK_OK(run_head(&h, &c, &b, 1, NULL));
         size_t n = 0;
-        float *g = golden_f32(&c, "head.ray", &n);
-        CHECK(g && rel_err(b.ray, g, n, NULL) <= TOL);
+        float *g = da3_golden_f32(&c, "head.ray", &n);
+        CHECK(g && da3_rel_err(b.ray, g, n, NULL) <= TOL);
         free(g);
     }
     free_inputs(&b);
@@ -435,8 +395,8 @@ TEST(da3_heads_shared_ln_alias) {
 }
 
 TEST(da3_heads_bad_arguments_and_nan) {
-    golden_case c;
-    if (!case_open(&c, "anyview_s2")) TEST_SKIP("golden case missing");
+    da3_golden c;
+    if (!da3_golden_open(&c, "anyview_s2")) TEST_SKIP("golden case missing");
     model m;
     run_bufs b;
     if (!model_open(&m, "tiny-anyview", 0) || !load_inputs(&c, &b)) {
