@@ -162,7 +162,7 @@ static gs_status parse_net(const char *file, const char *where, const cJSON *obj
         get_int(&a, "alt_start", -1, MAX_DEPTH - 1, 1, &n->alt_start) < 0 ||
         get_int(&a, "qknorm_start", -1, MAX_DEPTH - 1, 1, &n->qknorm_start) < 0 ||
         get_int(&a, "rope_start", -1, MAX_DEPTH - 1, 1, &n->rope_start) < 0 ||
-        get_bool(&a, "cat_token", 1, &n->cat_token) < 0 || get_int(&a, "patch_size", 1, 64, 1, &n->patch_size) < 0 ||
+        get_bool(&a, "cat_token", 1, &n->cat_token) < 0 || get_int(&a, "patch_size", 14, 14, 1, &n->patch_size) < 0 || /* the heads assume 14 */
         get_int(&a, "pos_grid", 1, 256, 1, &n->pos_grid) < 0 ||
         get_int(&a, "head_dim_in", 1, 2 * MAX_DIM, 1, &n->head_dim_in) < 0 ||
         get_int(&a, "features", 1, MAX_DIM, 1, &n->features) < 0 ||

@@ -158,7 +158,7 @@ static float softmax_row(float *row, int n) {
         acc += v;
     }
     if (j < n) {
-        v4f v = {0, 0, 0, 0};
+        v4f v = {mx, mx, mx, mx}; /* unused lanes: exp(0), never a huge argument */
         memcpy(&v, row + j, (size_t)(n - j) * sizeof(float));
         v = exp4_nonpos(v - mx);
         for (int l = 0; l < n - j; l++) {

@@ -51,12 +51,8 @@ int gs_ops_set_simd(int on) {
 
 #ifdef GS_X86
 
-#ifndef ATT_MQ
-#define ATT_MQ 48 /* query rows per task: 8 tiles of 6 */
-#endif
-#ifndef ATT_KB
+#define ATT_MQ 48  /* query rows per task: 8 tiles of 6 */
 #define ATT_KB 256 /* keys per block */
-#endif
 #define ATT_MR 6
 #define ATT_NR 16
 #define AVX2 __attribute__((target("avx2,fma")))

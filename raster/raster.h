@@ -43,7 +43,7 @@ typedef struct {
     float *rgb;    /* (H,W,3) */
     float *depth;  /* (H,W) expected depth sum(z a T) / (1 - T); 0 where nothing was hit */
     float *alpha;  /* (H,W) 1 - T */
-    int64_t n_invalid;        /* splats skipped for NaN/Inf/non-positive scale/zero quaternion */
+    int64_t n_invalid;        /* splats skipped for NaN/Inf (colour too)/non-positive scale/zero quaternion */
     int64_t n_visible;        /* splats that survived projection culling */
     int64_t n_intersections;  /* (splat, tile) pairs */
 } gs_raster_out;

@@ -37,7 +37,7 @@ void gs_raster_out_free(gs_raster_out *o) {
     memset(o, 0, sizeof *o);
 }
 
-void gs_sh_to_rgb(const float *sh, int degree, const float dir[3], float rgb[3]) { gs_sh_eval(sh, degree, dir, rgb); }
+void gs_sh_to_rgb(const float *sh, int degree, const float dir[3], float rgb[3]) { (void)gs_sh_eval(sh, degree, dir, rgb); }
 
 int gs_project_splat(const gs_scene *s, int64_t i, const float R[9], const float t[3], const float campos[3],
                      float fx, float fy, float cx, float cy, int width, int height, const gs_raster_opts *o,
@@ -47,7 +47,11 @@ int gs_project_splat(const gs_scene *s, int64_t i, const float R[9], const float
                          height, o, p, invalid))
         return 0;
     float dir[3] = {m[0] - campos[0], m[1] - campos[1], m[2] - campos[2]};
-    gs_sh_eval(s->sh + (size_t)i * gs_sh_coeffs(s->sh_degree) * 3, sh_degree, dir, p->rgb);
+    if (!gs_sh_eval(s->sh + (size_t)i * gs_sh_coeffs(s->sh_degree) * 3, sh_degree, dir, p->rgb)) {
+        p->radius[0] = p->radius[1] = 0;
+        if (invalid) *invalid = 1;
+        return 0;
+    }
     return 1;
 }
 
@@ -221,7 +225,10 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
     int W = opts->width > 0 ? opts->width : cam->width, H = opts->height > 0 ? opts->height : cam->height;
     if (W <= 0 || H <= 0 || W > 32768 || H > 32768)
         return gs_error(GS_ERR_INVALID, "render: image size %dx%d out of range (1..32768)", W, H);
-    if (s->n > INT32_MAX) return gs_error(GS_ERR_INVALID, "render: %lld splats exceed the renderer's 2^31 limit", (long long)s->n);
+    if (s->n < 0 || s->n > INT32_MAX)
+        return gs_error(GS_ERR_INVALID, "render: %lld splats exceed the renderer's 2^31 limit", (long long)s->n);
+    if (s->sh_degree < 0 || s->sh_degree > GS_SH_MAX_DEGREE)
+        return gs_error(GS_ERR_INVALID, "render: SH degree %d out of range (0..3)", s->sh_degree);
     double sx = cam->width > 0 ? (double)W / cam->width : 1, sy = cam->height > 0 ? (double)H / cam->height : 1;
     float fx = (float)(cam->fx * sx), fy = (float)(cam->fy * sy), cx = (float)(cam->cx * sx), cy = (float)(cam->cy * sy);
     if (!(fx > 0) || !(fy > 0) || !isfinite(fx) || !isfinite(fy) || !isfinite(cx) || !isfinite(cy))

@@ -153,7 +153,9 @@ __global__ void k_project(int64_t n, const float *means, const float *scales, co
         int4 box = make_int4(0, 0, 0, 0);
         if (vis) {
             float dir[3] = {m[0] - P.campos[0], m[1] - P.campos[1], m[2] - P.campos[2]};
-            gs_sh_eval(sh + i * P.sh_stride, P.deg, dir, p.rgb);
+            if (!gs_sh_eval(sh + i * P.sh_stride, P.deg, dir, p.rgb)) vis = 0, bad = 1; /* NaN/Inf colour */
+        }
+        if (vis) {
             float mx = p.mean2d[0], my = p.mean2d[1];
             /* gsplat's tile box: the same float expressions as raster_cpu.c */
             box.x = (int)fmaxf(0, floorf((mx - p.radius[0]) / GS_TILE));

@@ -17,8 +17,10 @@
 #define GS_HD
 #endif
 
-/* rgb = max(sum_k sh[k] Y_k(dir/|dir|) + 0.5, 0), degree 0..3; sh is (K,3). */
-GS_HD static inline void gs_sh_eval(const float *sh, int degree, const float dir[3], float rgb[3]) {
+/* rgb = max(sum_k sh[k] Y_k(dir/|dir|) + 0.5, 0), degree 0..3; sh is (K,3).
+ * Returns 0 when a sum is not finite (a NaN or infinite coefficient up to
+ * `degree`): the renderers then skip the splat and count it as invalid. */
+GS_HD static inline int gs_sh_eval(const float *sh, int degree, const float dir[3], float rgb[3]) {
     float n = sqrtf(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]);
     float inv = n > 0 ? 1.0f / n : 0.0f;
     float x = dir[0] * inv, y = dir[1] * inv, z = dir[2] * inv;
@@ -46,13 +48,15 @@ GS_HD static inline void gs_sh_eval(const float *sh, int degree, const float dir
             basis[15] = -0.59004358992664352f * x * (xx - 3.0f * yy);
         }
     }
-    int k = (degree + 1) * (degree + 1);
+    int k = (degree + 1) * (degree + 1), finite = 1;
     for (int c = 0; c < 3; c++) {
         float acc = 0;
         for (int j = 0; j < k; j++) acc += basis[j] * sh[j * 3 + c];
         acc += 0.5f;
+        finite &= isfinite(acc) != 0;
         rgb[c] = acc > 0 ? acc : 0;
     }
+    return finite;
 }
 
 /* Project one splat (mean m, scales sc, quaternion q = w,x,y,z, opacity op)

@@ -183,6 +183,7 @@ TEST(da3_config_load_rejects_bad_files) {
         {"features", "15", "gs_arch.features"},
         {"out_channels", "[8,16,0,32]", "gs_arch.out_channels[2]"},
         {"patch_size", "0", "gs_arch.patch_size"},
+        {"patch_size", "28", "gs_arch.patch_size"}, /* the DPT heads' geometry is DA3's 14-pixel patch */
         {"cam_enc_heads", "5", "cam_enc_heads"},
         {"cam_enc_heads", NULL, "gs_arch.cam_enc_heads is missing"},
         {"ffn_hidden", "0", "gs_arch.ffn_hidden"},

@@ -85,7 +85,8 @@ TEST(da3_camera_quaternion_round_trips) {
         float R[9], back[9], q2[4];
         gs_quat_to_mat(q, R);
         gs_mat_to_quat(R, q2);
-        for (int i = 0; i < 4; i++) worst_q = fmax(worst_q, fabs(q2[i] - sign * q[i] / qs));
+        if (t % 7) /* away from w = 0 the sign convention makes q2 = +-q exactly determined */
+            for (int i = 0; i < 4; i++) worst_q = fmax(worst_q, fabs(q2[i] - sign * q[i] / qs));
         gs_quat_to_mat(q2, back);
         for (int i = 0; i < 9; i++) worst_r = fmax(worst_r, fabs(back[i] - R[i]));
         CHECK(q2[3] >= 0.0f);
@@ -101,7 +102,7 @@ TEST(da3_camera_quaternion_round_trips) {
     /* 180-degree cases may come back as -q with w = 0; compare matrices there */
     CHECK_MSG(worst_r < 2e-6, "quat -> mat -> quat -> mat: %g", worst_r);
     CHECK_MSG(worst_inv < 1e-5, "affine_inverse twice: %g", worst_inv);
-    (void)worst_q;
+    CHECK_MSG(worst_q < 1e-6, "quat -> mat -> quat: %g", worst_q); /* measured 1.8e-7 */
 }
 
 /* ---- CameraDec -------------------------------------------------------------------- */

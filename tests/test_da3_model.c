@@ -378,8 +378,9 @@ TEST(da3_model_f16_checkpoint) {
             md = fmax(md, fabs(p.depth[i] - depth[i]));
             mb = fmax(mb, fabs(depth[i]));
         }
-        /* F16 keeps 11 bits: ~5e-4 relative per weight, a few e-3 after the network */
-        CHECK_MSG(md / mb < 2e-2 && md / mb > 0, "F16 depth relative error %g", md / mb);
+        /* F16 keeps 11 bits: ~5e-4 relative per weight; measured 1.3e-3 after
+         * the network, > 0 because the weights really were rounded */
+        CHECK_MSG(md / mb < 5e-3 && md / mb > 0, "F16 depth relative error %g", md / mb);
         gs_da3_prediction_free(&p);
     }
     gs_da3_free(&m);

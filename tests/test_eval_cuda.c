@@ -153,6 +153,7 @@ static void check_lpips_cuda(gs_lpips_net net, const char *key, double *maxd) {
             CHECK_MSG(fabs(v - cpu) <= TOL_LPIPS, "cuda %s %s: %.9f vs cpu %.9f", key, name, v, cpu);
             *maxd = fmax(*maxd, fabs(v - ref->valuedouble));
             const cJSON *lr = cJSON_GetObjectItem(c, lkey);
+            CHECK_EQ_INT(cJSON_GetArraySize(lr), gs_lpips_num_layers(m));
             for (int l = 0; l < gs_lpips_num_layers(m) && l < cJSON_GetArraySize(lr); l++)
                 CHECK_MSG(fabs(layers[l] - cJSON_GetArrayItem(lr, l)->valuedouble) <= TOL_LPIPS,
                           "cuda %s %s layer %d: %.9f vs %.9f", key, name, l, layers[l],
@@ -274,6 +275,8 @@ TEST(eval_cuda_directory_evaluation_matches_cpu) {
     o.device = GS_DEVICE_CUDA;
     CHECK_OK(gs_eval_dirs(pd, gd, &o, &rg));
     CHECK(strncmp(rg.device, "cuda", 4) == 0 && strncmp(rc.device, "cpu", 3) == 0);
+    CHECK_EQ_INT(rc.n, 2);
+    CHECK_EQ_INT(rg.n, 2);
     for (int i = 0; i < 2 && rc.n == 2 && rg.n == 2; i++) {
         CHECK_NEAR(rg.rows[i].psnr, rc.rows[i].psnr, 1e-9);
         CHECK_NEAR(rg.rows[i].ssim, rc.rows[i].ssim, 1e-12);
@@ -335,6 +338,8 @@ TEST(eval_cuda_scene_evaluation_matches_cpu) {
     o.device = GS_DEVICE_CUDA;
     CHECK_OK(gs_eval_scene(&s, &cams, gd, &o, NULL, &rg));
     CHECK_STR(rg.render_device, "cuda");
+    CHECK_EQ_INT(rc.n, 2);
+    CHECK_EQ_INT(rg.n, 2);
     for (int i = 0; i < 2 && rc.n == 2 && rg.n == 2; i++) {
         CHECK_NEAR(rg.rows[i].psnr, rc.rows[i].psnr, 0.01);
         CHECK_NEAR(rg.rows[i].ssim, rc.rows[i].ssim, 1e-4);

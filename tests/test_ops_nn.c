@@ -332,7 +332,7 @@ TEST(ops_gelu_exact_and_vectorised) {
             if (simd && !(d_as <= worst_as)) worst_as = d_as;
         }
         CHECK_MSG(worst_exact <= 1.0, "gelu (simd %d): %.3g of the bound from the exact GELU", simd, worst_exact);
-        CHECK_MSG(worst_as <= 1.0, "gelu (simd %d): %.3g of the bound from torch's formula", simd, worst_as);
+        if (simd) CHECK_MSG(worst_as <= 1.0, "vector gelu: %.3g of the bound from torch's formula", worst_as);
         CHECK(isinf(y[N - 2]) && y[N - 2] > 0);
         CHECK(isnan(y[N - 1]));
         CHECK(y[4000] == 12.0f && y[0] <= 0.0f && y[0] > -1e-30f);

@@ -232,7 +232,7 @@ TEST(raster_invalid_splats_are_skipped_and_counted) {
     CHECK_OK(gs_render_cpu(&s, &cam, NULL, &a));
     CHECK_EQ_INT(a.n_invalid, 0);
     gs_scene t;
-    CHECK_OK(gs_scene_alloc(&t, 53, 0));
+    CHECK_OK(gs_scene_alloc(&t, 55, 0));
     memcpy(t.means, s.means, 50 * 12);
     memcpy(t.scales, s.scales, 50 * 12);
     memcpy(t.rotations, s.rotations, 50 * 16);
@@ -242,8 +242,10 @@ TEST(raster_invalid_splats_are_skipped_and_counted) {
     set_splat(&t, 51, 0, 0, 4, 0.0f, 0.9f, 1, 1, 1);
     set_splat(&t, 52, 0, 0, 4, INFINITY, 0.9f, 1, 1, 1);
     t.rotations[4 * 51] = 0; /* also a zero quaternion */
+    set_splat(&t, 53, 0, 0, 4, 0.2f, 0.9f, NAN, 1, 1);     /* in view, NaN colour: not drawn black */
+    set_splat(&t, 54, 0.1f, 0, 4, 0.2f, 0.9f, 1, INFINITY, 1);
     CHECK_OK(gs_render_cpu(&t, &cam, NULL, &b));
-    CHECK_EQ_INT(b.n_invalid, 3);
+    CHECK_EQ_INT(b.n_invalid, 5);
     CHECK(memcmp(a.rgb, b.rgb, 64 * 64 * 3 * sizeof(float)) == 0);
     gs_raster_out_free(&a);
     gs_raster_out_free(&b);
@@ -354,6 +356,7 @@ TEST(orbit_path_from_lego_cameras_centres_on_the_object) {
     gs_cameras cams, path;
     CHECK_OK(gs_cameras_read(gs_test_data("scenes/lego/transforms_train.json"), NULL, &cams, NULL));
     CHECK_OK(gs_orbit_path(NULL, &cams, 12, 100, 100, &path));
+    CHECK_EQ_INT(path.n, 12);
     double O[3] = {0, 0, 0}, uv[2], z;
     for (int i = 0; i < path.n; i++) {
         CHECK(gs_camera_project(&path.cams[i], O, uv, &z));
@@ -504,6 +507,7 @@ TEST(raster_real_scene_is_bit_identical_to_the_plain_algorithm) {
     CHECK_OK(gs_scene_read(gs_test_data("splats/guitar.compressed.ply"), &s, NULL));
     gs_cameras path;
     CHECK_OK(gs_orbit_path(&s, NULL, 1, 48, 36, &path));
+    CHECK_EQ_INT(path.n, 1);
     gs_raster_opts o;
     gs_raster_opts_default(&o);
     for (int i = 0; i < path.n; i++) CHECK(compare_with_plain(&s, &path.cams[i], &o, "guitar", NULL) > 150);
