@@ -5,7 +5,8 @@
  * Speed without changing a single output bit: the visible splats are sorted
  * by (depth, index) once (radix sort), so tile lists come out in blending
  * order without per-tile sorts; a tile lists only the splats whose alpha can
- * reach 1/255 somewhere in it (exact tile-ellipse test), each splat visits
+ * reach 1/255 at one of its pixels (exact tile-ellipse test, the CUDA
+ * binning's gs_tile_row_span in raster_math.h), each splat visits
  * only the pixels inside that ellipse (row by row), and saturated pixels and
  * rows are retired. The pixels skipped are exactly those the plain loop skips
  * for alpha < 1/255, so every pixel sees the same splats, in the same order,
@@ -66,7 +67,7 @@ static int tile_range(const gs_projected *p, int tw, int th, int *x0, int *x1, i
     return 1;
 }
 
-/* A projected splat as blending uses it (64 bytes). [x0,x1) x [y0,y1) are
+/* A projected splat as blending uses it (56 bytes). [x0,x1) x [y0,y1) are
  * the pixels where sigma <= level, outside of which alpha < 1/255 for certain;
  * tx0.. the tiles of gsplat's box (x1 <= 32768 fits 16 bits unsigned). */
 typedef struct {
@@ -74,46 +75,21 @@ typedef struct {
     float level;                /* sigma bound (may be +inf: no pruning) */
     uint16_t x0, x1, y0, y1;
     uint16_t tx0, tx1, ty0, ty1;
-    uint16_t hits;              /* boxes of <= 16 tiles: bit (ty-ty0)*(tx1-tx0) + tx-tx0 set when hit */
 } blend_t;
 
-#define MASK_TILES 16
-
-/* min over pixel centres x in [x0,x1], y in [y0,y1] (as a continuous box) of
- * sigma(d) = 0.5 (a dx^2 + c dy^2) + b dx dy, d = mean - x: 0 inside, else on
- * an edge (the form is convex), where the 1-D minimum is clamped to the edge. */
-static double box_min_sigma(const blend_t *g, double x0, double x1, double y0, double y1) {
-    double mx = g->mx, my = g->my, a = g->ca, b = g->cb, c = g->cc;
-    if (mx >= x0 && mx <= x1 && my >= y0 && my <= y1) return 0;
-    double best = INFINITY, ex[2] = {x0, x1}, ey[2] = {y0, y1};
-    for (int k = 0; k < 2; k++) {
-        double dx = mx - ex[k], dy = -b * dx / c, lo = my - y1, hi = my - y0;
-        dy = dy < lo ? lo : dy > hi ? hi : dy;
-        best = fmin(best, 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy);
-        dy = my - ey[k];
-        dx = -b * dy / a;
-        lo = mx - x1; hi = mx - x0;
-        dx = dx < lo ? lo : dx > hi ? hi : dx;
-        best = fmin(best, 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy);
+/* Pairs of splat g with the tiles its ellipse reaches (gs_tile_row_span, the
+ * CUDA binning's test), in row-major tile order: count them per tile
+ * (pos[tile]++) or, with list != NULL, write id at list[pos[tile]++]. */
+static void tile_pairs(const blend_t *g, int tw, int W, int H, int64_t *pos, int32_t *list, int32_t id) {
+    gs_tile_ellipse e;
+    gs_tile_ellipse_init(&e, g->mx, g->my, g->ca, g->cb, g->cc, g->level, g->tx0, g->tx1, W, H);
+    for (int ty = g->ty0; ty < g->ty1; ty++) {
+        int x0, x1;
+        if (!gs_tile_row_span(&e, ty, &x0, &x1)) continue;
+        for (int tx = x0; tx < x1; tx++)
+            if (list) list[pos[ty * tw + tx]++] = id;
+            else pos[ty * tw + tx]++;
     }
-    return best;
-}
-
-/* Does splat g have a pixel with sigma <= level in tile (tx, ty)? */
-static int tile_hit(const blend_t *g, int tx, int ty, int W, int H) {
-    if (isinf(g->level)) return 1;
-    int px0 = tx * GS_TILE, py0 = ty * GS_TILE;
-    int px1 = px0 + GS_TILE - 1 < W - 1 ? px0 + GS_TILE - 1 : W - 1;
-    int py1 = py0 + GS_TILE - 1 < H - 1 ? py0 + GS_TILE - 1 : H - 1;
-    if (g->x1 <= px0 || g->x0 > px1 || g->y1 <= py0 || g->y0 > py1) return 0;
-    return box_min_sigma(g, px0 + 0.5, px1 + 0.5, py0 + 0.5, py1 + 0.5) <= g->level;
-}
-
-/* Is tile (tx, ty) of g's box in its list? */
-static int in_list(const blend_t *g, int tx, int ty, int W, int H) {
-    int bw = g->tx1 - g->tx0;
-    if (bw * (g->ty1 - g->ty0) <= MASK_TILES) return (g->hits >> ((ty - g->ty0) * bw + (tx - g->tx0))) & 1;
-    return tile_hit(g, tx, ty, W, H);
 }
 
 /* float -> uint32 with the same order (negative depths only with near <= 0) */
@@ -299,11 +275,6 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
             if (!(bx1 > bx0) || !(by1 > by0)) bx0 = bx1 = by0 = by1 = 0;
         }
         g->x0 = (uint16_t)bx0; g->x1 = (uint16_t)bx1; g->y0 = (uint16_t)by0; g->y1 = (uint16_t)by1;
-        g->hits = 0;
-        if ((x1 - x0) * (y1 - y0) <= MASK_TILES)
-            for (int ty = y0, bit = 0; ty < y1; ty++)
-                for (int tx = x0; tx < x1; tx++, bit++)
-                    if (tile_hit(g, tx, ty, W, H)) g->hits |= (uint16_t)(1u << bit);
     }
     /* 2. the visible splats sorted by (depth, index): the blending order */
     size_t m = (size_t)n_vis;
@@ -331,10 +302,7 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
         size_t k0 = m * c / nchunk, k1 = m * (c + 1) / nchunk;
         for (size_t k = k0; k < k1; k++) {
             if (k + 16 < k1) __builtin_prefetch(&bl[ids[k + 16]]); /* depth order is a gather */
-            const blend_t *g = &bl[ids[k]];
-            for (int ty = g->ty0; ty < g->ty1; ty++)
-                for (int tx = g->tx0; tx < g->tx1; tx++)
-                    if (in_list(g, tx, ty, W, H)) cntc[ty * tw + tx]++;
+            tile_pairs(&bl[ids[k]], tw, W, H, cntc, NULL, 0);
         }
     }
     for (int tile = 0; tile < nt; tile++) {
@@ -355,10 +323,7 @@ gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster
         size_t k0 = m * c / nchunk, k1 = m * (c + 1) / nchunk;
         for (size_t k = k0; k < k1; k++) {
             if (k + 16 < k1) __builtin_prefetch(&bl[ids[k + 16]]);
-            const blend_t *g = &bl[ids[k]];
-            for (int ty = g->ty0; ty < g->ty1; ty++)
-                for (int tx = g->tx0; tx < g->tx1; tx++)
-                    if (in_list(g, tx, ty, W, H)) lists[pos[ty * tw + tx]++] = ids[k];
+            tile_pairs(&bl[ids[k]], tw, W, H, pos, lists, ids[k]);
         }
     }
 

@@ -2,7 +2,8 @@
  * projection and SH source, raster_math.h; same blending rule):
  *   1. k_project: one thread per splat: projection, SH colour, gsplat's tile
  *      box, and the number of tiles whose pixels the alpha >= 1/255 ellipse
- *      reaches (exact tile-ellipse intersection, one tile row at a time);
+ *      reaches (gs_tile_walk in raster_math.h: exact tile-ellipse
+ *      intersection, one tile row at a time; tested on the CPU);
  *   2. CUB inclusive scan of the counts -> where each splat writes its pairs;
  *   3. k_emit: keys (tile << 32 | depth bits), values splat ids;
  *   4. CUB radix sort of the pairs (stable: equal depths keep index order,
@@ -95,50 +96,6 @@ __device__ static uint32_t depth_key(float d) {
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-/* Walk the tiles of splat (mx, my, conic a b c) inside gsplat's tile box that
- * the ellipse {sigma <= lev} reaches: per tile row, the x-extent of the
- * ellipse within the row's band of pixel centres (its leftmost / rightmost
- * point when inside the band, else at the band edge nearest to it; the sides
- * are convex / concave in y). Counts them, and writes the pairs when keys !=
- * NULL, never more than `cap`. One non-inlined function for both uses, so the
- * count and the emission see identical arithmetic. lev = +inf: the whole box. */
-__device__ __noinline__ static int64_t tile_walk(float mx, float my, float a, float b, float c, float lev, int4 box,
-                                                 int tw, uint32_t dkey, int32_t id, uint64_t *keys, int32_t *vals,
-                                                 int64_t cap) {
-    double L = lev, A = a, B = b, C = c, det = A * C - B * B;
-    bool prune = isfinite(lev) && det > 0 && A > 0 && C > 0;
-    double ymax = 0, uyl = 0, uyr = 0;
-    if (prune) {
-        ymax = sqrt(2 * L * A / det) + 1e-3;
-        double sxx = C / det, sxy = -B / det;
-        uyl = -sxy * sqrt(2 * L / sxx); /* y of the leftmost point, relative to the mean */
-        uyr = -uyl;
-    }
-    int64_t k = 0;
-    for (int ty = box.z; ty < box.w; ty++) {
-        int cx0 = box.x, cx1 = box.y;
-        if (prune) {
-            double lo = ty * GS_TILE + 0.5 - (double)my, hi = ty * GS_TILE + (GS_TILE - 0.5) - (double)my;
-            lo = fmax(lo, -ymax);
-            hi = fmin(hi, ymax);
-            if (lo > hi) continue;
-            double u1 = fmin(fmax(uyl, lo), hi), u2 = fmin(fmax(uyr, lo), hi);
-            double xmin = (-B * u1 - sqrt(fmax(0.0, 2 * A * L - det * u1 * u1))) / A - 1e-3;
-            double xmax = (-B * u2 + sqrt(fmax(0.0, 2 * A * L - det * u2 * u2))) / A + 1e-3;
-            double f0 = ceil(((double)mx + xmin - (GS_TILE - 0.5)) / GS_TILE);
-            double f1 = floor(((double)mx + xmax - 0.5) / GS_TILE) + 1;
-            if (f0 > cx0) cx0 = f0 < cx1 ? (int)f0 : cx1;
-            if (f1 < cx1) cx1 = f1 > cx0 ? (int)f1 : cx0;
-        }
-        for (int tx = cx0; tx < cx1; tx++, k++)
-            if (keys && k < cap) {
-                keys[k] = ((uint64_t)(uint32_t)(ty * tw + tx) << 32) | dkey;
-                vals[k] = id;
-            }
-    }
-    return k;
-}
-
 __global__ void k_project(int64_t n, const float *means, const float *scales, const float *rots, const float *ops,
                           const float *sh, frame_params P, float2 *xy, float4 *conic_op, float4 *rgbd, int4 *tbox,
                           float *level, int64_t *count, unsigned long long *counters) {
@@ -169,7 +126,8 @@ __global__ void k_project(int64_t n, const float *means, const float *scales, co
             conic_op[i] = make_float4(p.conic[0], p.conic[1], p.conic[2], p.opacity);
             rgbd[i] = make_float4(p.rgb[0], p.rgb[1], p.rgb[2], p.depth);
             level[i] = lf;
-            cnt = tile_walk(mx, my, p.conic[0], p.conic[1], p.conic[2], lf, box, P.tw, 0, 0, NULL, NULL, 0);
+            cnt = gs_tile_walk(mx, my, p.conic[0], p.conic[1], p.conic[2], lf, box.x, box.y, box.z, box.w, P.W, P.H, 0, 0,
+                               NULL, NULL, 0);
         }
         tbox[i] = box;
         count[i] = cnt;
@@ -183,7 +141,7 @@ __global__ void k_project(int64_t n, const float *means, const float *scales, co
 }
 
 __global__ void k_emit(int64_t n, const float2 *xy, const float4 *conic_op, const float4 *rgbd, const int4 *tbox,
-                       const float *level, const int64_t *count, const int64_t *offset_incl, int tw, int nt,
+                       const float *level, const int64_t *count, const int64_t *offset_incl, int W, int H, int nt,
                        uint64_t *keys, int32_t *vals) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
@@ -192,8 +150,9 @@ __global__ void k_emit(int64_t n, const float2 *xy, const float4 *conic_op, cons
     int64_t off = offset_incl[i] - cnt;
     float4 co = conic_op[i];
     float2 m = xy[i];
-    int64_t w = tile_walk(m.x, m.y, co.x, co.y, co.z, level[i], tbox[i], tw, depth_key(rgbd[i].w), (int32_t)i,
-                          keys + off, vals + off, cnt);
+    int4 box = tbox[i];
+    int64_t w = gs_tile_walk(m.x, m.y, co.x, co.y, co.z, level[i], box.x, box.y, box.z, box.w, W, H,
+                             depth_key(rgbd[i].w), (int32_t)i, keys + off, vals + off, cnt);
     for (int64_t k = w; k < cnt; k++) { /* cannot happen (same function, same inputs); sorted past every tile */
         keys[off + k] = ((uint64_t)(uint32_t)nt << 32) | 0xffffffffu;
         vals[off + k] = (int32_t)i;
@@ -442,7 +401,7 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
         unsigned blocks = (unsigned)((n + 255) / 256);
         k_emit<<<blocks, 256>>>(n, (const float2 *)c->xy.p, (const float4 *)c->conic_op.p, (const float4 *)c->rgbd.p,
                                 (const int4 *)c->tbox.p, (const float *)c->level.p, (const int64_t *)c->count.p,
-                                (const int64_t *)c->offset.p, P.tw, nt, kb.Current(), vb.Current());
+                                (const int64_t *)c->offset.p, P.W, P.H, nt, kb.Current(), vb.Current());
         CU(cudaGetLastError(), "launching the pair emission");
         CU(cub::DeviceRadixSort::SortPairs(c->temp.p, sort_bytes, kb, vb, (int)total, 0, end_bit), "sorting pairs");
         sorted_keys = kb.Current();

@@ -10,11 +10,14 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 
 #ifdef __CUDACC__
 #define GS_HD __host__ __device__
+#define GS_WALK_FN __device__ __noinline__ static /* the .cu host code never calls it */
 #else
 #define GS_HD
+#define GS_WALK_FN static inline
 #endif
 
 /* rgb = max(sum_k sh[k] Y_k(dir/|dir|) + 0.5, 0), degree 0..3; sh is (K,3).
@@ -157,6 +160,80 @@ GS_HD static inline double gs_ellipse_level(float ca, float cb, float cc, float 
     if (8 * e * cond > 0.25) return INFINITY;
     double L = log((double)opacity / (double)GS_ALPHA_MIN);
     return fmax(L, 0.0) * (1 + 32 * e * cond) + 1e-4;
+}
+
+/* Exact tile-ellipse intersection, shared by the CPU lists and the CUDA
+ * binning: which tiles of gsplat's tile box [tx0,tx1) x [ty0,ty1) hold a
+ * pixel centre of the W x H image inside the ellipse {sigma <= lev} of a
+ * splat at (mx, my) with conic (a, b, c). Per tile row: the tile's pixel rows
+ * whose centres lie within the ellipse's y-extent; the ellipse's x-extent over
+ * that band (its leftmost / rightmost point when that lies in the band, else
+ * the band edge nearest to it: the sides are convex / concave in y); the
+ * pixel columns whose centres lie in it; the tiles of those columns. Extents
+ * are widened by 1e-3 px for the double arithmetic (gs_ellipse_level holds
+ * the float margin). lev = +inf or a degenerate conic: the whole box, as
+ * gsplat. */
+typedef struct {
+    double X, Y, A, B, L, det, uyl, e0, e1;
+    int prune, tx0, tx1, W, H;
+} gs_tile_ellipse;
+
+GS_HD static inline void gs_tile_ellipse_init(gs_tile_ellipse *e, float mx, float my, float a, float b, float c,
+                                              float lev, int tx0, int tx1, int W, int H) {
+    double A = a, B = b, C = c, det = A * C - B * B, L = lev;
+    e->X = mx, e->Y = my, e->A = A, e->B = B, e->L = L, e->det = det;
+    e->tx0 = tx0, e->tx1 = tx1, e->W = W, e->H = H;
+    e->prune = isfinite(lev) && det > 0 && A > 0 && C > 0;
+    e->uyl = e->e0 = e->e1 = 0;
+    if (e->prune) {
+        double ymax = sqrt(2 * L * A / det) + 1e-3, sxx = C / det, sxy = -B / det;
+        e->uyl = -sxy * sqrt(2 * L / sxx); /* y of the leftmost point, relative to the mean */
+        e->e0 = ceil(e->Y - ymax - 0.5);  /* the pixel rows whose centres the y-extent holds */
+        e->e1 = floor(e->Y + ymax - 0.5);
+    }
+}
+
+/* The tiles [*x0, *x1) of tile row ty that the ellipse reaches; 0: none. */
+GS_HD static inline int gs_tile_row_span(const gs_tile_ellipse *e, int ty, int *x0, int *x1) {
+    *x0 = e->tx0;
+    *x1 = e->tx1;
+    if (e->prune) {
+        double r0 = fmax((double)ty * GS_TILE, e->e0);
+        double r1 = fmin((double)ty * GS_TILE + GS_TILE - 1, fmin(e->H - 1.0, e->e1));
+        if (r0 > r1) return 0;
+        double lo = r0 + 0.5 - e->Y, hi = r1 + 0.5 - e->Y, A = e->A, B = e->B, L = e->L, det = e->det;
+        double u1 = fmin(fmax(e->uyl, lo), hi), u2 = fmin(fmax(-e->uyl, lo), hi);
+        double xmin = (-B * u1 - sqrt(fmax(0.0, 2 * A * L - det * u1 * u1))) / A - 1e-3;
+        double xmax = (-B * u2 + sqrt(fmax(0.0, 2 * A * L - det * u2 * u2))) / A + 1e-3;
+        double c0 = fmax(ceil(e->X + xmin - 0.5), 0.0), c1 = fmin(floor(e->X + xmax - 0.5), e->W - 1.0); /* columns */
+        if (c0 > c1) return 0;
+        int f0 = (int)(c0 / GS_TILE), f1 = (int)(c1 / GS_TILE) + 1;
+        if (f0 > *x0) *x0 = f0;
+        if (f1 < *x1) *x1 = f1;
+    }
+    return *x1 > *x0;
+}
+
+/* The CUDA binning's walk over a splat's tiles: returns how many; with keys
+ * != NULL also writes the pairs (tile << 32 | dkey, id), never more than cap.
+ * Not inlined on the GPU, so that counting and emitting run the same code. */
+GS_WALK_FN int64_t gs_tile_walk(float mx, float my, float a, float b, float c, float lev, int tx0, int tx1, int ty0,
+                                int ty1, int W, int H, uint32_t dkey, int32_t id, uint64_t *keys, int32_t *vals,
+                                int64_t cap) {
+    gs_tile_ellipse e;
+    gs_tile_ellipse_init(&e, mx, my, a, b, c, lev, tx0, tx1, W, H);
+    int tw = (W + GS_TILE - 1) / GS_TILE;
+    int64_t k = 0;
+    for (int ty = ty0; ty < ty1; ty++) {
+        int x0, x1;
+        if (!gs_tile_row_span(&e, ty, &x0, &x1)) continue;
+        for (int tx = x0; tx < x1; tx++, k++)
+            if (keys && k < cap) {
+                keys[k] = ((uint64_t)(uint32_t)(ty * tw + tx) << 32) | dkey;
+                vals[k] = id;
+            }
+    }
+    return k;
 }
 
 #endif

@@ -3,6 +3,7 @@
  * bad inputs and the camera conventions of a real data set. */
 #include "tests/test.h"
 #include "raster/raster.h"
+#include "raster/raster_math.h"
 #include "raster/trajectory.h"
 
 #include <stdlib.h>
@@ -513,6 +514,139 @@ TEST(raster_real_scene_is_bit_identical_to_the_plain_algorithm) {
     for (int i = 0; i < path.n; i++) CHECK(compare_with_plain(&s, &path.cams[i], &o, "guitar", NULL) > 150);
     gs_cameras_free(&path);
     gs_scene_free(&s);
+}
+
+/* The CUDA binning's tile walk (gs_tile_walk in raster_math.h) run on the CPU,
+ * splat by splat, as k_project / k_emit call it: it lists every tile holding a
+ * pixel that the blending lights (alpha >= 1/255 in the blending's own float
+ * arithmetic, found by brute force), each tile once, only tiles of gsplat's
+ * box, and few others; the CPU renderer's lists hold as many pairs. */
+typedef struct {
+    int64_t pairs, reached, missed, dup, outside, bad_emit;
+} walk_tally;
+
+static void walk_scene(const gs_scene *s, const gs_camera *cam, const gs_raster_opts *o, walk_tally *t) {
+    memset(t, 0, sizeof *t);
+    int W = cam->width, H = cam->height, tw = (W + GS_TILE - 1) / GS_TILE, th = (H + GS_TILE - 1) / GS_TILE;
+    float R[9], tr[3], campos[3];
+    double C[3];
+    for (int k = 0; k < 9; k++) R[k] = (float)cam->R[k];
+    for (int k = 0; k < 3; k++) tr[k] = (float)cam->t[k];
+    gs_camera_center(cam, C);
+    for (int k = 0; k < 3; k++) campos[k] = (float)C[k];
+    int *mark = calloc((size_t)tw * th, sizeof *mark), *lit = calloc((size_t)tw * th, sizeof *lit);
+    for (int64_t i = 0; i < s->n; i++) {
+        gs_projected p;
+        int bad;
+        if (!gs_project_splat(s, i, R, tr, campos, (float)cam->fx, (float)cam->fy, (float)cam->cx, (float)cam->cy, W, H,
+                              o, s->sh_degree, &p, &bad))
+            continue;
+        float mx = p.mean2d[0], my = p.mean2d[1];
+        int bx0 = (int)fmaxf(0, floorf((mx - p.radius[0]) / GS_TILE)), bx1 = (int)fminf((float)tw, ceilf((mx + p.radius[0]) / GS_TILE));
+        int by0 = (int)fmaxf(0, floorf((my - p.radius[1]) / GS_TILE)), by1 = (int)fminf((float)th, ceilf((my + p.radius[1]) / GS_TILE));
+        double L = gs_ellipse_level(p.conic[0], p.conic[1], p.conic[2], p.opacity);
+        float lf = (float)L;
+        if ((double)lf < L) lf = nextafterf(lf, INFINITY);
+        int64_t n = gs_tile_walk(mx, my, p.conic[0], p.conic[1], p.conic[2], lf, bx0, bx1, by0, by1, W, H, 0, 0, NULL, NULL, 0);
+        uint64_t *keys = malloc((size_t)(n + 1) * sizeof *keys);
+        int32_t *vals = malloc((size_t)(n + 1) * sizeof *vals);
+        uint32_t dkey = 0x9abcdef0u;
+        int64_t w = gs_tile_walk(mx, my, p.conic[0], p.conic[1], p.conic[2], lf, bx0, bx1, by0, by1, W, H, dkey, (int32_t)i,
+                                 keys, vals, n);
+        t->bad_emit += w != n;
+        int stamp = (int)i + 1;
+        for (int64_t k = 0; k < n; k++) {
+            uint32_t tile = (uint32_t)(keys[k] >> 32);
+            int tx = (int)(tile % (uint32_t)tw), ty = (int)(tile / (uint32_t)tw);
+            t->bad_emit += (uint32_t)keys[k] != dkey || vals[k] != (int32_t)i;
+            if (tile >= (uint32_t)(tw * th) || tx < bx0 || tx >= bx1 || ty < by0 || ty >= by1) {
+                t->outside++;
+                continue;
+            }
+            t->dup += mark[tile] == stamp;
+            mark[tile] = stamp;
+        }
+        free(keys);
+        free(vals);
+        t->pairs += n;
+        /* brute force over the box's pixels, with the blending's arithmetic */
+        for (int py = by0 * GS_TILE; py < by1 * GS_TILE && py < H; py++)
+            for (int px = bx0 * GS_TILE; px < bx1 * GS_TILE && px < W; px++) {
+                float dx = mx - ((float)px + 0.5f), dy = my - ((float)py + 0.5f);
+                float sigma = 0.5f * (p.conic[0] * dx * dx + p.conic[2] * dy * dy) + p.conic[1] * dx * dy;
+                if (sigma < 0.f) continue;
+                float a = p.opacity * expf(-sigma);
+                a = a < GS_ALPHA_MAX ? a : GS_ALPHA_MAX;
+                if (a < GS_ALPHA_MIN) continue;
+                int tile = (py / GS_TILE) * tw + px / GS_TILE;
+                if (lit[tile] == stamp) continue;
+                lit[tile] = stamp;
+                t->reached++;
+                t->missed += mark[tile] != stamp;
+            }
+    }
+    free(mark);
+    free(lit);
+}
+
+static void check_walk(const gs_scene *s, const gs_camera *cam, const gs_raster_opts *o, const char *what) {
+    walk_tally t;
+    walk_scene(s, cam, o, &t);
+    gs_raster_out r;
+    CHECK_OK(gs_render_cpu(s, cam, o, &r));
+    CHECK_MSG(t.reached > 100, "%s: only %lld lit tiles", what, (long long)t.reached);
+    CHECK_MSG(t.missed == 0, "%s: the walk misses %lld of %lld lit tiles", what, (long long)t.missed, (long long)t.reached);
+    CHECK_MSG(t.dup == 0 && t.outside == 0 && t.bad_emit == 0, "%s: %lld repeated tiles, %lld outside the box, %lld bad pairs",
+              what, (long long)t.dup, (long long)t.outside, (long long)t.bad_emit);
+    /* the CPU renderer builds its lists with the same row spans */
+    CHECK_MSG(t.pairs == r.n_intersections, "%s: the walk lists %lld pairs, the CPU renderer %lld", what,
+              (long long)t.pairs, (long long)r.n_intersections);
+    /* tight: extra pairs only where an ellipse passes within the margins of a tile's pixels, or
+     * (continuous in y within a row band) between two of its pixel rows */
+    CHECK_MSG(t.pairs <= t.reached + t.reached / 100 + 5, "%s: %lld pairs for %lld lit tiles", what, (long long)t.pairs,
+              (long long)t.reached);
+    printf("    %s: %lld pairs (CPU renderer %lld), %lld lit tiles\n", what, (long long)t.pairs,
+           (long long)r.n_intersections, (long long)t.reached);
+    gs_raster_out_free(&r);
+}
+
+TEST(raster_cuda_tile_walk_lists_every_lit_tile) {
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    gs_camera cam = simple_cam(203, 117, 150); /* neither a multiple of 16 */
+    cam.cx = 97.3; cam.cy = 61.9;
+    gs_scene s;
+    random_scene(&s, 4000, 0); /* per-pixel-sized splats */
+    for (int i = 0; i < 4000; i++)
+        for (int k = 0; k < 3; k++) s.scales[3 * i + k] *= 0.1f;
+    check_walk(&s, &cam, &o, "tiny");
+    o.antialiased = 1;
+    check_walk(&s, &cam, &o, "tiny antialiased");
+    o.antialiased = 0;
+    gs_scene_free(&s);
+    /* needles, opacities at the 1/255 edge, big splats, splats across the right and bottom edges */
+    random_scene(&s, 1500, 0);
+    for (int i = 0; i < 1500; i++) {
+        float *sc = s.scales + 3 * i, *m = s.means + 3 * i;
+        switch (i % 6) {
+        case 0: sc[0] = 0.3f + frand(); sc[1] = sc[2] = 0.002f; break;
+        case 1: s.opacities[i] = GS_ALPHA_MIN * (1.0f + 0.05f * frand()); break;
+        case 2: s.opacities[i] = 1.0f; sc[0] = sc[1] = sc[2] = 0.2f; break;
+        case 3: m[0] = (0.75f + 0.2f * frand()) * m[2]; sc[0] *= 0.3f; break;  /* near x = W */
+        case 4: m[1] = (0.45f + 0.15f * frand()) * m[2]; sc[1] *= 0.3f; break; /* near y = H */
+        default: sc[0] = sc[1] = sc[2] = 0.003f; s.opacities[i] = 0.999f;
+        }
+    }
+    check_walk(&s, &cam, &o, "mixed");
+    gs_scene_free(&s);
+    if (gs_test_data_dir()) {
+        CHECK_OK(gs_scene_read(gs_test_data("splats/guitar.compressed.ply"), &s, NULL));
+        gs_cameras path;
+        CHECK_OK(gs_orbit_path(&s, NULL, 1, 150, 110, &path));
+        check_walk(&s, &path.cams[0], &o, "guitar");
+        gs_cameras_free(&path);
+        gs_scene_free(&s);
+    }
 }
 
 TEST(raster_bench_render_quick) {

@@ -25,7 +25,16 @@ if [ ! -x "$K/bin/gs" ]; then
     [ -f .devkit/kit.tar.xz ] || { echo "no .devkit/kit.tar.xz: run make devkit here and carry .devkit"; exit 2; }
     mkdir -p "$K" && tar -C "$K" -xJf .devkit/kit.tar.xz
 fi
-export LD_LIBRARY_PATH=$K/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+export LD_LIBRARY_PATH=$K/lib:${LD_LIBRARY_PATH:-}
+# gs opens libcublas.so.13 with dlopen (LPIPS): find the toolkit's or the pip
+# wheel's copy when the loader's cache lacks it
+if ! ldconfig -p 2> /dev/null | grep -q 'libcublas\.so\.13 '; then
+    blas=$(ls /usr/local/cuda/lib64/libcublas.so.13 /usr/local/cuda/lib/libcublas.so.13 \
+        /usr/local/cuda/targets/x86_64-linux/lib/libcublas.so.13 /usr/local/cuda-*/lib*/libcublas.so.13 2> /dev/null | head -1)
+    [ -n "$blas" ] || blas=$(python3 -c 'import nvidia, glob, os; print(next(iter(sorted(g for p in nvidia.__path__ for g in glob.glob(os.path.join(p, "*", "lib", "libcublas.so.13")))), ""))' 2> /dev/null)
+    [ -n "$blas" ] || blas=$(find / -xdev -name libcublas.so.13 2> /dev/null | head -1)
+    [ -n "$blas" ] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$(dirname "$blas")
+fi
 export GS_BIN=$K/bin/gs GS_SHARED_DATA=$K/data
 GS=$K/bin/gs
 stages=" $* "
@@ -34,7 +43,7 @@ want() { [[ "$stages" == *" $1 "* || "$stages" == *" all "* ]]; }
 L=$O/log.txt
 : > "$L"
 log() { tee -a "$L"; }
-{ nvidia-smi -L; nvcc --version | tail -1; python3 -c 'import torch; print("torch", torch.__version__)'; } 2>&1 | log
+{ nvidia-smi -L; nvcc --version | tail -1; python3 -c 'import torch; print("torch", torch.__version__)'; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } 2>&1 | log
 
 if want tests; then
     echo "== tests: cuda" | log
