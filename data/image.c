@@ -590,6 +590,32 @@ static float colorize_map(float v, int inverse) {
 
 /* lo/hi are in the units of v; with inverse the range becomes [1/hi, 1/lo]
  * in the mapped (1/v) space, so near (large 1/v) ends warm. */
+int gs_depth_colour_range(const float *depth, const float *alpha, size_t n, float *lo, float *hi) {
+    float *inv = gs_malloc(n ? n : 1, sizeof(float), "depth range");
+    if (!inv) return 0;
+    size_t m = 0;
+    for (int pass = 0; pass < 2 && m * 100 < n; pass++) { /* covered pixels; all of them when under 1% are */
+        m = 0;
+        for (size_t i = 0; i < n; i++) {
+            float x = colorize_map(depth[i], 1);
+            if (!isnan(x) && (pass || !alpha || alpha[i] > 0.5f)) inv[m++] = x;
+        }
+    }
+    int ok = m > 0;
+    if (ok) {
+        qsort(inv, m, sizeof(float), cmp_float);
+        double a = percentile_sorted(inv, m, 0.02), b = percentile_sorted(inv, m, 0.98), span = b - a;
+        if (!(span > 0)) span = 0.1 * a + 1e-6;
+        a = fmax(a - 0.1 * span, 0.5 * a);
+        b += 0.1 * span;
+        *lo = (float)(1.0 / b);
+        *hi = (float)(1.0 / a);
+        ok = *lo > 0 && *hi > *lo && isfinite(*hi);
+    }
+    free(inv);
+    return ok;
+}
+
 gs_status gs_colorize(const float *v, int width, int height, float lo, float hi, int inverse, gs_image *out) {
     memset(out, 0, sizeof *out);
     if (!v || !dims_ok(width, height)) return gs_error(GS_ERR_INVALID, "colorize: bad input map (%dx%d)", width, height);

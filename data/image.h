@@ -49,6 +49,12 @@ gs_status gs_exr_read_depth(const char *path, float **out, int *width, int *heig
  * percentiles of the finite values are used. inverse != 0 maps 1/value
  * (near = warm), as is usual for depth. Non-finite values become black. */
 gs_status gs_colorize(const float *v, int width, int height, float lo, float hi, int inverse, gs_image *out);
+/* A depth range [*lo, *hi] to colourise a sequence of depth maps with one
+ * scale (gs_colorize(..., lo, hi, 1, ...), no flicker): the 2nd and 98th
+ * percentiles of the inverse depth where alpha > 0.5 (every finite pixel when
+ * under 1% are covered or alpha is NULL), widened by 10% of the span.
+ * Returns 0 when no pixel has a finite positive depth. */
+int gs_depth_colour_range(const float *depth, const float *alpha, size_t n, float *lo, float *hi);
 /* turbo(t) for t in [0,1] -> rgb in [0,1] */
 void gs_turbo(float t, float rgb[3]);
 

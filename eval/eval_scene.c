@@ -196,9 +196,9 @@ gs_status gs_eval_scene(const gs_scene *scene, const gs_cameras *cams, const cha
         s = gs_image_read(gp, &gt);
         if (!s && (gt.width != cam->width || gt.height != cam->height))
             s = gs_error(GS_ERR_INVALID,
-                         "%s: the camera is %dx%d but its ground truth %s is %dx%d (use the matching image folder, "
+                         "camera %d (%s) is %dx%d but its ground truth %s is %dx%d (use the matching image folder, "
                          "or --llff-factor for LLFF poses)",
-                         cam->name[0] ? base_name(cam->name) : "camera", cam->width, cam->height, gname, gt.width,
+                         i, cam->name[0] ? base_name(cam->name) : "unnamed", cam->width, cam->height, gname, gt.width,
                          gt.height);
         if (!s) {
             const double t1 = gs_now();

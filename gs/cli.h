@@ -59,7 +59,8 @@ int bench_infer(int argc, char **argv);
 /* "WxH[,WxH..]" into sizes (at most BENCH_MAX_SIZES, sides 1..16384); 0 on a bad list. */
 int bench_parse_sizes(const char *s, int (*sizes)[2], int *n);
 int bench_cmp_double(const void *a, const void *b);   /* qsort ascending */
-double bench_peak_rss_mib(void);                      /* process high-water mark */
+double bench_peak_rss_mib(void);                      /* resident high-water mark (VmHWM) */
+int bench_reset_peak_rss(void);                       /* restart it (0: the kernel cannot) */
 void bench_cpu_model(char *buf, size_t n);            /* /proc/cpuinfo "model name" */
 
 #endif

@@ -6,8 +6,9 @@
  * pixel size and opacities in [0.05, 0.9] - rendered at novel views between
  * the input views, and (b) the real scenes in ../shared/data/splats on an
  * orbit. Warm-up frames are excluded; the median, minimum and maximum over the
- * timed frames are reported with the peak memory (host: ru_maxrss; CUDA: the
- * renderer's largest device allocation). */
+ * timed frames are reported with the peak memory (host: the resident
+ * high-water mark during the case, restarted for each; CUDA: the renderer's
+ * largest device allocation). */
 #include "gs/cli.h"
 #include "gs/device.h"
 #include "raster/raster.h"
@@ -178,6 +179,7 @@ static gs_status time_case(const timing *tm, const gs_scene *s, const gs_camera 
     gs_raster_opts o;
     gs_raster_opts_default(&o);
     gs_status st = GS_OK;
+    bench_reset_peak_rss(); /* this case's peak: the scene, already loaded, and its renders */
     for (int f = -tm->warmup; f < total && !st; f++) {
         const gs_camera *cam = &cams[(f < 0 ? 0 : f) % nc];
         gs_raster_out out;

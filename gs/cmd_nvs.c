@@ -200,6 +200,8 @@ static int run(int argc, char **argv) {
     gs_progress pb;
     gs_progress_begin(&pb, "render", path.n, quiet);
     double t2 = gs_now();
+    int have_range = 0;
+    float dlo = 0, dhi = 0;
     st = GS_OK;
     for (int i = 0; i < path.n && !st; i++) {
         gs_raster_out r;
@@ -207,7 +209,9 @@ static int run(int argc, char **argv) {
         if (st) break;
         gs_image dimg;
         memset(&dimg, 0, sizeof dimg);
-        if (video_depth) st = gs_colorize(r.depth, r.width, r.height, 0, 0, 1, &dimg);
+        if (video_depth && !have_range) /* one colour scale for the whole video */
+            have_range = gs_depth_colour_range(r.depth, r.alpha, (size_t)r.width * r.height, &dlo, &dhi);
+        if (video_depth) st = gs_colorize(r.depth, r.width, r.height, have_range ? dlo : 0, have_range ? dhi : 0, 1, &dimg);
         if (!st && !vid.pipe) st = gs_video_open(&vid, vpath, r.width * (video_depth ? 2 : 1), r.height, 24);
         if (!st) st = gs_video_frame(&vid, r.rgb, r.width, r.height, video_depth ? dimg.data : NULL, r.width);
         if (!st && save_frames) {

@@ -37,10 +37,12 @@ static const char k_usage[] =
     "                      derives the focal length from the field of view)\n"
     "  --out DIR           output folder: NAME.png per view (and NAME_depth.exr/.png with --depth)\n"
     "  --width W --height H  output size (default: the cameras' size; the intrinsics are scaled)\n"
-    "  --depth             also write expected depth as EXR and as a colourised PNG\n"
+    "  --depth             also write expected depth as EXR and as a colourised PNG (one\n"
+    "                      colour scale for all frames, from the first frame's range)\n"
     "  --bg R,G,B          background colour in [0,1] (default 0,0,0)\n"
     "  --sh-degree N       evaluate SH up to degree N (default: the scene's)\n"
-    "  --antialiased       gsplat's antialiased mode (opacity compensation)\n"
+    "  --antialiased       gsplat's antialiased mode (opacity compensation; on by itself\n"
+    "                      for scenes whose file says they were trained in it)\n"
     "  --video FILE.mp4    also encode the frames with ffmpeg (libx264, crf 18, yuv420p, 24 fps)\n"
     "  --video-depth       put the colourised depth beside the RGB in the video\n"
     "  --llff-factor F     divide LLFF H, W, f by F (8 for images_8)\n"
@@ -48,8 +50,15 @@ static const char k_usage[] =
     "  --threads N         CPU threads (default: all)\n"
     "  --quiet             no progress bar\n";
 
+/* "R,G,B", each in [0,1], nothing after */
 static int parse_bg(const char *s, float bg[3]) {
-    return sscanf(s, "%f,%f,%f", &bg[0], &bg[1], &bg[2]) == 3 && isfinite(bg[0]) && isfinite(bg[1]) && isfinite(bg[2]);
+    for (int k = 0; k < 3; k++) {
+        char *end;
+        bg[k] = strtof(s, &end);
+        if (end == s || !(bg[k] >= 0.0f && bg[k] <= 1.0f) || *end != (k < 2 ? ',' : 0)) return 0;
+        s = end + 1;
+    }
+    return 1;
 }
 
 /* Frame names: the camera's image base name when the names are unique, else 00000. */
@@ -65,11 +74,17 @@ static void frame_name(const gs_cameras *c, int i, int use_names, char *buf, siz
     }
 }
 
+/* Can the frames be named after their images? Only when the file names they
+ * would get (folder and extension stripped) differ from one another. */
 static int names_unique(const gs_cameras *c) {
+    char a[300], b[300];
     for (int i = 0; i < c->n; i++) {
-        if (!c->cams[i].name[0] || strchr(c->cams[i].name, ' ')) return 0;
-        for (int j = 0; j < i; j++)
-            if (!strcmp(c->cams[i].name, c->cams[j].name)) return 0;
+        frame_name(c, i, 1, a, sizeof a);
+        if (!a[0] || strchr(a, ' ') || !strcmp(a, ".") || !strcmp(a, "..")) return 0;
+        for (int j = 0; j < i; j++) {
+            frame_name(c, j, 1, b, sizeof b);
+            if (!strcmp(a, b)) return 0;
+        }
     }
     return 1;
 }
@@ -117,9 +132,9 @@ static int run(int argc, char **argv) {
     if (frames && !traj) return cli_usage_error(me, "--frames needs --trajectory");
     if ((width > 0) != (height > 0)) return cli_usage_error(me, "give both --width and --height");
     if (video && !gs_path_ends_with(video, ".mp4")) return cli_usage_error(me, "--video must name an .mp4 file");
+    if (video_depth && !video) return cli_usage_error(me, "--video-depth needs --video FILE.mp4");
     dev = gs_device_resolve(dev); /* prints the fallback notice when cuda was asked for and is not usable */
     if (threads > 0) gs_set_num_threads((int)threads);
-    o.antialiased = aa;
     o.sh_degree = (int)shdeg;
     o.width = (int)width;
     o.height = (int)height;
@@ -145,15 +160,17 @@ static int run(int argc, char **argv) {
     }
     gs_cameras_free(&ref);
     int rc = 0;
-    if (gs_mkdirs(outdir)) { rc = cli_fail("render", GS_ERR_IO); goto done; }
     for (int i = 0; i < cams.n; i++)
         if (!cams.cams[i].has_pose) {
             fprintf(stderr, "gs render: error: %s: camera %d has intrinsics only (no pose); nothing to render from\n", cam_path, i);
             rc = 1;
             goto done;
         }
-    fprintf(stderr, "gs render: %s: %lld splats, SH degree %d; %d view%s (loaded in %.2f s)\n", scene_path, (long long)s.n,
-            s.sh_degree, cams.n, cams.n == 1 ? "" : "s", gs_now() - t0);
+    if (gs_mkdirs(outdir)) { rc = cli_fail("render", GS_ERR_IO); goto done; }
+    o.antialiased = aa || s.antialiased; /* a scene trained in gsplat's antialiased mode is drawn in it */
+    fprintf(stderr, "gs render: %s: %lld splats, SH degree %d%s; %d view%s (loaded in %.2f s)\n", scene_path,
+            (long long)s.n, s.sh_degree, o.antialiased ? ", antialiased" : "", cams.n, cams.n == 1 ? "" : "s",
+            gs_now() - t0);
 
     gs_video vid;
     memset(&vid, 0, sizeof vid);
@@ -168,6 +185,8 @@ static int run(int argc, char **argv) {
     gs_progress_begin(&pb, "render", cams.n, quiet);
     double t_render = 0;
     int64_t n_invalid = 0;
+    int have_range = !(depth || video_depth); /* no range needed */
+    float dlo = 0, dhi = 0;
     for (int i = 0; i < cams.n; i++) {
         gs_raster_out r;
         double t1 = gs_now();
@@ -182,7 +201,10 @@ static int run(int argc, char **argv) {
         gs_image im = {r.width, r.height, 3, 8, r.rgb}, dimg = {0};
         snprintf(path, sizeof path, "%s/%s.png", outdir, name);
         gs_status st = gs_image_write_png(path, &im, 8);
-        if (!st && (depth || video_depth)) st = gs_colorize(r.depth, r.width, r.height, 0, 0, 1, &dimg);
+        if (!have_range) /* one colour scale for every frame: the first frame's depth range */
+            have_range = gs_depth_colour_range(r.depth, r.alpha, (size_t)r.width * r.height, &dlo, &dhi);
+        if (!st && (depth || video_depth))
+            st = gs_colorize(r.depth, r.width, r.height, have_range ? dlo : 0, have_range ? dhi : 0, 1, &dimg);
         if (!st && depth) {
             snprintf(path, sizeof path, "%s/%s_depth.exr", outdir, name);
             st = gs_exr_write_depth(path, r.depth, r.width, r.height);

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,9 +44,10 @@ gs_status gs_video_open(gs_video *v, const char *path, int width, int height, in
     return GS_OK;
 }
 
-static unsigned char to_u8(float x) {
-    float c = x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
-    return (unsigned char)(c * 255.0f);
+static unsigned char to_u8(float x) { /* rounded as the PNG writer rounds */
+    if (!(x > 0.0f)) return 0;
+    if (x >= 1.0f) return 255;
+    return (unsigned char)floorf(x * 255.0f + 0.5f);
 }
 
 gs_status gs_video_frame(gs_video *v, const float *rgb, int w, int h, const float *side, int w2) {

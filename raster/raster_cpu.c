@@ -1,6 +1,9 @@
-/* raster_cpu.c - the CPU reference rasterizer. It mirrors gsplat's float32
- * operation order (projection, SH, blending) so that the CUDA twin can be
- * checked against it; parallel over tiles, deterministic.
+/* raster_cpu.c - the CPU reference rasterizer. It follows gsplat's float32
+ * projection and blending step by step (SH with the same polynomials in an
+ * equivalent form, so the last bits of a colour may differ; projection and SH
+ * are checked against gsplat's own reference in tests/test_raster_gsplat.c),
+ * and the CUDA twin is checked against it; parallel over tiles,
+ * deterministic.
  *
  * Speed without changing a single output bit: the visible splats are sorted
  * by (depth, index) once (radix sort), so tile lists come out in blending

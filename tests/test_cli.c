@@ -165,7 +165,108 @@ TEST(cli_render_cameras_orbit_and_video) {
         CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
         CHECK(out && strstr(out, "no pose"));
         free(out);
+        snprintf(p, sizeof p, "%s/x", dir);
+        CHECK_MSG(!gs_file_exists(p), "the failed render left its output folder behind");
     }
+    gs_cameras_free(&c);
+    gs_scene_free(&s);
+}
+
+static int read_png(const char *dir, const char *name, gs_image *im) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    memset(im, 0, sizeof *im);
+    return gs_image_read(p, im) == GS_OK;
+}
+
+static double image_maxdiff(const gs_image *a, const gs_image *b) {
+    if (!a->data || !b->data || a->width != b->width || a->height != b->height || a->channels != b->channels) return 1e9;
+    double m = 0;
+    for (size_t i = 0; i < (size_t)a->width * a->height * a->channels; i++) m = fmax(m, fabs(a->data[i] - b->data[i]));
+    return m;
+}
+
+TEST(cli_render_frame_names_scene_flags_depth_scale_and_options) {
+    NEED_GS_BIN();
+    /* a soft splat: the antialiased mode changes its look */
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 3, 0));
+    for (int i = 0; i < 3; i++) {
+        s.means[3 * i] = 0.3f * (i - 1);
+        s.means[3 * i + 2] = 4 + i;
+        for (int k = 0; k < 3; k++) s.scales[3 * i + k] = i == 1 ? 0.004f : 0.25f; /* one sub-pixel splat */
+        s.opacities[i] = 0.8f;
+        s.sh[3 * i + i] = 1.5f;
+    }
+    const char *plain = gs_test_tmp("flags_plain.ply"), *flagged = gs_test_tmp("flags_aa.ply");
+    CHECK_OK(gs_ply_write(plain, &s));
+    s.antialiased = 1;
+    CHECK_OK(gs_ply_write(flagged, &s));
+    /* two cameras whose images share a file name in different folders; the second further back */
+    gs_cameras c = {2, calloc(2, sizeof(gs_camera))};
+    for (int i = 0; i < 2; i++) {
+        gs_camera *k = &c.cams[i];
+        k->R[0] = k->R[4] = k->R[8] = 1;
+        k->t[2] = i ? 1.5 : 0;
+        k->fx = k->fy = 60;
+        k->cx = 24; k->cy = 16;
+        k->width = 48; k->height = 32;
+        k->has_pose = 1;
+        snprintf(k->name, sizeof k->name, "%s/r_0.png", i ? "b" : "a");
+    }
+    const char *cams = gs_test_tmp("flags_cams.json");
+    CHECK_OK(gs_cameras_write_json(cams, &c));
+    const char *d1 = gs_test_tmp("flags_out_plain"), *d2 = gs_test_tmp("flags_out_aa"), *d3 = gs_test_tmp("flags_out_aa2");
+    char args[2048], *out;
+    snprintf(args, sizeof args, "render %s --cameras %s --out %s --depth --quiet", plain, cams, d1);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "render %s --cameras %s --out %s --quiet", flagged, cams, d2);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK(out && strstr(out, "antialiased"));
+    free(out);
+    snprintf(args, sizeof args, "render %s --cameras %s --out %s --antialiased --quiet", plain, cams, d3);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    /* r_0 twice: numbered frames, not one overwriting the other */
+    char p[1200];
+    snprintf(p, sizeof p, "%s/r_0.png", d1);
+    CHECK(!gs_file_exists(p));
+    gs_image a, b, e;
+    CHECK(read_png(d1, "00000.png", &a) && read_png(d1, "00001.png", &b));
+    CHECK(image_maxdiff(&a, &b) > 0.05); /* two different views */
+    gs_image_free(&b);
+    /* the scene's antialiased flag: as --antialiased, and unlike the plain render */
+    CHECK(read_png(d2, "00000.png", &b) && read_png(d3, "00000.png", &e));
+    CHECK_MSG(image_maxdiff(&b, &e) == 0, "flagged scene differs from --antialiased by %g", image_maxdiff(&b, &e));
+    CHECK(image_maxdiff(&a, &b) > 1.5 / 255);
+    gs_image_free(&a); gs_image_free(&b); gs_image_free(&e);
+    /* depth PNGs share the first frame's colour scale */
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    gs_raster_out r0, r1;
+    s.antialiased = 0;
+    CHECK_OK(gs_render_cpu(&s, &c.cams[0], &o, &r0));
+    CHECK_OK(gs_render_cpu(&s, &c.cams[1], &o, &r1));
+    float lo = 0, hi = 0;
+    CHECK(gs_depth_colour_range(r0.depth, r0.alpha, 48 * 32, &lo, &hi));
+    CHECK_MSG(lo > 3 && lo < 4 && hi > 4 && hi < 8, "depth range [%g, %g]", lo, hi);
+    gs_image want, got;
+    CHECK_OK(gs_colorize(r1.depth, 48, 32, lo, hi, 1, &want));
+    CHECK(read_png(d1, "00001_depth.png", &got));
+    CHECK_MSG(image_maxdiff(&want, &got) <= 0.5 / 255 + 1e-6, "second depth PNG not on the first frame's scale (%g)",
+              image_maxdiff(&want, &got));
+    gs_image_free(&want); gs_image_free(&got);
+    gs_raster_out_free(&r0); gs_raster_out_free(&r1);
+    /* option errors */
+    const char *bad[] = {"--bg 0,0,2", "--bg 0,0,1x", "--bg 0,0", "--bg -0.1,0,0", "--video-depth"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(args, sizeof args, "render %s --cameras %s --out %s %s", plain, cams, gs_test_tmp("flags_never"), bad[i]);
+        CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
+        CHECK_MSG(out && strstr(out, i < 4 ? "--bg" : "--video"), "%s: %s", bad[i], out ? out : "");
+        free(out);
+    }
+    CHECK(!gs_file_exists(gs_test_tmp("flags_never")));
     gs_cameras_free(&c);
     gs_scene_free(&s);
 }

@@ -232,7 +232,7 @@ TEST(eval_scene_pairing_reports_and_errors) {
     remove(gs_path_join(p, sizeof p, gt, "a.jpg"));
     /* size mismatch between camera and image */
     cam_list[1].width = 41;
-    CHECK_ERR(gs_eval_scene(&s, &cams, gt, &o, &so, &r), "b: the camera is 41x30 but its ground truth b.png is 40x30");
+    CHECK_ERR(gs_eval_scene(&s, &cams, gt, &o, &so, &r), "camera 1 (b) is 41x30 but its ground truth b.png is 40x30");
     cam_list[1].width = 40;
     /* a camera without a pose */
     cam_list[1].has_pose = 0;
@@ -420,7 +420,7 @@ TEST(eval_scene_fern_llff_pairs_in_order) {
     gs_cameras full = {0};
     CHECK_OK(gs_cameras_read(gs_test_data("scenes/fern/poses_bounds.npy"), NULL, &full, NULL));
     CHECK_ERR(gs_eval_scene(&s, &full, gs_test_data("scenes/fern/images_8"), &o, NULL, &r),
-              "the camera is 4032x3024 but its ground truth image000.png is 504x378");
+              "camera 0 (unnamed) is 4032x3024 but its ground truth image000.png is 504x378");
     gs_cameras_free(&full);
     gs_cameras_free(&cams);
     gs_scene_free(&s);

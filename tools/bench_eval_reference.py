@@ -128,29 +128,37 @@ def main():
 
     import importlib.metadata
     import skimage
-    import torch
     from skimage.metrics import structural_similarity
-    if args.threads:
-        torch.set_num_threads(args.threads)
     metrics = args.metrics.split(",")
+    # torch (and lpips) only for the metrics that run in torch: PSNR and SSIM need numpy and scikit-image alone
+    torch = None
+    if any(m == "ssim-3dgs" or m.startswith("lpips-") for m in metrics):
+        import torch
+        if args.threads:
+            torch.set_num_threads(args.threads)
     devices = []
     if args.device in ("cpu", "all"):
         devices.append("cpu")
-    if args.device in ("cuda", "all") and torch.cuda.is_available():
+    if args.device in ("cuda", "all") and torch is not None and torch.cuda.is_available():
         devices.append("cuda")
     elif args.device == "cuda":
-        sys.exit("--device cuda: torch sees no GPU")
+        sys.exit("--device cuda: torch sees no GPU" if torch is not None else
+                 "--device cuda: only the torch metrics (ssim-3dgs, lpips-*) run on a GPU")
     gpu = torch.cuda.get_device_name(0) if "cuda" in devices else ""
     models = {}
     for net in ("alex", "squeeze"):
         if "lpips-" + net in metrics:
             models[net] = lpips_model(net, args.lpips_dir)
-    ssim3 = ssim_3dgs_factory(torch)
+    ssim3 = ssim_3dgs_factory(torch) if torch is not None else None
+    versions = {"numpy": np.__version__, "scikit-image": skimage.__version__}
+    if torch is not None:
+        versions["torch"] = torch.__version__
+    if models:
+        versions["lpips"] = importlib.metadata.version("lpips")
 
-    print("reference: numpy %s, scikit-image %s, torch %s (%d CPU threads%s), lpips %s" % (
-        np.__version__, skimage.__version__, torch.__version__, torch.get_num_threads(),
-        ", cudnn.allow_tf32=%s" % torch.backends.cudnn.allow_tf32 if gpu else "",
-        importlib.metadata.version("lpips")))
+    print("reference: %s%s" % (", ".join("%s %s" % kv for kv in versions.items()),
+        " (torch: %d CPU threads%s)" % (torch.get_num_threads(), ", cudnn.allow_tf32=%s" %
+                                        torch.backends.cudnn.allow_tf32 if gpu else "") if torch is not None else ""))
     print("  cpu: %s; gpu: %s%s; %d warm-up + %d timed runs" % (
         platform.processor() or platform.machine(), gpu or "none",
         " (inputs copied from the host in every call)" if gpu and args.gpu_inputs == "host" else "",
@@ -161,11 +169,12 @@ def main():
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         pred, gt = make_pair(w, h)
-        tp = torch.from_numpy(pred).permute(2, 0, 1)[None].contiguous()
-        tg = torch.from_numpy(gt).permute(2, 0, 1)[None].contiguous()
+        if torch is not None:
+            tp = torch.from_numpy(pred).permute(2, 0, 1)[None].contiguous()
+            tg = torch.from_numpy(gt).permute(2, 0, 1)[None].contiguous()
         for m in metrics:
             for dev in devices:
-                sync = torch.cuda.synchronize if dev == "cuda" else None
+                sync = torch.cuda.synchronize if dev == "cuda" else None  # (cuda only with torch)
                 if m == "psnr":
                     if dev != "cpu":
                         continue
@@ -199,10 +208,8 @@ def main():
                 results.append({"metric": m, "device": dev, "width": w, "height": h, "median_ms": 1e3 * med,
                                 "min_ms": 1e3 * min(t), "max_ms": 1e3 * max(t), "pairs_per_s": 1 / med, "value": val})
     if args.json:
-        doc = {"workload": "eval reference", "torch_threads": torch.get_num_threads(), "gpu": gpu,
-               "gpu_inputs": args.gpu_inputs,
-               "versions": {"numpy": np.__version__, "scikit-image": skimage.__version__, "torch": torch.__version__,
-                            "lpips": importlib.metadata.version("lpips")},
+        doc = {"workload": "eval reference", "torch_threads": torch.get_num_threads() if torch is not None else None,
+               "gpu": gpu, "gpu_inputs": args.gpu_inputs, "versions": versions,
                "runs": args.runs, "warmup": args.warmup, "results": results}
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
