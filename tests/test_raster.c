@@ -2,6 +2,8 @@
  * invariants (input order, rigid motion of scene + camera), invalid splats,
  * bad inputs and the camera conventions of a real data set. */
 #include "tests/test.h"
+#include "data/cameras.h"
+#include "data/image.h"
 #include "raster/raster.h"
 #include "raster/raster_math.h"
 #include "raster/trajectory.h"
@@ -318,6 +320,93 @@ TEST(raster_lego_cameras_look_at_the_object) {
     }
     gs_scene_free(&s);
     gs_cameras_free(&cams);
+}
+
+/* fern: COLMAP's sparse points drawn as small splats in their own colours
+ * from the LLFF cameras (poses_bounds.npy, images_8) land on the photos:
+ * covered pixels match the photo far better than the photo mirrored either
+ * way, for the first, a middle and the last view. */
+TEST(raster_fern_points_render_over_the_photos) {
+    REQUIRE_DATA();
+    float *xyz = NULL;
+    uint8_t *rgb = NULL;
+    int64_t np = 0;
+    CHECK_OK(gs_colmap_points_read(gs_test_data("scenes/fern/sparse/0/points3D.bin"), &xyz, &rgb, &np));
+    gs_camera_read_opts ro = {.llff_factor = 8};
+    gs_cameras cams;
+    CHECK_OK(gs_cameras_read(gs_test_data("scenes/fern/poses_bounds.npy"), &ro, &cams, NULL));
+    CHECK(np > 1000 && cams.n == 20);
+    if (np <= 1000 || cams.n != 20) { free(xyz); free(rgb); gs_cameras_free(&cams); return; }
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, np, 0));
+    double C[3];
+    gs_camera_center(&cams.cams[0], C);
+    for (int64_t k = 0; k < np; k++) {
+        const float *X = xyz + 3 * k;
+        double d = sqrt((X[0] - C[0]) * (X[0] - C[0]) + (X[1] - C[1]) * (X[1] - C[1]) + (X[2] - C[2]) * (X[2] - C[2]));
+        /* about 1.5 px across at 504 px wide, as seen from view 0 */
+        set_splat(&s, k, X[0], X[1], X[2], (float)(1.5 * d / cams.cams[0].fx), 0.9f, rgb[3 * k] / 255.0f,
+                  rgb[3 * k + 1] / 255.0f, rgb[3 * k + 2] / 255.0f);
+    }
+    int views[3] = {0, 10, 19};
+    for (int v = 0; v < 3; v++) {
+        const gs_camera *c = &cams.cams[views[v]];
+        gs_raster_out r;
+        CHECK_OK(gs_render_cpu(&s, c, NULL, &r));
+        char name[64];
+        snprintf(name, sizeof name, "scenes/fern/images_8/image%03d.png", views[v]);
+        gs_image im;
+        CHECK_OK(gs_image_read(gs_test_data(name), &im));
+        CHECK(im.width == r.width && im.height == r.height && im.channels >= 3);
+        /* mean |render - photo| over covered pixels, with the photo shifted by (dx, dy) px or mirrored */
+        double err[5][5], mir[2] = {0, 0};
+        int64_t cnt = 0;
+        for (int dy = -2; dy <= 2; dy++)
+            for (int dx = -2; dx <= 2; dx++) {
+                double e = 0;
+                int64_t n = 0;
+                for (int y = 2; im.data && y < r.height - 2; y++)
+                    for (int x = 2; x < r.width - 2; x++) {
+                        size_t q = (size_t)y * r.width + x;
+                        if (r.alpha[q] < 0.5f) continue;
+                        const float *ph = im.data + ((size_t)(y + dy) * im.width + x + dx) * im.channels;
+                        for (int ch = 0; ch < 3; ch++) e += fabs(r.rgb[3 * q + ch] / r.alpha[q] - ph[ch]);
+                        n++;
+                        if (dx || dy) continue;
+                        for (int m = 0; m < 2; m++) {
+                            int mx = m ? x : r.width - 1 - x, my = m ? r.height - 1 - y : y;
+                            const float *pm = im.data + ((size_t)my * im.width + mx) * im.channels;
+                            for (int ch = 0; ch < 3; ch++) mir[m] += fabs(r.rgb[3 * q + ch] / r.alpha[q] - pm[ch]);
+                        }
+                    }
+                err[dy + 2][dx + 2] = e / (3.0 * (double)(n ? n : 1));
+                if (!dx && !dy) cnt = n;
+            }
+        for (int m = 0; m < 2; m++) mir[m] /= 3.0 * (double)(cnt ? cnt : 1);
+        int best = 12;
+        for (int k = 0; k < 25; k++)
+            if (err[k / 5][k % 5] < err[best / 5][best % 5]) best = k;
+        printf("    view %d: %.0f%% covered, mean |render - photo| %.4f (best shift %+d,%+d px: %.4f; mirrored %.3f, "
+               "%.3f)\n", views[v], 100.0 * cnt / ((double)r.width * r.height), err[2][2], best % 5 - 2, best / 5 - 2,
+               err[best / 5][best % 5], mir[0], mir[1]);
+        CHECK_MSG(cnt > r.width * r.height / 10, "view %d: only %lld pixels covered", views[v], (long long)cnt);
+        /* LLFF poses fit the photos to about a pixel: the best shift is within one, and no shift helps much */
+        CHECK_MSG(abs(best % 5 - 2) <= 1 && abs(best / 5 - 2) <= 1 && err[2][2] <= 1.02 * err[best / 5][best % 5],
+                  "view %d: the photo fits the render better shifted by %+d,%+d px (%.4f against %.4f)", views[v],
+                  best % 5 - 2, best / 5 - 2, err[best / 5][best % 5], err[2][2]);
+        CHECK_MSG(err[0][2] > 1.01 * err[2][2] && err[4][2] > 1.01 * err[2][2] && err[2][0] > 1.01 * err[2][2] &&
+                      err[2][4] > 1.01 * err[2][2],
+                  "view %d: a 2 px shift fits about as well (%.4f %.4f %.4f %.4f against %.4f)", views[v], err[0][2],
+                  err[4][2], err[2][0], err[2][4], err[2][2]);
+        CHECK_MSG(err[2][2] < 0.7 * mir[0] && err[2][2] < 0.7 * mir[1], "view %d: |render - photo| %.3f, mirrored %.3f / %.3f",
+                  views[v], err[2][2], mir[0], mir[1]);
+        gs_image_free(&im);
+        gs_raster_out_free(&r);
+    }
+    gs_scene_free(&s);
+    gs_cameras_free(&cams);
+    free(xyz);
+    free(rgb);
 }
 
 TEST(orbit_path_circles_the_scene) {
