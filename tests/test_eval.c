@@ -6,7 +6,9 @@
  * The golden inputs are rebuilt here bit-exactly from a recipe: a source
  * (an LLFF fern photo from ../shared/data, or a synthetic pattern) and integer
  * distortions (shift, 3x3 box blur, hashed noise, 8x8 block artefacts,
- * posterize, crop, gray, synthetic alpha), then u/255 in float32 (or
+ * posterize, crop, gray, synthetic alpha) or a real JPEG round trip (the
+ * system libjpeg-turbo encoding as Pillow does, gs's reader decoding; the
+ * decoded bytes are checked against Pillow's), then u/255 in float32 (or
  * (u-20)/200 for out-of-range values) and compositing over white/black. The
  * recipe language is documented in tools/make_eval_goldens.py; the two
  * interpreters (ours is in tests/test_eval_common.h) must stay identical. */
@@ -63,7 +65,7 @@ TEST(eval_psnr_ssim_match_reference_libraries) {
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
         if (uses_fern(c) && !gs_test_data_dir()) continue;
         gs_image pred, gt;
-        if (!build_recipe(cJSON_GetObjectItem(c, "pred"), &pred) || !build_recipe(cJSON_GetObjectItem(c, "gt"), &gt)) {
+        if (!build_pair(c, &pred, &gt)) {
             CHECK_MSG(0, "%s: cannot build the inputs", name);
             continue;
         }
@@ -120,7 +122,7 @@ static void check_lpips_net(gs_lpips_net net, const char *key, double *maxd) {
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(g, "cases")) {
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
         gs_image pred, gt;
-        if (!build_recipe(cJSON_GetObjectItem(c, "pred"), &pred) || !build_recipe(cJSON_GetObjectItem(c, "gt"), &gt)) {
+        if (!build_pair(c, &pred, &gt)) {
             CHECK_MSG(0, "%s: cannot build the inputs", name);
             continue;
         }
@@ -172,7 +174,7 @@ TEST(eval_lpips_vgg_with_a_full_file_matches_lpips_package) {
     int checked = 0;
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(vs, "cases")) {
         gs_image pred, gt;
-        CHECK(build_recipe(cJSON_GetObjectItem(c, "pred"), &pred) && build_recipe(cJSON_GetObjectItem(c, "gt"), &gt));
+        CHECK(build_pair(c, &pred, &gt));
         double v, layers[GS_LPIPS_MAX_LAYERS];
         CHECK_OK(gs_lpips_eval(m, &pred, &gt, &v, layers));
         const double ref = cJSON_GetObjectItem(c, "lpips_vgg")->valuedouble;

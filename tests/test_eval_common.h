@@ -13,7 +13,10 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <jpeglib.h>
 
 #define GOLDEN "tests/golden/eval/eval_goldens.json"
 #define TOL_PSNR 1e-4
@@ -78,6 +81,51 @@ static inline int load_source(const char *src, rimg *m) {
     return 1;
 }
 
+/* FNV-1a 32 of the values after the last jpeg op (the golden's *_jpeg_fnv) */
+static uint32_t g_jpeg_fnv;
+
+/* JPEG round trip at quality q, as Pillow saves (libjpeg defaults: 4:2:0,
+ * integer DCT, standard tables) and read back by gs's own image reader. */
+static inline int op_jpeg(rimg *m, int q) {
+    if (m->c != 1 && m->c != 3) return 0;
+    const size_t cnt = (size_t)m->w * m->h * m->c;
+    unsigned char *px = malloc(cnt), *buf = NULL;
+    unsigned long size = 0;
+    if (!px) return 0;
+    for (size_t i = 0; i < cnt; i++) px[i] = (unsigned char)m->v[i];
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr err;
+    ci.err = jpeg_std_error(&err);
+    jpeg_create_compress(&ci);
+    jpeg_mem_dest(&ci, &buf, &size);
+    ci.image_width = (JDIMENSION)m->w;
+    ci.image_height = (JDIMENSION)m->h;
+    ci.input_components = m->c;
+    ci.in_color_space = m->c == 3 ? JCS_RGB : JCS_GRAYSCALE;
+    jpeg_set_defaults(&ci);
+    jpeg_set_quality(&ci, q, TRUE);
+    jpeg_start_compress(&ci, TRUE);
+    while (ci.next_scanline < ci.image_height) {
+        JSAMPROW row = px + (size_t)ci.next_scanline * m->w * m->c;
+        jpeg_write_scanlines(&ci, &row, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    free(px);
+    gs_image im;
+    gs_status s = gs_image_read_mem(buf, size, "jpeg op", &im);
+    free(buf);
+    if (s) return 0;
+    int ok = im.width == m->w && im.height == m->h && im.channels == m->c;
+    g_jpeg_fnv = 0x811c9dc5u;
+    for (size_t i = 0; ok && i < cnt; i++) {
+        m->v[i] = (int)lrintf(im.data[i] * 255.0f);
+        g_jpeg_fnv = (g_jpeg_fnv ^ (uint32_t)m->v[i]) * 0x01000193u;
+    }
+    gs_image_free(&im);
+    return ok;
+}
+
 static inline int apply_op(rimg *m, const char *op) {
     rimg n;
     int a, b, cx, cy;
@@ -119,6 +167,8 @@ static inline int apply_op(rimg *m, const char *op) {
                         for (int x = bx; x < ex; x++) at(&n, x, y)[c] = (at(m, x, y)[c] + 3 * mean + 2) / 4;
                 }
             }
+    } else if (sscanf(op, "jpeg %d", &a) == 1) {
+        return op_jpeg(m, a);
     } else if (!strcmp(op, "posterize")) {
         for (size_t i = 0; i < (size_t)m->w * m->h * m->c; i++) m->v[i] = (m->v[i] >> 4) * 17;
         return 1;
@@ -173,6 +223,7 @@ static inline int apply_op(rimg *m, const char *op) {
 /* Build the float image of a recipe (JSON array of strings). */
 static inline int build_recipe(const cJSON *recipe, gs_image *out) {
     memset(out, 0, sizeof *out);
+    g_jpeg_fnv = 0;
     rimg m = {0};
     const cJSON *it = recipe ? recipe->child : NULL;
     if (!it || !cJSON_IsString(it) || !load_source(it->valuestring, &m)) return 0;
@@ -186,6 +237,31 @@ static inline int build_recipe(const cJSON *recipe, gs_image *out) {
     free(m.v);
     free(m.f);
     return ok;
+}
+
+/* Build a case's prediction and ground truth; where a recipe went through
+ * JPEG, its decoded bytes must be the reference's (else a metric mismatch
+ * would only be the codec's). */
+static inline int build_pair(const cJSON *c, gs_image *pred, gs_image *gt) {
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
+    const char *which[2] = {"pred", "gt"}, *fkey[2] = {"pred_jpeg_fnv", "gt_jpeg_fnv"};
+    gs_image *im[2] = {pred, gt};
+    memset(gt, 0, sizeof *gt);
+    for (int k = 0; k < 2; k++) {
+        if (!build_recipe(cJSON_GetObjectItem(c, which[k]), im[k])) {
+            if (k) gs_image_free(pred);
+            return 0;
+        }
+        const cJSON *f = cJSON_GetObjectItem(c, fkey[k]);
+        if (cJSON_IsNumber(f) && (double)g_jpeg_fnv != f->valuedouble) {
+            gs_test_fail(__FILE__, __LINE__, "%s: the %s JPEG decodes to other bytes than Pillow's (FNV %u vs %.0f)",
+                         name ? name : "?", which[k], g_jpeg_fnv, f->valuedouble);
+            gs_image_free(pred);
+            if (k) gs_image_free(gt);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static inline cJSON *load_goldens(void) {

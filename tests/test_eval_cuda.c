@@ -56,7 +56,7 @@ TEST(eval_cuda_psnr_ssim_match_cpu_and_references) {
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
         if (uses_fern(c) && !gs_test_data_dir()) continue;
         gs_image pred, gt;
-        if (!build_recipe(cJSON_GetObjectItem(c, "pred"), &pred) || !build_recipe(cJSON_GetObjectItem(c, "gt"), &gt)) {
+        if (!build_pair(c, &pred, &gt)) {
             CHECK_MSG(0, "%s: cannot build the inputs", name);
             continue;
         }
@@ -137,7 +137,7 @@ static void check_lpips_cuda(gs_lpips_net net, const char *key, double *maxd) {
     cJSON_ArrayForEach(c, cases) {
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
         gs_image pred, gt;
-        if (!build_recipe(cJSON_GetObjectItem(c, "pred"), &pred) || !build_recipe(cJSON_GetObjectItem(c, "gt"), &gt)) {
+        if (!build_pair(c, &pred, &gt)) {
             CHECK_MSG(0, "%s: cannot build the inputs", name);
             continue;
         }
@@ -187,7 +187,7 @@ TEST(eval_cuda_lpips_vgg_synthetic_matches_reference) {
     const cJSON *cases = m && cu ? cJSON_GetObjectItem(cJSON_GetObjectItem(g, "vgg_synthetic"), "cases") : NULL;
     cJSON_ArrayForEach(c, cases) {
         gs_image pred, gt;
-        CHECK(build_recipe(cJSON_GetObjectItem(c, "pred"), &pred) && build_recipe(cJSON_GetObjectItem(c, "gt"), &gt));
+        CHECK(build_pair(c, &pred, &gt));
         double v;
         CHECK_OK(gs_lpips_eval_cuda(cu, m, &pred, &gt, &v, NULL));
         const double ref = cJSON_GetObjectItem(c, "lpips_vgg")->valuedouble;

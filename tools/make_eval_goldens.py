@@ -28,6 +28,12 @@ tests/test_eval.c):
   blocky8           per channel and 8x8 block (partial at the edges): m = (sum + n//2) // n,
                     out = (in + 3 m + 2) // 4          (a JPEG-like block artefact)
   posterize         out = (in >> 4) * 17
+  jpeg Q            JPEG-compressed at quality Q and decoded again, RGB or gray: Pillow
+                    (libjpeg-turbo) with its defaults (4:2:0 chroma, integer DCT,
+                    standard Huffman tables); the C test encodes with the system
+                    libjpeg-turbo and the same settings, decodes with gs's own
+                    reader, and checks the decoded bytes against "jpeg_fnv"
+                    (FNV-1a 32 of the u8 HWC values after the op, per recipe)
   crop X Y W H      the W x H window at (X, Y)
   gray              one channel: (77 R + 150 G + 29 B + 128) >> 8
   rgba              adds alpha a(x,y) = ((x + y) * 255) // max(W + H - 2, 1) as the last
@@ -48,7 +54,7 @@ synthetic_vgg_state below; tests/test_eval.c writes the same file) to check
 the vgg code path end to end.
 
 Usage: python3 tools/make_eval_goldens.py [--data ../shared/data] [--out tests/golden/eval/eval_goldens.json]
-Needs: numpy, scipy, scikit-image, torch, torchvision, lpips, safetensors, pillow.
+Needs: numpy, scipy, scikit-image, torch, torchvision, lpips, safetensors, pillow (with libjpeg-turbo).
 """
 import argparse
 import importlib.metadata
@@ -136,6 +142,24 @@ def op_blocky8(u):
     return out
 
 
+def op_jpeg(u, q):
+    import io
+    from PIL import Image
+    arr = u.astype(np.uint8)
+    img = Image.fromarray(arr[..., 0], "L") if arr.shape[2] == 1 else Image.fromarray(arr, "RGB")
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=q)
+    out = np.array(Image.open(io.BytesIO(buf.getvalue()))).astype(np.int64)
+    return out[..., None] if out.ndim == 2 else out
+
+
+def fnv1a32(u):
+    h = 0x811C9DC5
+    for b in u.astype(np.uint8).tobytes():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
 def op_gray(u):
     return ((77 * u[..., 0] + 150 * u[..., 1] + 29 * u[..., 2] + 128) >> 8)[..., None]
 
@@ -147,8 +171,8 @@ def op_rgba(u):
     return np.concatenate([u, a[..., None]], axis=2)
 
 
-def build(recipe, data):
-    """Run a recipe; returns float32 HxWxC."""
+def build(recipe, data, info=None):
+    """Run a recipe; returns float32 HxWxC (info["jpeg_fnv"]: the bytes after a jpeg op)."""
     src = recipe[0]
     if src.startswith("fern:"):
         u = load_fern(data, int(src[5:]))
@@ -170,6 +194,10 @@ def build(recipe, data):
             u = op_blocky8(u)
         elif a[0] == "posterize":
             u = (u >> 4) * 17
+        elif a[0] == "jpeg":
+            u = op_jpeg(u, int(a[1]))
+            if info is not None:
+                info["jpeg_fnv"] = fnv1a32(u)
         elif a[0] == "crop":
             x, y, w, h = (int(v) for v in a[1:5])
             assert x + w <= u.shape[1] and y + h <= u.shape[0]
@@ -305,6 +333,11 @@ CASES = [
     ("noise12", ["fern:000", "noise 12 1"], ["fern:000"]),
     ("blocky8", ["fern:000", "blocky8"], ["fern:000"]),
     ("posterize", ["fern:000", "posterize"], ["fern:000"]),
+    ("jpeg40", ["fern:000", "jpeg 40"], ["fern:000"]),
+    ("jpeg85_view6", ["fern:006", "jpeg 85"], ["fern:006"]),
+    ("jpeg50_vs_jpeg90", ["fern:001", "jpeg 50"], ["fern:000", "jpeg 90"]),
+    ("gray_crop150x101_jpeg20", ["fern:002", "gray", "crop 33 44 150 101", "jpeg 20"],
+     ["fern:002", "gray", "crop 33 44 150 101"]),
     ("affine_out_of_range", ["fern:000", "affine"], ["fern:000"]),
     ("crop101x67_blur", ["fern:000", "blur3", "crop 200 150 101 67"], ["fern:000", "crop 200 150 101 67"]),
     ("crop37x23_noise", ["fern:000", "noise 20 2", "crop 100 50 37 23"], ["fern:000", "crop 100 50 37 23"]),
@@ -350,10 +383,15 @@ def main():
     out_cases = []
     max_f32 = 0.0
     for name, pr, gr in CASES:
-        pred, gt = build(pr, args.data), build(gr, args.data)
+        pinfo, ginfo = {}, {}
+        pred, gt = build(pr, args.data, pinfo), build(gr, args.data, ginfo)
         assert pred.shape == gt.shape, name
         h, w, c = pred.shape
         case = {"name": name, "pred": pr, "gt": gr, "width": w, "height": h, "channels": c, "errors": {}}
+        if pinfo:
+            case["pred_jpeg_fnv"] = pinfo["jpeg_fnv"]
+        if ginfo:
+            case["gt_jpeg_fnv"] = ginfo["jpeg_fnv"]
         p = psnr(pred, gt)
         case["psnr"] = "inf" if math.isinf(p) else p
         try:
@@ -394,7 +432,8 @@ def main():
         "format": "gs eval goldens 1",
         "generator": "tools/make_eval_goldens.py",
         "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "scikit-image": skimage.__version__,
-                     "torch": torch.__version__, "lpips": importlib.metadata.version("lpips")},
+                     "torch": torch.__version__, "lpips": importlib.metadata.version("lpips"),
+                     "pillow": importlib.metadata.version("pillow")},
         "notes": "psnr 'inf' = identical images; null value = the reference raised (message in errors). "
                  "ssim_3dgs is computed in float64, ssim_3dgs_f32 as 3DGS does it (float32). "
                  "lpips_*_layers are the per-tap terms (retPerLayer).",
