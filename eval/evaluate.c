@@ -155,10 +155,12 @@ gs_status gs_eval_score_pair(gs_eval_session *ses, const gs_image *pred_in, cons
     else if (pred.channels != gt.channels)
         s = gs_error(GS_ERR_INVALID, "%s: the prediction is %s but the ground truth is %s", name,
                      pred.channels == 1 ? "gray" : "RGB", gt.channels == 1 ? "gray" : "RGB");
-    if (ses->cuda) {
+    if (ses->cuda) { /* one upload of the pair for all its metrics */
+        gs_eval_cuda_hold_pair(ses->cuda, &pred, &gt);
         if (!s && o->psnr) s = gs_psnr_cuda(ses->cuda, &pred, &gt, &row->psnr);
         if (!s && o->ssim) s = gs_ssim_cuda(ses->cuda, &pred, &gt, o->ssim_mode, &row->ssim);
         if (!s && o->lpips) s = gs_lpips_eval_cuda(ses->cuda, ses->lp, &pred, &gt, &row->lpips, NULL);
+        gs_eval_cuda_release_pair(ses->cuda);
     } else {
         if (!s && o->psnr) s = gs_psnr(&pred, &gt, &row->psnr);
         if (!s && o->ssim) s = gs_ssim(&pred, &gt, o->ssim_mode, &row->ssim);

@@ -196,6 +196,13 @@ gs_status gs_ssim_cuda(gs_eval_cuda *ctx, const gs_image *pred, const gs_image *
 /* Uploads m's weights on first use (kept until gs_lpips_free). */
 gs_status gs_lpips_eval_cuda(gs_eval_cuda *ctx, gs_lpips *m, const gs_image *pred, const gs_image *gt, double *out,
                              double *per_layer);
+/* Hold a pair: until the release, metric calls on these same two images
+ * (same pixel pointers and shape) reuse the copy already on the GPU instead
+ * of uploading it again; the caller keeps the pixels unchanged meanwhile.
+ * Other images are uploaded as usual. gs eval holds each pair across its
+ * metrics; the benchmark does not (its figures include the upload). */
+void gs_eval_cuda_hold_pair(gs_eval_cuda *ctx, const gs_image *pred, const gs_image *gt);
+void gs_eval_cuda_release_pair(gs_eval_cuda *ctx);
 /* Wait for the GPU (for timing; every call above already returns its value). */
 gs_status gs_eval_cuda_sync(gs_eval_cuda *ctx);
 

@@ -15,7 +15,8 @@
  *         and spatial mean in double.
  * All reductions use fixed grids and fixed orders, so results are
  * reproducible run to run. Host images are uploaded into buffers that the
- * context keeps and grows. */
+ * context keeps and grows, once per metric call, or once for all the metrics
+ * of a held pair (gs_eval_cuda_hold_pair). */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
@@ -51,6 +52,9 @@ struct gs_eval_cuda {
     size_t act_cap[3];
     float *col;
     size_t col_cap;
+    /* the held pair (gs_eval_cuda_hold_pair) and whether img[] holds it */
+    const float *held[2];
+    int held_w, held_h, held_c, held_on_device;
 };
 
 /* Device copy of an LPIPS model's weights (m->cuda). */
@@ -210,14 +214,35 @@ extern "C" gs_status gs_eval_cuda_sync(gs_eval_cuda *c) {
     return GS_OK;
 }
 
-/* Upload both images (HWC floats). */
+extern "C" void gs_eval_cuda_hold_pair(gs_eval_cuda *c, const gs_image *pred, const gs_image *gt) {
+    if (!c) return;
+    c->held[0] = pred ? pred->data : NULL;
+    c->held[1] = gt ? gt->data : NULL;
+    c->held_w = pred ? pred->width : 0, c->held_h = pred ? pred->height : 0, c->held_c = pred ? pred->channels : 0;
+    c->held_on_device = 0;
+}
+
+extern "C" void gs_eval_cuda_release_pair(gs_eval_cuda *c) {
+    if (!c) return;
+    c->held[0] = c->held[1] = NULL;
+    c->held_on_device = 0;
+}
+
+/* Upload both images (HWC floats), unless they are the held pair and img[]
+ * already holds it. */
 static gs_status upload(gs_eval_cuda *c, const gs_image *pred, const gs_image *gt) {
+    const int is_held = c->held[0] && pred->data == c->held[0] && gt->data == c->held[1] &&
+                        pred->width == c->held_w && pred->height == c->held_h && pred->channels == c->held_c &&
+                        gt->width == c->held_w && gt->height == c->held_h && gt->channels == c->held_c;
+    if (is_held && c->held_on_device) return GS_OK;
+    c->held_on_device = 0; /* img[] is being overwritten */
     const size_t bytes = (size_t)pred->width * pred->height * pred->channels * sizeof(float);
     gs_status s = ENSURE(c->img[0], c->img_cap[0], bytes, "the prediction");
     if (!s) s = ENSURE(c->img[1], c->img_cap[1], bytes, "the ground truth");
     if (s) return s;
     CU(cudaMemcpyAsync(c->img[0], pred->data, bytes, cudaMemcpyHostToDevice, c->stream), "uploading the prediction");
     CU(cudaMemcpyAsync(c->img[1], gt->data, bytes, cudaMemcpyHostToDevice, c->stream), "uploading the ground truth");
+    c->held_on_device = is_held;
     return GS_OK;
 }
 

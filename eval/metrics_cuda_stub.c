@@ -34,6 +34,12 @@ gs_status gs_lpips_eval_cuda(gs_eval_cuda *ctx, gs_lpips *m, const gs_image *pre
     return no_cuda();
 }
 
+void gs_eval_cuda_hold_pair(gs_eval_cuda *ctx, const gs_image *pred, const gs_image *gt) {
+    (void)ctx, (void)pred, (void)gt;
+}
+
+void gs_eval_cuda_release_pair(gs_eval_cuda *ctx) { (void)ctx; }
+
 gs_status gs_eval_cuda_sync(gs_eval_cuda *ctx) {
     (void)ctx;
     return no_cuda();

@@ -37,6 +37,44 @@ TEST(eval_cuda_blas_opens_lazily) {
     CHECK_OK(gs_cuda_blas_load()); /* once */
 }
 
+/* A held pair is uploaded once and reused only for itself: other images in
+ * between are uploaded and scored as such, and the held pair's values are the
+ * same before and after them. */
+TEST(eval_cuda_held_pair_is_reused_only_for_itself) {
+    NEED_GPU();
+    gs_image a, b, c, d;
+    CHECK_OK(gs_image_alloc(&a, 67, 45, 3));
+    CHECK_OK(gs_image_alloc(&b, 67, 45, 3));
+    CHECK_OK(gs_image_alloc(&c, 67, 45, 3));
+    CHECK_OK(gs_image_alloc(&d, 67, 45, 3));
+    for (size_t i = 0; i < (size_t)67 * 45 * 3; i++) {
+        a.data[i] = (float)(lowbias32((uint32_t)i) % 1000u) / 999.0f;
+        b.data[i] = fminf(1.0f, a.data[i] + 0.05f * (float)(lowbias32((uint32_t)i + 7u) % 3u));
+        c.data[i] = 1.0f - a.data[i];
+        d.data[i] = 0.5f * c.data[i];
+    }
+    gs_eval_cuda *cu = NULL;
+    CHECK_OK(gs_eval_cuda_new(&cu));
+    if (!cu) return;
+    double ab_cpu, cd_cpu, s_ab_cpu, ab1, ab2, cd, s_ab;
+    CHECK_OK(gs_psnr(&a, &b, &ab_cpu));
+    CHECK_OK(gs_psnr(&c, &d, &cd_cpu));
+    CHECK_OK(gs_ssim(&a, &b, GS_SSIM_SKIMAGE, &s_ab_cpu));
+    gs_eval_cuda_hold_pair(cu, &a, &b);
+    CHECK_OK(gs_psnr_cuda(cu, &a, &b, &ab1));
+    CHECK_OK(gs_psnr_cuda(cu, &c, &d, &cd)); /* not the held pair: uploaded */
+    CHECK_OK(gs_psnr_cuda(cu, &a, &b, &ab2)); /* the held pair again: uploaded again, then reused */
+    CHECK_OK(gs_ssim_cuda(cu, &a, &b, GS_SSIM_SKIMAGE, &s_ab));
+    gs_eval_cuda_release_pair(cu);
+    CHECK_MSG(fabs(ab1 - ab_cpu) <= TOL_PSNR && fabs(ab2 - ab_cpu) <= TOL_PSNR, "held pair psnr %.9g %.9g vs cpu %.9g",
+              ab1, ab2, ab_cpu);
+    CHECK_MSG(fabs(cd - cd_cpu) <= TOL_PSNR, "other pair psnr %.9g vs cpu %.9g", cd, cd_cpu);
+    CHECK_MSG(fabs(s_ab - s_ab_cpu) <= TOL_SSIM, "held pair ssim %.9g vs cpu %.9g", s_ab, s_ab_cpu);
+    CHECK(fabs(ab_cpu - cd_cpu) > 1); /* the two pairs really differ */
+    gs_eval_cuda_free(cu);
+    gs_image_free(&a), gs_image_free(&b), gs_image_free(&c), gs_image_free(&d);
+}
+
 static double max_d[6]; /* psnr, ssim, 3dgs, alex, squeeze, vgg: largest |CUDA - reference| */
 
 TEST(eval_cuda_psnr_ssim_match_cpu_and_references) {
