@@ -588,17 +588,19 @@ static float colorize_map(float v, int inverse) {
     return isfinite(r) ? r : NAN;
 }
 
-/* lo/hi are in the units of v; with inverse the range becomes [1/hi, 1/lo]
- * in the mapped (1/v) space, so near (large 1/v) ends warm. */
 int gs_depth_colour_range(const float *depth, const float *alpha, size_t n, float *lo, float *hi) {
     float *inv = gs_malloc(n ? n : 1, sizeof(float), "depth range");
     if (!inv) return 0;
     size_t m = 0;
-    for (int pass = 0; pass < 2 && m * 100 < n; pass++) { /* covered pixels; all of them when under 1% are */
+    for (size_t i = 0; alpha && i < n; i++) { /* the covered pixels */
+        float x = colorize_map(depth[i], 1);
+        if (!isnan(x) && alpha[i] > 0.5f) inv[m++] = x;
+    }
+    if (m * 100 < n) { /* under 1% covered (or no alpha): every finite pixel */
         m = 0;
         for (size_t i = 0; i < n; i++) {
             float x = colorize_map(depth[i], 1);
-            if (!isnan(x) && (pass || !alpha || alpha[i] > 0.5f)) inv[m++] = x;
+            if (!isnan(x)) inv[m++] = x;
         }
     }
     int ok = m > 0;
@@ -616,6 +618,8 @@ int gs_depth_colour_range(const float *depth, const float *alpha, size_t n, floa
     return ok;
 }
 
+/* lo/hi are in the units of v; with inverse the range becomes [1/hi, 1/lo]
+ * in the mapped (1/v) space, so near (large 1/v) ends warm. */
 gs_status gs_colorize(const float *v, int width, int height, float lo, float hi, int inverse, gs_image *out) {
     memset(out, 0, sizeof *out);
     if (!v || !dims_ok(width, height)) return gs_error(GS_ERR_INVALID, "colorize: bad input map (%dx%d)", width, height);

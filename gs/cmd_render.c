@@ -185,7 +185,7 @@ static int run(int argc, char **argv) {
     gs_progress_begin(&pb, "render", cams.n, quiet);
     double t_render = 0;
     int64_t n_invalid = 0;
-    int have_range = !(depth || video_depth); /* no range needed */
+    int want_range = depth || video_depth, have_range = 0; /* the depth colour scale, from the first frame */
     float dlo = 0, dhi = 0;
     for (int i = 0; i < cams.n; i++) {
         gs_raster_out r;
@@ -201,9 +201,9 @@ static int run(int argc, char **argv) {
         gs_image im = {r.width, r.height, 3, 8, r.rgb}, dimg = {0};
         snprintf(path, sizeof path, "%s/%s.png", outdir, name);
         gs_status st = gs_image_write_png(path, &im, 8);
-        if (!have_range) /* one colour scale for every frame: the first frame's depth range */
+        if (want_range && !have_range)
             have_range = gs_depth_colour_range(r.depth, r.alpha, (size_t)r.width * r.height, &dlo, &dhi);
-        if (!st && (depth || video_depth))
+        if (!st && want_range)
             st = gs_colorize(r.depth, r.width, r.height, have_range ? dlo : 0, have_range ? dhi : 0, 1, &dimg);
         if (!st && depth) {
             snprintf(path, sizeof path, "%s/%s_depth.exr", outdir, name);

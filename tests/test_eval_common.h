@@ -264,6 +264,24 @@ static inline int build_pair(const cJSON *c, gs_image *pred, gs_image *gt) {
     return 1;
 }
 
+/* An LPIPS value v and its per-tap terms against case c's reference (key,
+ * and key_layers); who labels the messages. Returns |v - reference|. */
+static inline double check_lpips_case(const cJSON *c, const char *key, const gs_lpips *m, double v,
+                                      const double *layers, const char *who) {
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
+    const double ref = cJSON_GetObjectItem(c, key)->valuedouble;
+    char lkey[64];
+    snprintf(lkey, sizeof lkey, "%s_layers", key);
+    CHECK_MSG(fabs(v - ref) <= TOL_LPIPS, "%s%s %s: %.9f vs %.9f", who, key, name, v, ref);
+    const cJSON *lr = cJSON_GetObjectItem(c, lkey);
+    const int nl = gs_lpips_num_layers(m);
+    CHECK_EQ_INT(cJSON_GetArraySize(lr), nl);
+    for (int l = 0; l < nl && l < cJSON_GetArraySize(lr); l++)
+        CHECK_MSG(fabs(layers[l] - cJSON_GetArrayItem(lr, l)->valuedouble) <= TOL_LPIPS, "%s%s %s layer %d: %.9f vs %.9f",
+                  who, key, name, l, layers[l], cJSON_GetArrayItem(lr, l)->valuedouble);
+    return fabs(v - ref);
+}
+
 static inline cJSON *load_goldens(void) {
     uint8_t *text;
     size_t n;

@@ -5,7 +5,7 @@
  * the directory evaluation, pairing by name and by order, every pairing
  * error, and the real data: a trained splat scene (guitar), the lego test
  * split (RGBA ground truth) and the fern LLFF poses. */
-#include "tests/test.h"
+#include "tests/test_scenes.h"
 #include "data/cameras.h"
 #include "data/image.h"
 #include "data/scene.h"
@@ -18,24 +18,13 @@
 #include <sys/wait.h>
 
 static gs_camera make_cam(const char *name, int w, int h, double f) {
-    gs_camera c;
-    memset(&c, 0, sizeof c);
-    c.R[0] = c.R[4] = c.R[8] = 1;
-    c.fx = c.fy = f;
-    c.cx = w / 2.0;
-    c.cy = h / 2.0;
-    c.width = w;
-    c.height = h;
-    c.has_pose = 1;
+    gs_camera c = test_pinhole(w, h, f);
     snprintf(c.name, sizeof c.name, "%s", name);
     return c;
 }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static float frand(void) {
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)(rng >> 40) / (float)(1 << 24);
-}
+static float frand(void) { return test_frand(&rng); }
 
 /* n coloured splats in a box in front of an identity camera (z 3..6) */
 static void synth_scene(gs_scene *s, int n) {

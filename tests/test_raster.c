@@ -1,7 +1,7 @@
 /* test_raster.c - the CPU rasterizer against hand-computed values and
  * invariants (input order, rigid motion of scene + camera), invalid splats,
  * bad inputs and the camera conventions of a real data set. */
-#include "tests/test.h"
+#include "tests/test_scenes.h"
 #include "data/cameras.h"
 #include "data/image.h"
 #include "raster/raster.h"
@@ -9,19 +9,6 @@
 #include "raster/trajectory.h"
 
 #include <stdlib.h>
-
-static gs_camera simple_cam(int w, int h, double f) {
-    gs_camera c;
-    memset(&c, 0, sizeof c);
-    c.R[0] = c.R[4] = c.R[8] = 1;
-    c.fx = c.fy = f;
-    c.cx = w / 2.0;
-    c.cy = h / 2.0;
-    c.width = w;
-    c.height = h;
-    c.has_pose = 1;
-    return c;
-}
 
 static void set_splat(gs_scene *s, int64_t i, float x, float y, float z, float scale, float op, float r, float g, float b) {
     s->means[3 * i] = x; s->means[3 * i + 1] = y; s->means[3 * i + 2] = z;
@@ -34,10 +21,7 @@ static void set_splat(gs_scene *s, int64_t i, float x, float y, float z, float s
 }
 
 static uint64_t rng_state = 88172645463325252ull;
-static float frand(void) { /* xorshift, uniform in [0,1) */
-    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-    return (float)(rng_state >> 40) / (float)(1 << 24);
-}
+static float frand(void) { return test_frand(&rng_state); }
 
 static void random_scene(gs_scene *s, int n, int deg) {
     CHECK_OK(gs_scene_alloc(s, n, deg));
@@ -54,7 +38,7 @@ TEST(raster_single_gaussian_analytic) {
     gs_scene s;
     CHECK_OK(gs_scene_alloc(&s, 1, 0));
     set_splat(&s, 0, 0, 0, 5, 0.05f, 0.8f, 1.0f, 0.5f, 0.25f);
-    gs_camera cam = simple_cam(64, 64, 100);
+    gs_camera cam = test_pinhole(64, 64, 100);
     gs_raster_opts o;
     gs_raster_opts_default(&o);
     o.bg[2] = 1; /* blue background */
@@ -95,7 +79,7 @@ TEST(raster_occlusion_order) {
     /* green far behind, red in front; both project onto the image centre */
     set_splat(&s, 0, 0, 0, 10, 0.2f, 0.9f, 0, 1, 0);
     set_splat(&s, 1, 0, 0, 5, 0.05f, 0.7f, 1, 0, 0);
-    gs_camera cam = simple_cam(64, 64, 100);
+    gs_camera cam = test_pinhole(64, 64, 100);
     gs_raster_out r, r2;
     CHECK_OK(gs_render_cpu(&s, &cam, NULL, &r));
     size_t c = 31 * 64 + 31;
@@ -121,7 +105,7 @@ TEST(raster_saturation_stops_blending) {
     CHECK_OK(gs_scene_alloc(&s, 2, 0));
     set_splat(&s, 0, 0, 0, 5, 2.0f, 1.0f, 1, 0, 0);
     set_splat(&s, 1, 0, 0, 6, 2.0f, 1.0f, 0, 1, 0);
-    gs_camera cam = simple_cam(32, 32, 50);
+    gs_camera cam = test_pinhole(32, 32, 50);
     gs_raster_out r;
     CHECK_OK(gs_render_cpu(&s, &cam, NULL, &r));
     size_t c = 15 * 32 + 15;
@@ -139,7 +123,7 @@ TEST(raster_transparent_and_empty_scenes_are_background) {
     gs_scene s;
     CHECK_OK(gs_scene_alloc(&s, 3, 0));
     for (int i = 0; i < 3; i++) set_splat(&s, i, 0.1f * i, 0, 4, 0.3f, 0.003f, 1, 1, 1); /* below 1/255 */
-    gs_camera cam = simple_cam(40, 30, 40);
+    gs_camera cam = test_pinhole(40, 30, 40);
     gs_raster_opts o;
     gs_raster_opts_default(&o);
     o.bg[0] = 0.25f; o.bg[1] = 0.5f; o.bg[2] = 0.75f;
@@ -159,9 +143,9 @@ TEST(raster_transparent_and_empty_scenes_are_background) {
     gs_raster_out_free(&r);
     /* zero-size image and unusable intrinsics are errors */
     o.width = 0;
-    gs_camera z = simple_cam(0, 0, 40);
+    gs_camera z = test_pinhole(0, 0, 40);
     CHECK_ERR(gs_render_cpu(&e, &z, &o, &r), "image size");
-    gs_camera f0 = simple_cam(10, 10, 0);
+    gs_camera f0 = test_pinhole(10, 10, 0);
     CHECK_ERR(gs_render_cpu(&e, &f0, &o, &r), "intrinsics");
     gs_scene_free(&e);
 }
@@ -169,7 +153,7 @@ TEST(raster_transparent_and_empty_scenes_are_background) {
 TEST(raster_camera_behind_everything) {
     gs_scene s;
     random_scene(&s, 100, 0);
-    gs_camera cam = simple_cam(32, 32, 30);
+    gs_camera cam = test_pinhole(32, 32, 30);
     cam.R[0] = -1; cam.R[8] = -1; /* rotated 180 degrees about y: looks down -z, all splats are behind */
     gs_raster_out r;
     CHECK_OK(gs_render_cpu(&s, &cam, NULL, &r));
@@ -194,7 +178,7 @@ TEST(raster_input_order_does_not_matter) {
         p.opacities[j] = s.opacities[i];
         memcpy(p.sh + (size_t)j * k, s.sh + (size_t)i * k, (size_t)k * 4);
     }
-    gs_camera cam = simple_cam(96, 80, 90);
+    gs_camera cam = test_pinhole(96, 80, 90);
     gs_raster_out a, b;
     CHECK_OK(gs_render_cpu(&s, &cam, NULL, &a));
     CHECK_OK(gs_render_cpu(&p, &cam, NULL, &b));
@@ -210,7 +194,7 @@ TEST(raster_input_order_does_not_matter) {
 TEST(raster_rigid_motion_of_scene_and_camera) {
     gs_scene s;
     random_scene(&s, 300, 1);
-    gs_camera cam = simple_cam(80, 64, 70);
+    gs_camera cam = test_pinhole(80, 64, 70);
     gs_raster_out a, b;
     CHECK_OK(gs_render_cpu(&s, &cam, NULL, &a));
     /* move the world by v: camera centre moves too, t' = t - R v (R = I) */
@@ -230,7 +214,7 @@ TEST(raster_rigid_motion_of_scene_and_camera) {
 TEST(raster_invalid_splats_are_skipped_and_counted) {
     gs_scene s;
     random_scene(&s, 50, 0);
-    gs_camera cam = simple_cam(64, 64, 60);
+    gs_camera cam = test_pinhole(64, 64, 60);
     gs_raster_out a, b;
     CHECK_OK(gs_render_cpu(&s, &cam, NULL, &a));
     CHECK_EQ_INT(a.n_invalid, 0);
@@ -278,7 +262,7 @@ TEST(raster_antialiased_mode_scales_opacity) {
     gs_scene s;
     CHECK_OK(gs_scene_alloc(&s, 1, 0));
     set_splat(&s, 0, 0, 0, 5, 0.05f, 0.8f, 1, 1, 1);
-    gs_camera cam = simple_cam(64, 64, 100);
+    gs_camera cam = test_pinhole(64, 64, 100);
     gs_raster_opts o;
     gs_raster_opts_default(&o);
     o.antialiased = 1;
@@ -559,7 +543,7 @@ TEST(raster_pruned_blending_is_bit_identical_to_the_plain_algorithm) {
     gs_raster_opts o;
     gs_raster_opts_default(&o);
     o.bg[0] = 0.2f; o.bg[1] = 0.4f; o.bg[2] = 0.9f;
-    gs_camera cam = simple_cam(83, 61, 70); /* not a multiple of 16 */
+    gs_camera cam = test_pinhole(83, 61, 70); /* not a multiple of 16 */
     cam.cx = 37.3; cam.cy = 33.9;          /* off-centre principal point */
     /* 1. many overlapping tiny splats (per-pixel Gaussians) */
     gs_scene s;
@@ -702,7 +686,7 @@ static void check_walk(const gs_scene *s, const gs_camera *cam, const gs_raster_
 TEST(raster_cuda_tile_walk_lists_every_lit_tile) {
     gs_raster_opts o;
     gs_raster_opts_default(&o);
-    gs_camera cam = simple_cam(203, 117, 150); /* neither a multiple of 16 */
+    gs_camera cam = test_pinhole(203, 117, 150); /* neither a multiple of 16 */
     cam.cx = 97.3; cam.cy = 61.9;
     gs_scene s;
     random_scene(&s, 4000, 0); /* per-pixel-sized splats */

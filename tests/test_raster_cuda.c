@@ -21,7 +21,7 @@
  * contracted too) on these scenes gave mean <= 6.3e-7 and at most 0.09% of
  * pixels beyond 1e-4 (max 4.8e-3). Setting -fmad=false for raster_cuda.cu
  * would bring the projection to the CPU's rounding as well. */
-#include "tests/test.h"
+#include "tests/test_scenes.h"
 #include "gs/device.h"
 #include "raster/raster.h"
 #include "raster/trajectory.h"
@@ -29,21 +29,12 @@
 #include <stdlib.h>
 
 static uint64_t rs = 0x9E3779B97F4A7C15ull;
-static float frand(void) {
-    rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17;
-    return (float)(rs >> 40) / (float)(1 << 24);
-}
+static float frand(void) { return test_frand(&rs); }
 
-static gs_camera cam_at(int w, int h, double f) {
-    gs_camera c;
-    memset(&c, 0, sizeof c);
-    c.R[0] = c.R[4] = c.R[8] = 1;
-    c.fx = c.fy = f;
-    c.cx = w / 2.0 + 3.3;
-    c.cy = h / 2.0 - 2.1;
-    c.width = w;
-    c.height = h;
-    c.has_pose = 1;
+static gs_camera cam_at(int w, int h, double f) { /* off-centre principal point */
+    gs_camera c = test_pinhole(w, h, f);
+    c.cx += 3.3;
+    c.cy -= 2.1;
     return c;
 }
 
