@@ -22,6 +22,7 @@ SAN     ?= 0
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc))
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
+# Sources are found in these folders and their subfolders (gs/core, gs/ops, ...).
 SRC_DIRS := gs data backbone heads raster eval
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wshadow -Wstrict-prototypes -fopenmp -I. -I/usr/include/stb -MMD -MP
@@ -46,9 +47,10 @@ $(error CUDA=1 but nvcc was not found)
 endif
 endif
 
-LIB_C   := $(filter-out gs/main.c gs/cmd_%.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
-CLI_C   := gs/main.c $(wildcard gs/cmd_*.c)
-CU_SRC  := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.cu))
+ALL_C   := $(sort $(shell find $(SRC_DIRS) -name '*.c'))
+CLI_C   := $(filter gs/cli/%.c,$(ALL_C))
+LIB_C   := $(filter-out gs/cli/%.c,$(ALL_C))
+CU_SRC  := $(sort $(shell find $(SRC_DIRS) -name '*.cu'))
 TEST_C  := $(wildcard tests/*.c)
 FUZZ_C  := $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -168,5 +170,5 @@ print-libs:
 .PHONY: print-libs
 .SECONDARY: $(FUZZ_OBJ)
 
-# gs/web_assets.c embeds gs/web/* with .incbin, which -MMD cannot see.
-$(BUILD)/obj/gs/web_assets.o $(FUZZ_BUILD)/obj/gs/web_assets.o: $(wildcard gs/web/*)
+# gs/view/assets.c embeds gs/view/web/* with .incbin, which -MMD cannot see.
+$(BUILD)/obj/gs/view/assets.o $(FUZZ_BUILD)/obj/gs/view/assets.o: $(wildcard gs/view/web/*)

@@ -3,7 +3,7 @@
  * key lists) and the config.json reader: "model_name" picks a table entry;
  * other names (test checkpoints) must describe themselves in "gs_arch", which
  * is validated field by field before anything is sized from it. */
-#include "backbone/da3.h"
+#include "backbone/da3_config.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -23,7 +23,7 @@
 #ifndef GS_BACKBONE_PREPROCESS_H
 #define GS_BACKBONE_PREPROCESS_H
 
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 #include "data/image.h"
 
 #ifdef __cplusplus

@@ -8,7 +8,7 @@
  * qkv, MLP hidden) stays per view. */
 #include "backbone/vit.h"
 
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
 #ifndef GS_BACKBONE_VIT_H
 #define GS_BACKBONE_VIT_H
 
-#include "backbone/da3.h"
+#include "backbone/da3_config.h"
 
 #ifdef __cplusplus
 extern "C" {

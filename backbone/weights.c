@@ -2,7 +2,7 @@
  * into a memory-mapped safetensors file, converted copies only where the file
  * is not F32 or not aligned, and one report of every missing, mis-shaped or
  * unexpected key. */
-#include "backbone/da3.h"
+#include "backbone/da3_config.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 
 #include "data/cameras.h"
 #include "data/scene.h"
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -9,7 +9,7 @@
 #ifndef GS_DATA_IMAGE_H
 #define GS_DATA_IMAGE_H
 
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -4,7 +4,7 @@
 #ifndef GS_DATA_NPY_H
 #define GS_DATA_NPY_H
 
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,7 +12,7 @@
 #ifndef GS_DATA_SAFETENSORS_H
 #define GS_DATA_SAFETENSORS_H
 
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -14,7 +14,7 @@
 #ifndef GS_DATA_SCENE_H
 #define GS_DATA_SCENE_H
 
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -11,7 +11,7 @@
 #include "eval/lpips_impl.h"
 
 #include "data/safetensors.h"
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #include <math.h>
 #include <stdlib.h>

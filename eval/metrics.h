@@ -30,8 +30,8 @@
 #include "data/cameras.h"
 #include "data/image.h"
 #include "data/scene.h"
-#include "gs/device.h"
-#include "gs/runtime.h"
+#include "gs/core/device.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "eval/lpips_impl.h"
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #define BS 256          /* threads per block of every kernel */
 #define MAX_BLOCKS 1024 /* grid of the grid-stride reductions */

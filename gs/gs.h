@@ -8,14 +8,14 @@
 #ifndef GS_GS_H
 #define GS_GS_H
 
-#include "gs/runtime.h"
-#include "gs/device.h"
+#include "gs/core/runtime.h"
+#include "gs/core/device.h"
 #include "data/image.h"
 #include "data/safetensors.h"
 #include "data/npy.h"
 #include "data/scene.h"
 #include "data/cameras.h"
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 #include "raster/raster.h"
 #include "raster/trajectory.h"
 #include "eval/metrics.h"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #define LN_EPS 1e-5f
 

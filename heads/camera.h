@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#include "backbone/da3.h"
-#include "gs/runtime.h"
+#include "backbone/da3_config.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -20,8 +20,8 @@
 #ifndef GS_HEADS_DPT_H
 #define GS_HEADS_DPT_H
 
-#include "backbone/da3.h"
-#include "gs/runtime.h"
+#include "backbone/da3_config.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -25,9 +25,9 @@
 #ifndef GS_HEADS_GS_ADAPTER_H
 #define GS_HEADS_GS_ADAPTER_H
 
-#include "backbone/da3.h"
+#include "backbone/da3_config.h"
 #include "data/scene.h"
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -5,7 +5,7 @@
 #ifndef GS_TESTS_DA3_GOLDEN_H
 #define GS_TESTS_DA3_GOLDEN_H
 #include "data/safetensors.h"
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #include <math.h>
 #include <stdio.h>

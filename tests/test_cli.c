@@ -1,7 +1,7 @@
 /* test_cli.c - the `gs` command as a user runs it: help, exit codes, and
  * `gs info` on real and broken files. Needs GS_BIN (set by `make test`). */
 #include "tests/test.h"
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 #include "data/cameras.h"
 #include "data/image.h"
 #include "data/scene.h"

@@ -13,7 +13,7 @@
  * errors and timings. */
 #include "tests/test.h"
 #include "backbone/vit.h"
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #include <dirent.h>
 #include <stdlib.h>

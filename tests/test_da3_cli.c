@@ -3,7 +3,7 @@
  * equals the library's), `gs nvs` (splats, cameras, video), `gs bench infer`,
  * and their errors. Needs GS_BIN (make test) and ../shared/data. */
 #include "tests/test.h"
-#include "gs/da3.h"
+#include "gs/model/da3.h"
 #include "data/cameras.h"
 #include "data/image.h"
 #include "data/scene.h"

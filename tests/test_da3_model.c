@@ -12,7 +12,7 @@
  * (test_da3_camera.c). With GS_PARITY_DIR set, da3_parity_full runs the same
  * comparison on a full-size checkpoint made by `make parity`. */
 #include "tests/test.h"
-#include "gs/da3.h"
+#include "gs/model/da3.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * of the 64x64 benchmark pair below were printed by that script with numpy,
  * scikit-image, torch float64 and the lpips package). Bad options fail. */
 #include "tests/test.h"
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

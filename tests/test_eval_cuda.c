@@ -7,7 +7,7 @@
  * without a usable GPU; what runs everywhere is that opening the GPU then
  * fails with a clear message. */
 #include "tests/test_eval_common.h"
-#include "gs/device.h"
+#include "gs/core/device.h"
 #include "raster/raster.h"
 
 #include <sys/stat.h>

@@ -7,7 +7,7 @@
  * The random model's renders are meaningless, so only structure and
  * consistency are asserted on real scenes, never quality. */
 #include "tests/test.h"
-#include "gs/eval_nvs.h"
+#include "gs/nvs/eval_nvs.h"
 #include "data/align.h"
 #include "data/cameras.h"
 #include "data/image.h"

@@ -1,6 +1,6 @@
 /* test_main.c - runner for all TEST()s linked into build/test_gs. */
 #include "tests/test.h"
-#include "gs/runtime.h"
+#include "gs/core/runtime.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * the banded im2col path, both ways of splitting the product over threads,
  * max-pool floor/ceil modes, concat, bad shapes. */
 #include "tests/test.h"
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #include <stdlib.h>
 

@@ -1,11 +1,11 @@
-/* test_ops_nn.c - the transformer ops (gs/ops_nn.c) against straightforward
+/* test_cpu_nn.c - the transformer ops (gs/cpu_nn.c) against straightforward
  * double-precision references on random inputs (linear in both thread
  * splits, attention across query blocks and with huge logits, RoPE, bicubic)
  * and against torch itself for RoPE and bicubic
  * (tests/golden/ops/ops_goldens.safetensors, made by tools/make_ops_goldens.py). */
 #include "tests/test.h"
 #include "data/safetensors.h"
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #include <stdlib.h>
 
@@ -105,7 +105,7 @@ static void attn_case(int heads, int n, int hd, float qmul, unsigned seed) {
 }
 
 TEST(ops_nn_attention_matches_double_reference) {
-    /* both kernels: the AVX2 flash form (ops_x86.c; head dims that are
+    /* both kernels: the AVX2 flash form (cpu_x86.c; head dims that are
      * multiples of 16) where the CPU has it, then the portable one */
     const int had = gs_ops_simd();
     for (int simd = 1; simd >= 0; simd--) {
@@ -298,7 +298,7 @@ TEST(ops_nn_rope_and_bicubic_match_torch) {
 }
 
 /* GELU: the portable kernel is the exact 0.5 x (1 + erf(x / sqrt 2)) to float
- * rounding; the AVX2 one (ops_x86.c) follows torch's vectorised erf
+ * rounding; the AVX2 one (cpu_x86.c) follows torch's vectorised erf
  * (Abramowitz-Stegun 7.1.26, |error| <= 1.5e-7), so it is held to that
  * formula tightly and to the exact GELU within the formula's bound. */
 static double gelu_as(double x) {

@@ -1,9 +1,9 @@
-/* test_ops_spatial.c - the DPT heads' resampling ops (gs/ops_spatial.c):
+/* test_cpu_spatial.c - the DPT heads' resampling ops (gs/cpu_spatial.c):
  * ConvTranspose2d with kernel == stride and align_corners bilinear resizing,
  * against hand-computed values and direct double-precision evaluations of
  * their torch definitions (batches, channels, odd sizes, 1-pixel axes). */
 #include "tests/test.h"
-#include "gs/ops.h"
+#include "gs/ops/ops.h"
 
 #include <stdlib.h>
 

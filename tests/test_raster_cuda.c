@@ -22,7 +22,7 @@
  * pixels beyond 1e-4 (max 4.8e-3). Setting -fmad=false for raster_cuda.cu
  * would bring the projection to the CPU's rounding as well. */
 #include "tests/test_scenes.h"
-#include "gs/device.h"
+#include "gs/core/device.h"
 #include "raster/raster.h"
 #include "raster/trajectory.h"
 

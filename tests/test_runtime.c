@@ -1,7 +1,7 @@
 /* test_runtime.c - errors, allocation bounds, f16/bf16, files, tensors. */
 #include "tests/test.h"
-#include "gs/runtime.h"
-#include "gs/device.h"
+#include "gs/core/runtime.h"
+#include "gs/core/device.h"
 
 #include <stdlib.h>
 #include <unistd.h>

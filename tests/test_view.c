@@ -9,7 +9,7 @@
  * wait for the page's sort worker, so the screenshot would be taken before
  * the first sorted frame. It skips when no chromium binary is installed. */
 #include "tests/test.h"
-#include "gs/view.h"
+#include "gs/view/view.h"
 #include "data/image.h"
 #include "data/scene.h"
 #include "eval/metrics.h"

@@ -14,7 +14,7 @@ evaluation metrics on the same image pairs as `gs bench eval`, for comparison.
                 --gpu-inputs device times tensors already on the GPU)
 
 The pair is gt = 0.5 + 0.4 sin(0.05 x + 0.07 y + 1.3 c), pred = clamp(gt + 0.05 n)
-with the hashed noise n of gs/cmd_bench_eval.c; its metric values are printed
+with the hashed noise n of gs/cli/cmd_bench_eval.c; its metric values are printed
 too, so the two tools can be seen to measure the same thing. LPIPS weights are
 read from ../shared/data/lpips (or --lpips-dir); nothing is downloaded.
 

@@ -1,0 +1,81 @@
+/* cmd_convert.c - `gs convert IN OUT`: splat scenes between PLY / .splat /
+ * .spz, and camera files to our JSON or a COLMAP text model. */
+#include "gs/cli/cli.h"
+#include "data/cameras.h"
+#include "data/scene.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char k_usage[] =
+    "usage: gs convert [options] IN OUT\n"
+    "\n"
+    "Splat scenes: IN is any splat file gs reads (INRIA PLY, PlayCanvas compressed PLY,\n"
+    "antimatter15 .splat, Niantic .spz v2-4); OUT's extension picks the format:\n"
+    "  .ply    INRIA 3DGS binary PLY (every viewer reads it)\n"
+    "  .splat  antimatter15 layout (32 bytes a splat, colour only: SH beyond DC is dropped)\n"
+    "  .spz    Niantic SPZ (version 3 unless --spz-version 2|4; v3 loads in the most web viewers)\n"
+    "Cameras: IN is a camera file or COLMAP model folder (gs-cameras JSON, transforms.json,\n"
+    "INRIA cameras.json, COLMAP text/binary, LLFF poses_bounds.npy); OUT is either a .json\n"
+    "file (gs-cameras format) or a directory that receives a COLMAP text model.\n"
+    "\n"
+    "options:\n"
+    "  --sh-degree N      keep SH up to degree N (0-3) when writing splats\n"
+    "  --spz-version V    SPZ version to write: 2, 3 or 4 (default 3)\n"
+    "  --llff-factor F    LLFF poses_bounds.npy: divide H, W, f by F (8 for images_8)\n";
+
+static int is_scene_path(const char *p) {
+    return gs_path_ends_with(p, ".ply") || gs_path_ends_with(p, ".splat") || gs_path_ends_with(p, ".spz");
+}
+
+static int run(int argc, char **argv) {
+    const char *in = NULL, *out = NULL;
+    long sh = -1, spzv = 3;
+    double factor = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--sh-degree") && i + 1 < argc) {
+            if (!cli_parse_int(argv[++i], 0, 3, &sh)) return cli_usage_error(&cmd_convert_def, "--sh-degree takes 0-3");
+        } else if (!strcmp(a, "--spz-version") && i + 1 < argc) {
+            if (!cli_parse_int(argv[++i], 2, 4, &spzv)) return cli_usage_error(&cmd_convert_def, "--spz-version takes 2, 3 or 4");
+        } else if (!strcmp(a, "--llff-factor") && i + 1 < argc) {
+            if (!cli_parse_double(argv[++i], &factor) || !(factor > 0))
+                return cli_usage_error(&cmd_convert_def, "--llff-factor takes a positive number");
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error(&cmd_convert_def, "unknown option '%s'", a);
+        } else if (!in) in = a;
+        else if (!out) out = a;
+        else return cli_usage_error(&cmd_convert_def, "too many arguments");
+    }
+    if (!in || !out) return cli_usage_error(&cmd_convert_def, "need IN and OUT");
+
+    if (is_scene_path(out)) {
+        gs_scene s;
+        gs_scene_format f;
+        double t0 = gs_now();
+        if (gs_scene_read(in, &s, &f)) return cli_fail("convert", GS_ERR_FORMAT);
+        if (sh >= 0 && sh < s.sh_degree) { /* keep the leading (sh+1)^2 coefficients of each splat */
+            int k0 = gs_sh_coeffs(s.sh_degree), k1 = gs_sh_coeffs((int)sh);
+            for (int64_t i = 0; i < s.n; i++) memmove(s.sh + i * k1 * 3, s.sh + i * k0 * 3, (size_t)k1 * 3 * sizeof(float));
+            s.sh_degree = (int)sh;
+        }
+        gs_status st = gs_path_ends_with(out, ".spz") ? gs_spz_write(out, &s, (int)spzv) : gs_scene_write(out, &s);
+        if (st) { gs_scene_free(&s); return cli_fail("convert", st); }
+        fprintf(stderr, "gs convert: %s (%s, %lld splats, SH degree %d) -> %s in %.2f s\n", in, gs_scene_format_name(f),
+                (long long)s.n, s.sh_degree, out, gs_now() - t0);
+        gs_scene_free(&s);
+        return 0;
+    }
+    gs_cameras c;
+    gs_camera_format f;
+    gs_camera_read_opts o = {factor};
+    if (gs_cameras_read(in, &o, &c, &f)) return cli_fail("convert", GS_ERR_FORMAT);
+    gs_status st = gs_path_ends_with(out, ".json") ? gs_cameras_write_json(out, &c)
+                   : (gs_mkdirs(out) ? GS_ERR_IO : gs_cameras_write_colmap_text(out, &c));
+    if (st) { gs_cameras_free(&c); return cli_fail("convert", st); }
+    fprintf(stderr, "gs convert: %s (%s, %d cameras) -> %s\n", in, gs_camera_format_name(f), c.n, out);
+    gs_cameras_free(&c);
+    return 0;
+}
+
+const gs_command cmd_convert_def = {"convert", run, "convert splats (ply/splat/spz) or cameras (JSON/COLMAP)", k_usage};

@@ -1,0 +1,303 @@
+/* cmd_infer.c - `gs infer`: photos -> depth, confidence, cameras and a point
+ * cloud with a Depth Anything 3 checkpoint, on the CPU. */
+#include "gs/cli/cli.h"
+#include "gs/model/da3.h"
+#include "backbone/preprocess.h"
+#include "data/cameras.h"
+#include "data/image.h"
+#include "data/npy.h"
+#include "data/scene.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char k_usage[] =
+    "usage: gs infer --model PATH IMAGES... --out DIR [options]\n"
+    "\n"
+    "Run Depth Anything 3 on one or more photos (views of one scene, any size; they are\n"
+    "resized as the official code does) and write per view:\n"
+    "  DIR/depth/NAME.exr, DIR/depth/NAME.png   depth (float EXR) and a colourised PNG\n"
+    "  DIR/conf/NAME.exr                         depth confidence (any-view models)\n"
+    "  DIR/images/NAME.png                       the processed image the network saw\n"
+    "and for the scene:\n"
+    "  DIR/cameras.json, DIR/colmap/             predicted cameras (gs-cameras JSON, COLMAP text)\n"
+    "  DIR/points.ply                            a coloured point cloud of the confident depth\n"
+    "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large)\n"
+    "\n"
+    "  --model PATH          Hugging Face model folder (config.json + model.safetensors) or a\n"
+    "                        .safetensors file (then --config NAME)\n"
+    "  --config NAME         da3-small, da3-base, da3-large, da3-giant, da3metric-large,\n"
+    "                        da3mono-large, da3nested-giant-large, or a config.json path\n"
+    "  --out DIR             output folder (created)\n"
+    "  --process-res N       longest side of the network input (default 504; multiple of 14 after\n"
+    "                        rounding, as the reference)\n"
+    "  --process-res-method M  upper_bound_resize (default), lower_bound_resize,\n"
+    "                        upper_bound_crop, lower_bound_crop\n"
+    "  --ref-view STRATEGY   reference view for 3+ views: saddle_balanced (default), first,\n"
+    "                        middle, saddle_sim_range\n"
+    "  --cameras FILE        known cameras of the photos (any camera file gs reads; matched by\n"
+    "                        image name, else by order): pose-conditioned depth, and the output\n"
+    "                        cameras are yours, with depth rescaled to them (as the reference)\n"
+    "  --ray-pose            cameras from the ray head (slower, often more accurate)\n"
+    "  --gs                  also predict 3D Gaussians (models with a GS head)\n"
+    "  --max-points N        point cloud size cap (default 1000000; 0 = no point cloud)\n"
+    "  --dump DIR            write every named intermediate tensor as DIR/NAME.npy (debugging)\n"
+    "  --threads N           CPU threads (default: all cores)\n"
+    "  --quiet               no progress and timings\n";
+
+typedef struct {
+    const char *dir;
+    int count;
+    gs_status st;
+} dump_ctx;
+
+static void dump_npy(void *ctx, const char *name, const float *data, int ndim, const int64_t *shape) {
+    dump_ctx *d = ctx;
+    if (d->st) return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.npy", d->dir, name);
+    gs_tensor t;
+    gs_tensor_wrap(&t, GS_F32, ndim, shape, (void *)data);
+    d->st = gs_npy_write(path, &t);
+    d->count++;
+}
+
+static int cmp_f(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* np.percentile (linear) of n values. */
+static float percentile(const float *v, size_t n, double pct) {
+    float *s = malloc(n * sizeof *s);
+    if (!s) return NAN;
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_f);
+    double pos = pct / 100.0 * (double)(n - 1);
+    size_t lo = (size_t)pos, hi = lo + 1 < n ? lo + 1 : lo;
+    float r = (float)(s[lo] + (pos - (double)lo) * (s[hi] - s[lo]));
+    free(s);
+    return r;
+}
+
+/* The GLB exporter's point cloud: confidence threshold clamp(1.05, p40, p90)
+ * over all views, X = c2w (depth K^-1 [u, v, 1]) at integer pixels, colour of
+ * the processed image; a deterministic stride keeps at most max_points. */
+static gs_status write_points(const char *path, const gs_da3_prediction *p, int64_t max_points, int64_t *written) {
+    const size_t HW = (size_t)p->H * p->W, n = (size_t)p->S * HW;
+    float thr = -INFINITY;
+    if (p->depth_conf) {
+        float lo = percentile(p->depth_conf, n, 40.0), hi = percentile(p->depth_conf, n, 90.0);
+        thr = fminf(fmaxf(1.05f, lo), hi);
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < n; i++) keep += (!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0;
+    size_t stride = max_points > 0 && keep > (size_t)max_points ? (keep + (size_t)max_points - 1) / (size_t)max_points : 1;
+    float *xyz = gs_malloc(keep / stride + 1, 3 * sizeof(float), "point cloud");
+    uint8_t *rgb = gs_malloc(keep / stride + 1, 3, "point cloud colours");
+    if (!xyz || !rgb) { free(xyz); free(rgb); return GS_ERR_NOMEM; }
+    int64_t m = 0;
+    size_t seen = 0;
+    for (int v = 0; v < p->S; v++) {
+        const float *E = p->extrinsics + 12 * v, *K = p->intrinsics + 9 * v;
+        for (int y = 0; y < p->H; y++)
+            for (int x = 0; x < p->W; x++) {
+                size_t i = v * HW + (size_t)y * p->W + x;
+                if (!((!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0)) continue;
+                if (seen++ % stride) continue;
+                double d = p->depth[i];
+                double Xc[3] = {(x - K[2]) / K[0] * d, (y - K[5]) / K[4] * d, d};
+                /* world = R^T (Xc - t) */
+                for (int r = 0; r < 3; r++)
+                    xyz[3 * m + r] = (float)(E[0 + r] * (Xc[0] - E[3]) + E[4 + r] * (Xc[1] - E[7]) + E[8 + r] * (Xc[2] - E[11]));
+                memcpy(rgb + 3 * m, p->images + 3 * i, 3);
+                m++;
+            }
+    }
+    gs_status st = gs_pointcloud_write_ply(path, xyz, rgb, m);
+    free(xyz);
+    free(rgb);
+    *written = m;
+    return st;
+}
+
+static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char **names) {
+    gs_cameras c;
+    gs_status st0 = gs_da3_cameras(p, 0, (const char *const *)names, ".png", &c);
+    if (st0) return st0;
+    char path[1024];
+    gs_status st = gs_cameras_write_json(gs_path_join(path, sizeof path, out, "cameras.json"), &c);
+    if (!st) {
+        gs_path_join(path, sizeof path, out, "colmap");
+        st = gs_mkdirs(path);
+        if (!st) st = gs_cameras_write_colmap_text(path, &c);
+    }
+    free(c.cams);
+    return st;
+}
+
+static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char **names, int64_t max_points,
+                               int quiet) {
+    char dir[1024], path[1100];
+    const char *subs[] = {"depth", "images", p->depth_conf ? "conf" : NULL};
+    for (int i = 0; i < 3; i++) {
+        if (!subs[i]) continue;
+        gs_status st = gs_mkdirs(gs_path_join(dir, sizeof dir, out, subs[i]));
+        if (st) return st;
+    }
+    const size_t HW = (size_t)p->H * p->W;
+    for (int v = 0; v < p->S; v++) {
+        const float *d = p->depth + v * HW;
+        snprintf(path, sizeof path, "%s/depth/%s.exr", out, names[v]);
+        gs_status st = gs_exr_write_depth(path, d, p->W, p->H);
+        if (st) return st;
+        /* colourised inverse depth between robust percentiles, near = warm */
+        float *inv = malloc(HW * sizeof *inv);
+        if (!inv) return gs_error(GS_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < HW; i++) inv[i] = d[i] > 0 ? 1.0f / d[i] : 0.0f;
+        float lo = percentile(inv, HW, 2.0), hi = percentile(inv, HW, 98.0);
+        gs_image im;
+        st = gs_colorize(inv, p->W, p->H, lo, hi > lo ? hi : lo + 1e-6f, 0, &im);
+        free(inv);
+        if (st) return st;
+        snprintf(path, sizeof path, "%s/depth/%s.png", out, names[v]);
+        st = gs_image_write_png(path, &im, 8);
+        gs_image_free(&im);
+        if (st) return st;
+        if (p->depth_conf) {
+            snprintf(path, sizeof path, "%s/conf/%s.exr", out, names[v]);
+            if ((st = gs_exr_write_depth(path, p->depth_conf + v * HW, p->W, p->H))) return st;
+        }
+        if ((st = gs_image_alloc(&im, p->W, p->H, 3))) return st;
+        for (size_t i = 0; i < HW * 3; i++) im.data[i] = p->images[v * HW * 3 + i] / 255.0f;
+        snprintf(path, sizeof path, "%s/images/%s.png", out, names[v]);
+        st = gs_image_write_png(path, &im, 8);
+        gs_image_free(&im);
+        if (st) return st;
+    }
+    if (p->extrinsics && p->intrinsics) {
+        gs_status st = write_cameras(out, p, names);
+        if (st) return st;
+        if (max_points > 0) {
+            int64_t n = 0;
+            if ((st = write_points(gs_path_join(path, sizeof path, out, "points.ply"), p, max_points, &n))) return st;
+            if (!quiet) fprintf(stderr, "gs infer: %s/points.ply: %lld points\n", out, (long long)n);
+        }
+    }
+    if (p->gaussians.n > 0) {
+        gs_scene sc;
+        gs_status st = gs_gaussians_to_scene(&p->gaussians, GS_GS_SH_DEGREE, &sc);
+        if (st) return st;
+        st = gs_ply_write(gs_path_join(path, sizeof path, out, "gaussians.ply"), &sc);
+        gs_scene_free(&sc);
+        if (st) return st;
+        if (!quiet) fprintf(stderr, "gs infer: %s/gaussians.ply: %lld Gaussians\n", out, (long long)p->gaussians.n);
+    }
+    return GS_OK;
+}
+
+/* Stage progress on stderr (the network reports each stage as it starts). */
+static int run(int argc, char **argv) {
+    const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *dump_dir = NULL;
+    gs_da3_options o;
+    gs_da3_options_default(&o);
+    long max_points = 1000000;
+    char **images = calloc((size_t)argc, sizeof *images);
+    int S = 0;
+    if (!images) return 1;
+#define NEED_ARG() do { if (i + 1 >= argc) { free(images); return cli_usage_error(&cmd_infer_def, "%s needs a value", a); } } while (0)
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        long v;
+        if (!strcmp(a, "--model")) { NEED_ARG(); model = argv[++i]; }
+        else if (!strcmp(a, "--config")) { NEED_ARG(); config = argv[++i]; }
+        else if (!strcmp(a, "--out")) { NEED_ARG(); out = argv[++i]; }
+        else if (!strcmp(a, "--cameras")) { NEED_ARG(); cams_path = argv[++i]; }
+        else if (!strcmp(a, "--dump")) { NEED_ARG(); dump_dir = argv[++i]; }
+        else if (!strcmp(a, "--ray-pose")) o.use_ray_pose = 1;
+        else if (!strcmp(a, "--gs")) o.infer_gs = 1;
+        else if (!strcmp(a, "--quiet")) o.quiet = 1;
+        else if (!strcmp(a, "--process-res")) {
+            NEED_ARG();
+            if (!cli_parse_int(argv[++i], 14, 8192, &v)) { free(images); return cli_usage_error(&cmd_infer_def, "--process-res must be 14..8192"); }
+            o.process_res = (int)v;
+        } else if (!strcmp(a, "--process-res-method")) {
+            NEED_ARG();
+            gs_da3_resize_method rm;
+            if (gs_da3_resize_method_parse(argv[++i], &rm)) { free(images); return cli_usage_error(&cmd_infer_def, "%s", gs_last_error()); }
+            o.resize_method = (int)rm;
+        } else if (!strcmp(a, "--ref-view")) {
+            NEED_ARG();
+            if (gs_ref_strategy_parse(argv[++i], &o.ref_strategy)) { free(images); return cli_usage_error(&cmd_infer_def, "%s", gs_last_error()); }
+        } else if (!strcmp(a, "--max-points")) {
+            NEED_ARG();
+            if (!cli_parse_int(argv[++i], 0, 1L << 31, &max_points)) { free(images); return cli_usage_error(&cmd_infer_def, "bad --max-points"); }
+        } else if (!strcmp(a, "--threads")) {
+            NEED_ARG();
+            if (!cli_parse_int(argv[++i], 1, 1024, &v)) { free(images); return cli_usage_error(&cmd_infer_def, "bad --threads"); }
+            gs_set_num_threads((int)v);
+        } else if (a[0] == '-' && a[1]) { free(images); return cli_usage_error(&cmd_infer_def, "unknown option '%s'", a); }
+        else images[S++] = argv[i];
+    }
+#undef NEED_ARG
+    if (!model) { free(images); return cli_usage_error(&cmd_infer_def, "--model PATH is required"); }
+    if (!out) { free(images); return cli_usage_error(&cmd_infer_def, "--out DIR is required"); }
+    if (!S) { free(images); return cli_usage_error(&cmd_infer_def, "no IMAGES given"); }
+
+    int rc = 1;
+    gs_status st;
+    cli_photos ph;
+    gs_da3_model m;
+    memset(&m, 0, sizeof m);
+    gs_da3_prediction p;
+    memset(&p, 0, sizeof p);
+    if (cli_photos_load("infer", images, S, cams_path, &ph)) { free(images); return 1; }
+    char **names = ph.names;
+    double t0 = gs_now();
+    if ((st = gs_da3_load(&m, model, config))) { cli_fail("infer", st); goto done; }
+    double t_load = gs_now() - t0;
+    if (!o.quiet) {
+        char desc[256];
+        gs_da3_describe(&m, desc, sizeof desc);
+        fprintf(stderr, "gs infer: %s loaded in %.2f s\n", desc, t_load);
+        fprintf(stderr, "gs infer: %d view%s, %d threads\n", S, S == 1 ? "" : "s", gs_num_threads());
+    }
+    dump_ctx dc = {dump_dir, 0, GS_OK};
+    gs_dump dump = {dump_npy, &dc};
+    if (dump_dir) {
+        if ((st = gs_mkdirs(dump_dir))) { cli_fail("infer", st); goto done; }
+        o.dump = &dump;
+    }
+    if ((st = gs_mkdirs(out))) { cli_fail("infer", st); goto done; }
+    cli_stage_clock_start();
+    if (!o.quiet) {
+        o.on_stage = cli_print_stage;
+        o.stage_ctx = (void *)"infer";
+    }
+    if ((st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p))) { cli_fail("infer", st); goto done; }
+    if (dump_dir && dc.st) { cli_fail("infer", dc.st); goto done; }
+    if (!o.quiet) {
+        if (p.cropped) fprintf(stderr, "gs infer: warning: the images differ in size; all were centre-cropped to %dx%d\n", p.W, p.H);
+        if (p.ref_index >= 0) fprintf(stderr, "gs infer: reference view: %s\n", names[p.ref_index]);
+        fprintf(stderr, "gs infer: network input %dx%d; preprocess %.0f ms, backbone %.0f ms, head %.0f ms, cameras %.0f ms",
+                p.W, p.H, p.t_preprocess * 1e3, p.t_backbone * 1e3, p.t_head * 1e3, p.t_cameras * 1e3);
+        if (p.gaussians.n) fprintf(stderr, ", gaussians %.0f ms", p.t_gs * 1e3);
+        if (p.t_post > 0) fprintf(stderr, ", post %.0f ms", p.t_post * 1e3);
+        fprintf(stderr, "\n");
+        if (p.is_metric) fprintf(stderr, "gs infer: metric depth (scale factor %.4g)\n", p.scale_factor);
+        if (dump_dir) fprintf(stderr, "gs infer: %d tensors dumped to %s\n", dc.count, dump_dir);
+    }
+    if ((st = write_outputs(out, &p, names, max_points, o.quiet))) { cli_fail("infer", st); goto done; }
+    if (!o.quiet) fprintf(stderr, "gs infer: wrote %s\n", out);
+    rc = 0;
+done:
+    gs_da3_prediction_free(&p);
+    gs_da3_free(&m);
+    cli_photos_free(&ph);
+    free(images);
+    return rc;
+}
+
+const gs_command cmd_infer_def = {"infer", run, "Depth Anything 3: photos -> depth, confidence, cameras, points",
+                                  k_usage};

@@ -1,0 +1,243 @@
+/* cmd_render.c - `gs render`: splats + cameras (or a generated trajectory:
+ * Depth Anything 3's modes or an orbit) -> PNG frames, depth maps and an mp4,
+ * on the CPU or with CUDA. */
+#include "gs/cli/cli.h"
+#include "gs/core/device.h"
+#include "data/video.h"
+#include "data/cameras.h"
+#include "data/image.h"
+#include "data/scene.h"
+#include "raster/raster.h"
+#include "raster/trajectory.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char k_usage[] =
+    "usage: gs render SCENE (--cameras FILE | --trajectory MODE [--cameras FILE]) --out DIR [options]\n"
+    "\n"
+    "Render a splat scene (INRIA/compressed PLY, .splat, .spz) with the tile rasterizer.\n"
+    "\n"
+    "  --cameras FILE      render at each camera of FILE (gs-cameras JSON, transforms.json,\n"
+    "                      INRIA cameras.json, COLMAP model folder, LLFF poses_bounds.npy);\n"
+    "                      with --trajectory, the input views of the path\n"
+    "  --trajectory MODE   a generated path. Depth Anything 3's modes, from the --cameras views:\n"
+    "                        original, smooth, interpolate, interpolate_smooth,\n"
+    "                        extend (interpolate + smooth, wander and dolly zoom in the middle),\n"
+    "                        wander (122 frames around view 0), dolly_zoom (120), wobble_inter;\n"
+    "                      with one view every mode but dolly_zoom is wander, as in DA3.\n"
+    "                        orbit: a circle around the scene (centred where --cameras look, if given)\n"
+    "  --frames N          frames of a trajectory (default: the mode's own count; orbit 120).\n"
+    "                      wander, dolly_zoom, orbit: N frames; interpolate, interpolate_smooth,\n"
+    "                      extend, wobble_inter: DA3's path resampled to N; original, smooth: fixed\n"
+    "  --keep-pp           trajectories keep the cameras' principal point (DA3 centres it and\n"
+    "                      derives the focal length from the field of view)\n"
+    "  --out DIR           output folder: NAME.png per view (and NAME_depth.exr/.png with --depth)\n"
+    "  --width W --height H  output size (default: the cameras' size; the intrinsics are scaled)\n"
+    "  --depth             also write expected depth as EXR and as a colourised PNG (one\n"
+    "                      colour scale for all frames, from the first frame's range)\n"
+    "  --bg R,G,B          background colour in [0,1] (default 0,0,0)\n"
+    "  --sh-degree N       evaluate SH up to degree N (default: the scene's)\n"
+    "  --antialiased       gsplat's antialiased mode (opacity compensation; on by itself\n"
+    "                      for scenes whose file says they were trained in it)\n"
+    "  --video FILE.mp4    also encode the frames with ffmpeg (libx264, crf 18, yuv420p, 24 fps)\n"
+    "  --video-depth       put the colourised depth beside the RGB in the video\n"
+    "  --llff-factor F     divide LLFF H, W, f by F (8 for images_8)\n"
+    "  --device cpu|cuda   where to render (default auto: CUDA when a GPU is usable)\n"
+    "  --threads N         CPU threads (default: all)\n"
+    "  --quiet             no progress bar\n";
+
+/* "R,G,B", each in [0,1], nothing after */
+static int parse_bg(const char *s, float bg[3]) {
+    for (int k = 0; k < 3; k++) {
+        char *end;
+        bg[k] = strtof(s, &end);
+        if (end == s || !(bg[k] >= 0.0f && bg[k] <= 1.0f) || *end != (k < 2 ? ',' : 0)) return 0;
+        s = end + 1;
+    }
+    return 1;
+}
+
+/* Frame names: the camera's image base name when the names are unique, else 00000. */
+static void frame_name(const gs_cameras *c, int i, int use_names, char *buf, size_t n) {
+    if (use_names) {
+        const char *b = strrchr(c->cams[i].name, '/');
+        b = b ? b + 1 : c->cams[i].name;
+        snprintf(buf, n, "%s", b);
+        char *dot = strrchr(buf, '.');
+        if (dot) *dot = 0;
+    } else {
+        snprintf(buf, n, "%05d", i);
+    }
+}
+
+/* Can the frames be named after their images? Only when the file names they
+ * would get (folder and extension stripped) differ from one another. */
+static int names_unique(const gs_cameras *c) {
+    char a[300], b[300];
+    for (int i = 0; i < c->n; i++) {
+        frame_name(c, i, 1, a, sizeof a);
+        if (!a[0] || strchr(a, ' ') || !strcmp(a, ".") || !strcmp(a, "..")) return 0;
+        for (int j = 0; j < i; j++) {
+            frame_name(c, j, 1, b, sizeof b);
+            if (!strcmp(a, b)) return 0;
+        }
+    }
+    return 1;
+}
+
+static int run(int argc, char **argv) {
+    const gs_command *me = &cmd_render_def;
+    const char *scene_path = NULL, *cam_path = NULL, *traj = NULL, *outdir = NULL, *video = NULL;
+    long frames = 0, width = 0, height = 0, shdeg = -1, threads = 0;
+    int depth = 0, quiet = 0, aa = 0, video_depth = 0, keep_pp = 0;
+    gs_traj_mode mode = GS_TRAJ_ORBIT;
+    double factor = 0;
+    gs_device dev = GS_DEVICE_AUTO;
+    gs_raster_opts o;
+    gs_raster_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--cameras") && more) cam_path = argv[++i];
+        else if (!strcmp(a, "--trajectory") && more) traj = argv[++i];
+        else if (!strcmp(a, "--out") && more) outdir = argv[++i];
+        else if (!strcmp(a, "--video") && more) video = argv[++i];
+        else if (!strcmp(a, "--frames") && more) { if (!cli_parse_int(argv[++i], 1, 100000, &frames)) return cli_usage_error(me, "--frames takes 1-100000"); }
+        else if (!strcmp(a, "--width") && more) { if (!cli_parse_int(argv[++i], 1, 16384, &width)) return cli_usage_error(me, "--width takes 1-16384"); }
+        else if (!strcmp(a, "--height") && more) { if (!cli_parse_int(argv[++i], 1, 16384, &height)) return cli_usage_error(me, "--height takes 1-16384"); }
+        else if (!strcmp(a, "--sh-degree") && more) { if (!cli_parse_int(argv[++i], 0, 3, &shdeg)) return cli_usage_error(me, "--sh-degree takes 0-3"); }
+        else if (!strcmp(a, "--bg") && more) { if (!parse_bg(argv[++i], o.bg)) return cli_usage_error(me, "--bg takes R,G,B, e.g. 1,1,1"); }
+        else if (!strcmp(a, "--llff-factor") && more) { if (!cli_parse_double(argv[++i], &factor) || !(factor > 0)) return cli_usage_error(me, "--llff-factor takes a positive number"); }
+        else if (!strcmp(a, "--device") && more) { if (gs_device_parse(argv[++i], &dev)) return cli_usage_error(me, "%s", gs_last_error()); }
+        else if (!strcmp(a, "--threads") && more) { if (!cli_parse_int(argv[++i], 1, 4096, &threads)) return cli_usage_error(me, "--threads takes 1-4096"); }
+        else if (!strcmp(a, "--keep-pp")) keep_pp = 1;
+        else if (!strcmp(a, "--depth")) depth = 1;
+        else if (!strcmp(a, "--antialiased")) aa = 1;
+        else if (!strcmp(a, "--video-depth")) video_depth = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (a[0] == '-' && a[1]) return cli_usage_error(me, "unknown option '%s' (or a missing value)", a);
+        else if (!scene_path) scene_path = a;
+        else return cli_usage_error(me, "unexpected argument '%s'", a);
+    }
+    if (!scene_path) return cli_usage_error(me, "no SCENE given");
+    if (!outdir) return cli_usage_error(me, "--out DIR is required");
+    if (!cam_path && !traj) return cli_usage_error(me, "give --cameras FILE or --trajectory MODE");
+    if (traj && gs_traj_mode_parse(traj, &mode)) return cli_usage_error(me, "%s", gs_last_error());
+    if (traj && mode != GS_TRAJ_ORBIT && !cam_path)
+        return cli_usage_error(me, "--trajectory %s starts from input views: give --cameras FILE", traj);
+    if (frames && !traj) return cli_usage_error(me, "--frames needs --trajectory");
+    if ((width > 0) != (height > 0)) return cli_usage_error(me, "give both --width and --height");
+    if (video && !gs_path_ends_with(video, ".mp4")) return cli_usage_error(me, "--video must name an .mp4 file");
+    if (video_depth && !video) return cli_usage_error(me, "--video-depth needs --video FILE.mp4");
+    dev = gs_device_resolve(dev); /* prints the fallback notice when cuda was asked for and is not usable */
+    if (threads > 0) gs_set_num_threads((int)threads);
+    o.sh_degree = (int)shdeg;
+    o.width = (int)width;
+    o.height = (int)height;
+
+    double t0 = gs_now();
+    gs_scene s;
+    if (gs_scene_read(scene_path, &s, NULL)) return cli_fail("render", GS_ERR_FORMAT);
+    gs_cameras cams = {0}, ref = {0};
+    gs_camera_read_opts ro = {factor};
+    if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) { gs_scene_free(&s); return cli_fail("render", GS_ERR_FORMAT); }
+    if (traj) {
+        gs_traj_opts to;
+        gs_traj_opts_default(&to);
+        to.mode = mode;
+        to.n_frames = (int)frames;
+        to.width = (int)width;
+        to.height = (int)height;
+        to.keep_pp = keep_pp;
+        if (gs_trajectory(&ref, &s, &to, &cams)) {
+            gs_scene_free(&s); gs_cameras_free(&ref);
+            return cli_fail("render", GS_ERR_INVALID);
+        }
+    }
+    gs_cameras_free(&ref);
+    int rc = 0;
+    for (int i = 0; i < cams.n; i++)
+        if (!cams.cams[i].has_pose) {
+            fprintf(stderr, "gs render: error: %s: camera %d has intrinsics only (no pose); nothing to render from\n", cam_path, i);
+            rc = 1;
+            goto done;
+        }
+    if (gs_mkdirs(outdir)) { rc = cli_fail("render", GS_ERR_IO); goto done; }
+    o.antialiased = aa || s.antialiased; /* a scene trained in gsplat's antialiased mode is drawn in it */
+    fprintf(stderr, "gs render: %s: %lld splats, SH degree %d%s; %d view%s (loaded in %.2f s)\n", scene_path,
+            (long long)s.n, s.sh_degree, o.antialiased ? ", antialiased" : "", cams.n, cams.n == 1 ? "" : "s",
+            gs_now() - t0);
+
+    gs_video vid;
+    memset(&vid, 0, sizeof vid);
+    int use_names = cam_path && !traj && names_unique(&cams);
+    gs_raster_cuda *gpu = NULL;
+    if (dev == GS_DEVICE_CUDA && (gs_raster_cuda_new(&gpu) || gs_raster_cuda_set_scene(gpu, &s))) {
+        rc = cli_fail("render", GS_ERR_DEVICE);
+        gs_raster_cuda_free(gpu);
+        goto done;
+    }
+    gs_progress pb;
+    gs_progress_begin(&pb, "render", cams.n, quiet);
+    double t_render = 0;
+    int64_t n_invalid = 0;
+    int want_range = depth || video_depth, have_range = 0; /* the depth colour scale, from the first frame */
+    float dlo = 0, dhi = 0;
+    for (int i = 0; i < cams.n; i++) {
+        gs_raster_out r;
+        double t1 = gs_now();
+        if (gpu ? gs_render_cuda(gpu, &cams.cams[i], &o, &r) : gs_render_cpu(&s, &cams.cams[i], &o, &r)) {
+            rc = cli_fail("render", GS_ERR_INVALID);
+            break;
+        }
+        t_render += gs_now() - t1;
+        n_invalid = r.n_invalid;
+        char name[300], path[4096];
+        frame_name(&cams, i, use_names, name, sizeof name);
+        gs_image im = {r.width, r.height, 3, 8, r.rgb}, dimg = {0};
+        snprintf(path, sizeof path, "%s/%s.png", outdir, name);
+        gs_status st = gs_image_write_png(path, &im, 8);
+        if (want_range && !have_range)
+            have_range = gs_depth_colour_range(r.depth, r.alpha, (size_t)r.width * r.height, &dlo, &dhi);
+        if (!st && want_range)
+            st = gs_colorize(r.depth, r.width, r.height, have_range ? dlo : 0, have_range ? dhi : 0, 1, &dimg);
+        if (!st && depth) {
+            snprintf(path, sizeof path, "%s/%s_depth.exr", outdir, name);
+            st = gs_exr_write_depth(path, r.depth, r.width, r.height);
+            snprintf(path, sizeof path, "%s/%s_depth.png", outdir, name);
+            if (!st) st = gs_image_write_png(path, &dimg, 8);
+        }
+        if (!st && video) {
+            if (!vid.pipe) st = gs_video_open(&vid, video, r.width * (video_depth ? 2 : 1), r.height, 24);
+            if (!st) st = gs_video_frame(&vid, r.rgb, r.width, r.height, video_depth ? dimg.data : NULL, r.width);
+        }
+        gs_image_free(&dimg);
+        gs_raster_out_free(&r);
+        if (st) { rc = cli_fail("render", st); break; }
+        gs_progress_update(&pb, i + 1);
+    }
+    gs_progress_end(&pb);
+    gs_raster_cuda_free(gpu);
+    if (vid.pipe) {
+        gs_status vst = gs_video_close(&vid, rc == 0);
+        if (vst && rc == 0) rc = cli_fail("render", vst);
+    }
+    if (rc == 0) {
+        char where[64];
+        if (dev == GS_DEVICE_CUDA) snprintf(where, sizeof where, "with CUDA");
+        else snprintf(where, sizeof where, "on the CPU, %d threads", gs_num_threads());
+        fprintf(stderr, "gs render: %d view%s in %.2f s (%.1f ms a view %s)%s%s\n", cams.n, cams.n == 1 ? "" : "s",
+                t_render, cams.n ? 1e3 * t_render / cams.n : 0, where, video ? "; video " : "", video ? video : "");
+        if (n_invalid) fprintf(stderr, "gs render: note: %lld invalid splats were skipped\n", (long long)n_invalid);
+    }
+done:
+    gs_cameras_free(&cams);
+    gs_scene_free(&s);
+    return rc;
+}
+
+const gs_command cmd_render_def = {"render", run, "render splats at cameras or along an orbit: PNG, depth, mp4", k_usage};

@@ -1,0 +1,159 @@
+/* main.c - the `gs` command: dispatch to subcommands, help, version. */
+#include "gs/cli/cli.h"
+#include "gs/core/device.h"
+#include "data/cameras.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GS_VERSION "0.1.0"
+
+int cli_fail(const char *cmd, gs_status st) {
+    fprintf(stderr, "gs %s: error: %s\n", cmd, gs_last_error());
+    (void)st;
+    return 1;
+}
+
+int cli_usage_error(const gs_command *c, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "gs %s: ", c->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'gs %s --help'.\n", c->name);
+    return 2;
+}
+
+int cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help"); }
+
+int cli_parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse_double(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end) return 0;
+    *out = v;
+    return 1;
+}
+
+void cli_photos_free(cli_photos *ph) {
+    for (int i = 0; ph->imgs && i < ph->n; i++) gs_image_free(&ph->imgs[i]);
+    for (int i = 0; ph->names && i < ph->n; i++) free(ph->names[i]);
+    free(ph->imgs);
+    free(ph->names);
+    free(ph->w2c);
+    free(ph->K);
+    memset(ph, 0, sizeof *ph);
+}
+
+int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, cli_photos *ph) {
+    memset(ph, 0, sizeof *ph);
+    ph->n = n;
+    ph->imgs = calloc((size_t)n, sizeof *ph->imgs);
+    ph->names = calloc((size_t)n, sizeof *ph->names);
+    gs_status st = ph->imgs && ph->names ? GS_OK : gs_error(GS_ERR_NOMEM, "out of memory");
+    for (int i = 0; !st && i < n; i++) {
+        if (!(ph->names[i] = malloc(256))) { st = gs_error(GS_ERR_NOMEM, "out of memory"); break; }
+        gs_path_stem(paths[i], ph->names[i], 256);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(ph->names[i], ph->names[j])) snprintf(ph->names[i], 256, "%03d_%.200s", i, ph->names[j]);
+        st = gs_image_read(paths[i], &ph->imgs[i]);
+    }
+    if (!st && cameras) {
+        gs_cameras c;
+        if (!(st = gs_cameras_read(cameras, NULL, &c, NULL))) {
+            ph->w2c = malloc((size_t)n * 16 * sizeof *ph->w2c);
+            ph->K = malloc((size_t)n * 9 * sizeof *ph->K);
+            int *wh = malloc(2 * (size_t)n * sizeof *wh);
+            for (int i = 0; wh && i < n; i++) { wh[i] = ph->imgs[i].width; wh[n + i] = ph->imgs[i].height; }
+            st = ph->w2c && ph->K && wh
+                     ? gs_cameras_match_images(&c, (const char *const *)paths, wh, wh + n, n, ph->w2c, ph->K, cameras)
+                     : gs_error(GS_ERR_NOMEM, "out of memory");
+            free(wh);
+            gs_cameras_free(&c);
+        }
+    }
+    if (st) {
+        cli_photos_free(ph);
+        return cli_fail(cmd, st);
+    }
+    return 0;
+}
+
+static double g_stage_t0;
+void cli_stage_clock_start(void) { g_stage_t0 = gs_now(); }
+void cli_print_stage(void *ctx, const char *stage) {
+    fprintf(stderr, "gs %s: %s ... (%.1f s)\n", (const char *)ctx, stage, gs_now() - g_stage_t0);
+}
+
+static const gs_command *const k_commands[] = {
+    &cmd_info_def,
+    &cmd_convert_def,
+    &cmd_render_def,
+    &cmd_eval_def,
+    &cmd_infer_def,
+    &cmd_nvs_def,
+    &cmd_eval_nvs_def,
+    &cmd_view_def,
+    &cmd_bench_def,
+};
+#define N_COMMANDS (int)(sizeof k_commands / sizeof k_commands[0])
+
+static void print_help(FILE *f) {
+    fprintf(f,
+            "gs " GS_VERSION " - photos to 3D Gaussian splats (Depth Anything 3) and novel views\n"
+            "\n"
+            "usage: gs <command> [options]\n"
+            "\n"
+            "commands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", k_commands[i]->name, k_commands[i]->summary);
+    fprintf(f,
+            "\n"
+            "Run 'gs <command> --help' for the options of a command.\n"
+            "Global: gs --version prints the version and the compute devices this build can use.\n");
+}
+
+static int print_version(void) {
+    char dev[256];
+    printf("gs %s\n", GS_VERSION);
+    printf("cpu threads: %d\n", gs_num_threads());
+    gs_status st = gs_cuda_describe(dev, sizeof dev);
+    printf("cuda: %s\n", st == GS_OK ? dev : dev);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (cli_is_help(argv[1])) {
+        if (argc >= 3) {
+            for (int i = 0; i < N_COMMANDS; i++)
+                if (!strcmp(argv[2], k_commands[i]->name)) { fputs(k_commands[i]->usage, stdout); return 0; }
+            fprintf(stderr, "gs: unknown command '%s'\n", argv[2]);
+            return 2;
+        }
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) return print_version();
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], k_commands[i]->name)) continue;
+        /* `gs bench WORKLOAD --help` is the workload's own help */
+        int first_only = k_commands[i] == &cmd_bench_def && argc > 2 && argv[2][0] != '-';
+        for (int a = 2; a < (first_only ? 2 : argc); a++)
+            if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) { fputs(k_commands[i]->usage, stdout); return 0; }
+        return k_commands[i]->fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "gs: unknown command '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return 2;
+}

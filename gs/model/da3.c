@@ -1,0 +1,544 @@
+/* da3.c - the Depth Anything 3 network assembled from backbone/ and heads/
+ * (da3.h): checkpoint loading with full key checking, the forward pass of
+ * DepthAnything3Net (depth head → camera decoder or ray pose → Gaussians →
+ * mono sky fill) and NestedDepthAnything3Net (metric branch, least-squares
+ * scale, sky handling), as da3/model/da3.py does them. */
+#include "gs/model/da3.h"
+#include "backbone/preprocess.h"
+#include "data/align.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- loading ------------------------------------------------------------------ */
+
+static gs_status bind_net(gs_da3_net *n, const gs_da3_net_config *cfg, const char *prefix, gs_weights *w) {
+    memset(n, 0, sizeof *n);
+    n->cfg = *cfg;
+    snprintf(n->prefix, sizeof n->prefix, "%s", prefix);
+    char p[96];
+    /* Bind everything before failing so that one message lists every key. */
+    gs_status st = gs_vit_bind(&n->vit, cfg, w, prefix);
+    gs_status s2 = gs_dpt_bind_net(&n->head, w, prefix, cfg, 0);
+    if (s2 == GS_ERR_INVALID && st == GS_OK) st = s2;
+    if (cfg->has_gs_head) {
+        s2 = gs_dpt_bind_net(&n->gs_head, w, prefix, cfg, 1);
+        if (s2 == GS_ERR_INVALID && st == GS_OK) st = s2;
+    }
+    if (cfg->has_cam_dec) {
+        snprintf(p, sizeof p, "%scam_dec.", prefix);
+        s2 = gs_cam_dec_bind(&n->cam_dec, w, p, cfg->head_dim_in);
+        if (s2 == GS_ERR_INVALID && st == GS_OK) st = s2;
+    }
+    if (cfg->has_cam_enc) {
+        snprintf(p, sizeof p, "%scam_enc.", prefix);
+        s2 = gs_cam_enc_bind(&n->cam_enc, w, p, cfg->embed_dim, cfg->cam_enc_heads);
+        if (s2 == GS_ERR_INVALID && st == GS_OK) st = s2;
+    }
+    return st == GS_ERR_INVALID ? st : GS_OK; /* key problems are reported by gs_weights_check */
+}
+
+static void free_net(gs_da3_net *n) {
+    gs_vit_free(&n->vit);
+    gs_dpt_free(&n->head);
+    gs_dpt_free(&n->gs_head);
+    memset(n, 0, sizeof *n);
+}
+
+static int is_official_name(const char *s) {
+    for (int i = 0; gs_da3_model_names[i]; i++)
+        if (!strcmp(s, gs_da3_model_names[i])) return 1;
+    return 0;
+}
+
+gs_status gs_da3_load(gs_da3_model *m, const char *path, const char *config_name) {
+    memset(m, 0, sizeof *m);
+    if (!path || !*path) return gs_error(GS_ERR_INVALID, "no model path given");
+    char cfg_path[1024] = "", st_path[1024];
+    if (gs_is_dir(path)) {
+        gs_path_join(cfg_path, sizeof cfg_path, path, "config.json");
+        gs_path_join(st_path, sizeof st_path, path, "model.safetensors");
+        if (!gs_file_exists(st_path))
+            return gs_error(GS_ERR_IO, "%s: no model.safetensors in this folder (expected a Hugging Face model "
+                                       "folder with config.json + model.safetensors)", path);
+        if (!gs_file_exists(cfg_path) && !config_name)
+            return gs_error(GS_ERR_IO, "%s: no config.json in this folder; give --config NAME (%s, ...)", path,
+                            gs_da3_model_names[0]);
+    } else {
+        if (!gs_file_exists(path)) return gs_error(GS_ERR_IO, "%s: no such file or folder", path);
+        if (!gs_path_ends_with(path, ".safetensors"))
+            return gs_error(GS_ERR_INVALID, "%s: expected a model folder or a .safetensors file", path);
+        snprintf(st_path, sizeof st_path, "%s", path);
+        if (!config_name) {
+            char dir[1000];
+            snprintf(dir, sizeof dir, "%.999s", path);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+            gs_path_join(cfg_path, sizeof cfg_path, dir, "config.json");
+            if (!gs_file_exists(cfg_path))
+                return gs_error(GS_ERR_INVALID, "%s: a bare checkpoint needs --config NAME (one of da3-small, "
+                                                "da3-base, da3-large, da3-giant, da3metric-large, da3mono-large, "
+                                                "da3nested-giant-large) or a config.json beside it", path);
+        }
+    }
+    gs_status st;
+    if (config_name && is_official_name(config_name)) st = gs_da3_config_named(config_name, &m->cfg);
+    else if (config_name) st = gs_da3_config_load(config_name, &m->cfg);
+    else st = gs_da3_config_load(cfg_path, &m->cfg);
+    if (st) return st;
+    snprintf(m->path, sizeof m->path, "%s", st_path);
+    if ((st = gs_weights_open(&m->w, st_path))) return st;
+    return gs_da3_bind(m);
+}
+
+gs_status gs_da3_bind(gs_da3_model *m) {
+    gs_status st = bind_net(&m->net, &m->cfg.net, m->cfg.prefix, &m->w);
+    if (!st && m->cfg.nested) st = bind_net(&m->metric, &m->cfg.metric, m->cfg.metric_prefix, &m->w);
+    if (!st) {
+        /* Every key under "model." must be used: the official loader is
+         * non-strict, but a key we do not know means a checkpoint we would
+         * run wrongly. Keys outside "model." are not ours to judge. */
+        const char *prefixes[2] = {"model.", NULL};
+        st = gs_weights_check(&m->w, prefixes);
+        if (st) gs_error_prefix(st, "model %s", m->cfg.model_name);
+    }
+    if (st) gs_da3_free(m);
+    return st;
+}
+
+void gs_da3_free(gs_da3_model *m) {
+    free_net(&m->net);
+    free_net(&m->metric);
+    gs_weights_close(&m->w);
+    memset(m, 0, sizeof *m);
+}
+
+void gs_da3_describe(const gs_da3_model *m, char *buf, size_t n) {
+    const gs_da3_net_config *c = &m->cfg.net;
+    int64_t params = gs_st_param_count(&m->w.st);
+    const char *dt = m->w.st.n ? gs_dtype_name(m->w.st.tensors[0].dtype) : "?";
+    snprintf(buf, n, "%s (ViT C=%d depth=%d, %s%s%s%s%s), %.1fM params, %s", m->cfg.model_name, c->embed_dim,
+             c->depth, c->head_kind == GS_DA3_HEAD_DUALDPT ? "DualDPT" : "DPT", c->has_cam_dec ? ", cam_dec" : "",
+             c->has_cam_enc ? ", cam_enc" : "", c->has_gs_head ? ", GS head" : "",
+             m->cfg.nested ? ", + metric branch" : "", (double)params / 1e6, dt);
+}
+
+void gs_da3_options_default(gs_da3_options *o) {
+    memset(o, 0, sizeof *o);
+    o->process_res = 504;
+    o->resize_method = 0;
+    o->ref_strategy = GS_REF_SADDLE_BALANCED;
+    o->align_to_input_scale = 1;
+    o->seed = 42;
+}
+
+void gs_da3_prediction_free(gs_da3_prediction *p) {
+    free(p->depth);
+    free(p->depth_conf);
+    free(p->sky);
+    free(p->extrinsics);
+    free(p->intrinsics);
+    free(p->images);
+    gs_gaussians_free(&p->gaussians);
+    free(p->gs_extrinsics);
+    free(p->gs_intrinsics);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* torch.quantile(x, q) with linear interpolation over all n values (the
+ * reference subsamples 100000 values at random above that size; we use all
+ * of them, which is the quantity the subsample estimates). */
+static gs_status quantile(const float *x, const unsigned char *mask, size_t n, double q, float *out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += !mask || mask[i];
+    if (!k) return gs_error(GS_ERR_INVALID, "quantile of an empty set");
+    float *v = gs_malloc(k, sizeof *v, "quantile buffer");
+    if (!v) return GS_ERR_NOMEM;
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!mask || mask[i]) v[k++] = x[i];
+    qsort(v, k, sizeof *v, cmp_float);
+    double pos = q * (double)(k - 1);
+    size_t lo = (size_t)floor(pos), hi = lo + 1 < k ? lo + 1 : lo;
+    float frac = (float)(pos - (double)lo);
+    /* torch.lerp in float: a + w (b - a) */
+    *out = v[lo] + frac * (v[hi] - v[lo]);
+    free(v);
+    return GS_OK;
+}
+
+/* DepthAnything3Net._process_mono_sky_estimation: depth at sky pixels (sky
+ * >= 0.3) becomes the 0.99 quantile of the non-sky depth, when both sets
+ * have more than 10 pixels. */
+static gs_status mono_sky_fill(float *depth, const float *sky, size_t n, const gs_dump *d) {
+    unsigned char *ns = gs_malloc(n, 1, "sky mask");
+    if (!ns) return GS_ERR_NOMEM;
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++) cnt += ns[i] = sky[i] < 0.3f;
+    gs_status st = GS_OK;
+    if (cnt > 10 && n - cnt > 10) {
+        float q;
+        st = quantile(depth, ns, n, 0.99, &q);
+        if (!st) {
+            for (size_t i = 0; i < n; i++)
+                if (!ns[i]) depth[i] = q;
+            gs_dump_tensor(d, "output.sky_fill", &q, 1, 1L);
+        }
+    }
+    free(ns);
+    return st;
+}
+
+static float *alloc_f(size_t n, const char *what) { return gs_malloc(n ? n : 1, sizeof(float), what); }
+
+static void stage(const gs_da3_options *o, const char *name) {
+    if (o && o->on_stage) o->on_stage(o->stage_ctx, name);
+}
+
+/* One DepthAnything3Net forward. */
+static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W, const float *w2c_norm,
+                             const float *K, const gs_da3_options *o, int allow_gs, gs_da3_prediction *p) {
+    const gs_da3_net_config *c = &n->cfg;
+    const gs_dump *d = o->dump;
+    const size_t HW = (size_t)H * W;
+    gs_status st = GS_OK;
+    float *tokens = NULL;
+    gs_vit_out vo;
+    memset(&vo, 0, sizeof vo);
+    double t0 = gs_now();
+    if (w2c_norm && K) {
+        stage(o, "camera encoder");
+        if (!c->has_cam_enc)
+            return gs_error(GS_ERR_UNSUPPORTED, "model %s has no camera encoder: it cannot take input cameras",
+                            c->head_kind == GS_DA3_HEAD_DPT ? "(mono/metric)" : "");
+        tokens = alloc_f((size_t)S * c->embed_dim, "camera tokens");
+        if (!tokens) return GS_ERR_NOMEM;
+        st = gs_cam_enc_forward(&n->cam_enc, w2c_norm, K, S, H, W, tokens, d);
+        if (st) { free(tokens); return st; }
+    }
+    stage(o, "backbone");
+    st = gs_vit_forward(&n->vit, x, S, H, W, tokens, o->ref_strategy, d, &vo);
+    free(tokens);
+    if (st) return st;
+    p->ref_index = vo.ref_index;
+    double t1 = gs_now();
+    p->t_backbone += t1 - t0;
+
+    const float *feats[4] = {vo.feat[0], vo.feat[1], vo.feat[2], vo.feat[3]};
+    gs_dpt_outputs out;
+    memset(&out, 0, sizeof out);
+    const int rh = 8 * (H / c->patch_size), rw = 8 * (W / c->patch_size);
+    float *ray = NULL, *ray_conf = NULL;
+    p->depth = alloc_f((size_t)S * HW, "depth");
+    if (!p->depth) { st = GS_ERR_NOMEM; goto done; }
+    out.depth = p->depth;
+    if (c->head_kind == GS_DA3_HEAD_DUALDPT) {
+        p->depth_conf = alloc_f((size_t)S * HW, "confidence");
+        if (!p->depth_conf) { st = GS_ERR_NOMEM; goto done; }
+        out.depth_conf = p->depth_conf;
+        if (o->use_ray_pose) {
+            ray = alloc_f((size_t)S * rh * rw * 6, "ray map");
+            ray_conf = alloc_f((size_t)S * rh * rw, "ray confidence");
+            if (!ray || !ray_conf) { st = GS_ERR_NOMEM; goto done; }
+            out.ray = ray;
+            out.ray_conf = ray_conf;
+        }
+    } else if (c->head_sky) {
+        p->sky = alloc_f((size_t)S * HW, "sky");
+        if (!p->sky) { st = GS_ERR_NOMEM; goto done; }
+        out.sky = p->sky;
+    }
+    stage(o, "head");
+    if ((st = gs_dpt_forward(&n->head, feats, S, H, W, x, &out, d))) goto done;
+    stage(o, "cameras");
+    double t2 = gs_now();
+    p->t_head += t2 - t1;
+
+    if (o->use_ray_pose && c->head_kind == GS_DA3_HEAD_DUALDPT) {
+        p->extrinsics = alloc_f((size_t)S * 12, "extrinsics");
+        p->intrinsics = alloc_f((size_t)S * 9, "intrinsics");
+        if (!p->extrinsics || !p->intrinsics) { st = GS_ERR_NOMEM; goto done; }
+        if ((st = gs_ray_pose(ray, ray_conf, S, rh, rw, H, W, o->seed, p->extrinsics, p->intrinsics, d))) goto done;
+    } else if (c->has_cam_dec) {
+        p->extrinsics = alloc_f((size_t)S * 12, "extrinsics");
+        p->intrinsics = alloc_f((size_t)S * 9, "intrinsics");
+        if (!p->extrinsics || !p->intrinsics) { st = GS_ERR_NOMEM; goto done; }
+        if ((st = gs_cam_dec_forward(&n->cam_dec, vo.cam_token[3], S, H, W, p->extrinsics, p->intrinsics, d)))
+            goto done;
+    }
+    double t3 = gs_now();
+    p->t_cameras += t3 - t2;
+
+    if (o->infer_gs && allow_gs) {
+        stage(o, "gaussians");
+        if (!c->has_gs_head) {
+            st = gs_error(GS_ERR_UNSUPPORTED, "this model has no 3DGS head; Gaussians need da3-giant or "
+                                              "da3nested-giant-large");
+            goto done;
+        }
+        if (!p->extrinsics) { st = gs_error(GS_ERR_INVALID, "Gaussians need predicted cameras"); goto done; }
+        float *raw = alloc_f((size_t)S * HW * GS_GS_RAW_CHANNELS, "Gaussian head output");
+        float *conf = alloc_f((size_t)S * HW, "Gaussian opacity");
+        float *gt = NULL;
+        if (!raw || !conf) { free(raw); free(conf); st = GS_ERR_NOMEM; goto done; }
+        gs_dpt_outputs go;
+        memset(&go, 0, sizeof go);
+        go.gs_raw = raw;
+        go.gs_conf = conf;
+        st = gs_dpt_forward(&n->gs_head, feats, S, H, W, x, &go, d);
+        if (!st && w2c_norm) {
+            gt = alloc_f((size_t)S * 12, "input extrinsics");
+            if (!gt) st = GS_ERR_NOMEM;
+            else
+                for (int v = 0; v < S; v++) memcpy(gt + 12 * v, w2c_norm + 16 * v, 12 * sizeof(float));
+        }
+        if (!st) {
+            gs_adapter_input ai = {S, H, W, raw, conf, p->depth, p->extrinsics, p->intrinsics, gt, d};
+            st = gs_gaussian_adapter(&ai, &p->gaussians);
+        }
+        free(raw);
+        free(conf);
+        free(gt);
+        if (st) goto done;
+        p->gs_extrinsics = alloc_f((size_t)S * 12, "extrinsics");
+        p->gs_intrinsics = alloc_f((size_t)S * 9, "intrinsics");
+        if (!p->gs_extrinsics || !p->gs_intrinsics) { st = GS_ERR_NOMEM; goto done; }
+        memcpy(p->gs_extrinsics, p->extrinsics, (size_t)S * 12 * sizeof(float));
+        memcpy(p->gs_intrinsics, p->intrinsics, (size_t)S * 9 * sizeof(float));
+        /* c2w translation * s  <=>  w2c translation * s */
+        for (int v = 0; v < S; v++)
+            for (int r = 0; r < 3; r++) p->gs_extrinsics[12 * v + 4 * r + 3] *= (float)p->gaussians.pose_scale;
+        p->t_gs += gs_now() - t3;
+    }
+    if (p->sky) st = mono_sky_fill(p->depth, p->sky, (size_t)S * HW, d);
+done:
+    free(ray);
+    free(ray_conf);
+    gs_vit_out_free(&vo);
+    return st;
+}
+
+/* A dump that prefixes every name (the nested model's metric branch dumps
+ * "metric.backbone.*" etc., so that its names do not collide). */
+typedef struct {
+    const gs_dump *inner;
+    const char *prefix;
+} prefixed_dump;
+
+static void prefixed_fn(void *ctx, const char *name, const float *data, int ndim, const int64_t *shape) {
+    const prefixed_dump *pd = ctx;
+    char full[160];
+    snprintf(full, sizeof full, "%s%s", pd->prefix, name);
+    pd->inner->fn(pd->inner->ctx, full, data, ndim, shape);
+}
+
+/* NestedDepthAnything3Net: metric depth × focal / 300, least-squares scale of
+ * the any-view depth to it on confident non-sky pixels, sky set to the 0.99
+ * quantile of non-sky depth (at most 200) with confidence 1. */
+static gs_status nested_post(gs_da3_prediction *p, gs_da3_prediction *mp, const gs_dump *d) {
+    const int S = p->S;
+    const size_t HW = (size_t)p->H * p->W, n = (size_t)S * HW;
+    if (!p->intrinsics || !p->depth_conf || !mp->sky)
+        return gs_error(GS_ERR_INVALID, "nested model: missing intrinsics, confidence or sky");
+    for (int v = 0; v < S; v++) {
+        const float *K = p->intrinsics + 9 * v;
+        float f = (K[0] + K[4]) / 2.0f;
+        for (size_t i = 0; i < HW; i++) mp->depth[v * HW + i] = mp->depth[v * HW + i] * (f / 300.0f);
+    }
+    gs_dump_tensor(d, "metric.output.depth_scaled", mp->depth, 3, (long)S, (long)p->H, (long)p->W);
+    unsigned char *ns = gs_malloc(n, 1, "sky mask");
+    if (!ns) return GS_ERR_NOMEM;
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++) cnt += ns[i] = mp->sky[i] < 0.3f;
+    gs_status st = GS_OK;
+    if (cnt <= 10) {
+        st = gs_error(GS_ERR_INVALID, "nested model: fewer than 11 non-sky pixels, the metric scale cannot be fitted");
+        goto done;
+    }
+    float med;
+    if ((st = quantile(p->depth_conf, ns, n, 0.5, &med))) goto done;
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(p->depth_conf[i] >= med && ns[i] && mp->depth[i] > 0.01f && p->depth[i] > 1e-3f)) continue;
+        num += (double)mp->depth[i] * p->depth[i];
+        den += (double)p->depth[i] * p->depth[i];
+    }
+    float s = (float)(num / (den > 1e-12 ? den : 1e-12));
+    for (size_t i = 0; i < n; i++) p->depth[i] *= s;
+    if (p->extrinsics)
+        for (int v = 0; v < S; v++)
+            for (int r = 0; r < 3; r++) p->extrinsics[12 * v + 4 * r + 3] *= s;
+    p->is_metric = 1;
+    p->scale_factor = s;
+    gs_dump_tensor(d, "output.scale_factor", &p->scale_factor, 1, 1L);
+    float q;
+    if ((st = quantile(p->depth, ns, n, 0.99, &q))) goto done;
+    if (q > 200.0f) q = 200.0f;
+    gs_dump_tensor(d, "output.sky_fill", &q, 1, 1L);
+    for (size_t i = 0; i < n; i++)
+        if (!ns[i]) {
+            p->depth[i] = q;
+            p->depth_conf[i] = 1.0f;
+        }
+done:
+    free(ns);
+    return st;
+}
+
+gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, const float *w2c_norm,
+                         const float *K, const gs_da3_options *o, gs_da3_prediction *p) {
+    memset(p, 0, sizeof *p);
+    gs_da3_options def;
+    if (!o) { gs_da3_options_default(&def); o = &def; }
+    if (S < 1 || H < 14 || W < 14 || H % 14 || W % 14)
+        return gs_error(GS_ERR_INVALID, "model input: %d views of %dx%d; need >= 1 view and sides that are "
+                                        "positive multiples of 14", S, W, H);
+    if ((w2c_norm == NULL) != (K == NULL))
+        return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
+    p->S = S;
+    p->H = H;
+    p->W = W;
+    p->ref_index = -1;
+    p->scale_factor = 1.0f;
+    gs_status st = net_forward(&m->net, x, S, H, W, w2c_norm, K, o, 1, p);
+    if (!st && m->cfg.nested) {
+        gs_da3_prediction mp;
+        memset(&mp, 0, sizeof mp);
+        mp.S = S;
+        mp.H = H;
+        mp.W = W;
+        gs_da3_options mo = *o;
+        prefixed_dump pd = {o->dump, "metric."};
+        gs_dump md = {prefixed_fn, &pd};
+        mo.dump = o->dump && o->dump->fn ? &md : NULL;
+        mo.infer_gs = 0;
+        mo.use_ray_pose = 0;
+        double t0 = gs_now();
+        stage(o, "metric branch");
+        st = net_forward(&m->metric, x, S, H, W, NULL, NULL, &mo, 0, &mp);
+        if (!st) gs_dump_tensor(mo.dump, "output.depth", mp.depth, 3, (long)S, (long)H, (long)W);
+        if (!st) st = nested_post(p, &mp, o->dump);
+        gs_da3_prediction_free(&mp);
+        p->t_post += gs_now() - t0;
+    }
+    if (!st) {
+        gs_dump_tensor(o->dump, "output.depth", p->depth, 3, (long)S, (long)H, (long)W);
+        if (p->depth_conf) gs_dump_tensor(o->dump, "output.depth_conf", p->depth_conf, 3, (long)S, (long)H, (long)W);
+        if (p->extrinsics) gs_dump_tensor(o->dump, "output.extrinsics", p->extrinsics, 3, (long)S, 3L, 4L);
+        if (p->intrinsics) gs_dump_tensor(o->dump, "output.intrinsics", p->intrinsics, 3, (long)S, 3L, 3L);
+    }
+    if (st) gs_da3_prediction_free(p);
+    return st;
+}
+
+
+/* api._align_to_input_extrinsics_intrinsics: Umeyama Sim(3) from the user's
+ * camera centres to the predicted ones (RANSAC from 10 views); the output
+ * cameras become the user's and the depth is divided by the scale. */
+static gs_status align_to_user(gs_da3_prediction *p, const float *user_w2c, const float *K_proc,
+                               const gs_da3_options *o) {
+    const int S = p->S;
+    memcpy(p->intrinsics, K_proc, (size_t)S * 9 * sizeof(float));
+    if (S < 2) { /* one camera fixes no scale: the reference's Umeyama is degenerate too */
+        for (int v = 0; v < S; v++)
+            for (int r = 0; r < 3; r++) memcpy(p->extrinsics + 12 * v + 4 * r, user_w2c + 16 * v + 4 * r, 4 * sizeof(float));
+        return GS_OK;
+    }
+    gs_camera *ref = gs_calloc((size_t)S, sizeof *ref, "cameras"), *est = gs_calloc((size_t)S, sizeof *est, "cameras");
+    if (!ref || !est) { free(ref); free(est); return GS_ERR_NOMEM; }
+    for (int v = 0; v < S; v++) {
+        gs_camera_from_w2c_K(&ref[v], p->extrinsics + 12 * v, p->intrinsics + 9 * v, p->W, p->H);
+        gs_camera_from_w2c_K(&est[v], user_w2c + 16 * v, K_proc + 9 * v, p->W, p->H);
+    }
+    gs_pose_align_opts ao = {-1, 0, 0, 0.0, o->seed};
+    gs_sim3 T;
+    gs_status st = gs_align_poses_umeyama(ref, est, S, &ao, &T);
+    if (!st) {
+        if (o->align_to_input_scale) {
+            for (int v = 0; v < S; v++)
+                for (int r = 0; r < 3; r++) memcpy(p->extrinsics + 12 * v + 4 * r, user_w2c + 16 * v + 4 * r, 4 * sizeof(float));
+            const size_t n = (size_t)S * p->H * p->W;
+            for (size_t i = 0; i < n; i++) p->depth[i] = (float)(p->depth[i] / T.s);
+        } else {
+            gs_cameras_apply_sim3(est, S, &T);
+            for (int v = 0; v < S; v++)
+                for (int r = 0; r < 3; r++) {
+                    for (int q = 0; q < 3; q++) p->extrinsics[12 * v + 4 * r + q] = (float)est[v].R[3 * r + q];
+                    p->extrinsics[12 * v + 4 * r + 3] = (float)est[v].t[r];
+                }
+        }
+    }
+    free(ref);
+    free(est);
+    return st ? gs_error_prefix(st, "aligning the prediction to the input cameras") : GS_OK;
+}
+
+gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const float *user_w2c,
+                       const float *user_K, const gs_da3_options *o, gs_da3_prediction *p) {
+    memset(p, 0, sizeof *p);
+    gs_da3_options def;
+    if (!o) { gs_da3_options_default(&def); o = &def; }
+    if (S < 1 || !images) return gs_error(GS_ERR_INVALID, "no images given");
+    if ((user_w2c == NULL) != (user_K == NULL))
+        return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
+    double t0 = gs_now();
+    float *x = NULL, *K_proc = NULL, *w2c_norm = NULL;
+    int H = 0, W = 0, cropped = 0;
+    gs_status st = GS_OK;
+    if (user_K) {
+        K_proc = gs_malloc((size_t)S * 9, sizeof(float), "intrinsics");
+        w2c_norm = gs_malloc((size_t)S * 16, sizeof(float), "extrinsics");
+        if (!K_proc || !w2c_norm) { st = GS_ERR_NOMEM; goto done; }
+        if ((st = gs_da3_normalize_extrinsics(user_w2c, S, w2c_norm))) goto done;
+    }
+    stage(o, "preprocess");
+    if ((st = gs_da3_preprocess(images, S, o->process_res, (gs_da3_resize_method)o->resize_method, user_K, &x, &H,
+                                &W, K_proc, &cropped)))
+        goto done;
+    double t_pre = gs_now() - t0;
+    if ((st = gs_da3_forward(m, x, S, H, W, w2c_norm, K_proc, o, p))) goto done;
+    p->t_preprocess = t_pre;
+    p->cropped = cropped;
+    p->images = gs_malloc((size_t)S * H * W, 3, "processed images");
+    if (!p->images) { st = GS_ERR_NOMEM; goto done; }
+    for (int v = 0; v < S; v++)
+        gs_da3_denormalize(x + (size_t)v * 3 * H * W, W, H, p->images + (size_t)v * H * W * 3);
+    if (user_w2c && p->extrinsics && p->intrinsics) {
+        double t1 = gs_now();
+        st = align_to_user(p, user_w2c, K_proc, o);
+        p->t_post += gs_now() - t1;
+    }
+done:
+    if (st) gs_da3_prediction_free(p);
+    free(x);
+    free(K_proc);
+    free(w2c_norm);
+    return st;
+}
+
+gs_status gs_da3_cameras(const gs_da3_prediction *p, int gs_frame, const char *const *names, const char *suffix,
+                         gs_cameras *out) {
+    out->n = 0;
+    out->cams = NULL;
+    const float *ext = gs_frame ? p->gs_extrinsics : p->extrinsics, *intr = gs_frame ? p->gs_intrinsics : p->intrinsics;
+    if (!ext || !intr) return gs_error(GS_ERR_INVALID, "the prediction has no %scameras", gs_frame ? "Gaussian-frame " : "");
+    out->cams = gs_calloc((size_t)p->S, sizeof(gs_camera), "cameras");
+    if (!out->cams) return GS_ERR_NOMEM;
+    out->n = p->S;
+    for (int v = 0; v < p->S; v++) {
+        gs_camera *c = &out->cams[v];
+        gs_camera_from_w2c_K(c, ext + 12 * v, intr + 9 * v, p->W, p->H);
+        c->camera_id = v + 1;
+        if (names) snprintf(c->name, sizeof c->name, "%s%s", names[v], suffix ? suffix : "");
+        else snprintf(c->name, sizeof c->name, "view%03d%s", v, suffix ? suffix : "");
+    }
+    return GS_OK;
+}
