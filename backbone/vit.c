@@ -1,11 +1,11 @@
-/* vit.c - the DA3 DINOv2 backbone on the CPU (see vit.h and
- * docs/da3-architecture.md §3). Everything runs in float32 with the residual
- * stream kept as the reference keeps it; matrix products go through the op
- * layer (gs/ops.h).
+/* vit.c - the DA3 DINOv2 backbone (see vit.h and docs/da3-architecture.md
+ * §3), written on the op layer (gs/ops/ops.h): every computation is an op
+ * on the context's backend; this file only orders them. Everything runs in
+ * float32 with the residual stream kept as the reference keeps it.
  *
- * Memory: local blocks work one view at a time; global blocks need q, k, v
- * and the attention output for all S*T tokens, everything else (LayerNorm,
- * qkv, MLP hidden) stays per view. */
+ * Memory: one plan (vit_take) for all buffers: local blocks work one view
+ * at a time; global blocks need q, k, v and the attention output for all
+ * S*T tokens, everything else (LayerNorm, qkv, MLP hidden) stays per view. */
 #include "backbone/vit.h"
 
 #include "gs/ops/ops.h"
@@ -20,9 +20,6 @@
 #define FINAL_LN_EPS 1e-5f
 #define POS_OFFSET 0.1 /* interpolate_offset of DINOv2 */
 #define REF_MIN_VIEWS 3 /* THRESH_FOR_REF_SELECTION */
-/* Below this many elements a loop runs on one thread: waking the team costs
- * more than the work (and much more on a loaded machine). */
-#define PAR_MIN ((size_t)1 << 15)
 
 static const char *const k_strategy_names[] = {"saddle_balanced", "first", "middle", "saddle_sim_range"};
 
@@ -89,6 +86,11 @@ static const float *getb(binder *b, int i, const char *what, int d0, int d1) {
     return get(b, d0, d1, 0, 0, name);
 }
 
+/* blocks.<i>.<what>, a [d0, d1] matrix, as a weight view */
+static gs_wt getbw(binder *b, int i, const char *what, int d0, int d1) {
+    return gs_wt_f32(getb(b, i, what, d0, d1), 2, d0, d1, 0, 0);
+}
+
 gs_status gs_vit_bind(gs_vit *m, const gs_da3_net_config *cfg, gs_weights *w, const char *prefix) {
     memset(m, 0, sizeof *m);
     gs_status st = check_cfg(cfg);
@@ -104,13 +106,13 @@ gs_status gs_vit_bind(gs_vit *m, const gs_da3_net_config *cfg, gs_weights *w, co
     m->cls_token = get(&b, 1, 1, C, 0, "cls_token");
     if (cfg->alt_start != -1) m->camera_token = get(&b, 1, 2, C, 0, "camera_token");
     m->pos_embed = get(&b, 1, G * G + 1, C, 0, "pos_embed");
-    m->patch_w = get(&b, C, 3, p, p, "patch_embed.proj.weight");
+    m->patch_w = gs_wt_f32(get(&b, C, 3, p, p, "patch_embed.proj.weight"), 2, C, 3 * p * p, 0, 0);
     m->patch_b = get(&b, C, 0, 0, 0, "patch_embed.proj.bias");
     for (int i = 0; i < cfg->depth; i++) {
         gs_vit_block *k = &m->blocks[i];
         k->norm1_w = getb(&b, i, "norm1.weight", C, 0);
         k->norm1_b = getb(&b, i, "norm1.bias", C, 0);
-        k->qkv_w = getb(&b, i, "attn.qkv.weight", 3 * C, C);
+        k->qkv_w = getbw(&b, i, "attn.qkv.weight", 3 * C, C);
         k->qkv_b = getb(&b, i, "attn.qkv.bias", 3 * C, 0);
         if (cfg->qknorm_start != -1 && i >= cfg->qknorm_start) {
             k->q_norm_w = getb(&b, i, "attn.q_norm.weight", hd, 0);
@@ -118,20 +120,20 @@ gs_status gs_vit_bind(gs_vit *m, const gs_da3_net_config *cfg, gs_weights *w, co
             k->k_norm_w = getb(&b, i, "attn.k_norm.weight", hd, 0);
             k->k_norm_b = getb(&b, i, "attn.k_norm.bias", hd, 0);
         }
-        k->proj_w = getb(&b, i, "attn.proj.weight", C, C);
+        k->proj_w = getbw(&b, i, "attn.proj.weight", C, C);
         k->proj_b = getb(&b, i, "attn.proj.bias", C, 0);
         k->ls1 = getb(&b, i, "ls1.gamma", C, 0);
         k->norm2_w = getb(&b, i, "norm2.weight", C, 0);
         k->norm2_b = getb(&b, i, "norm2.bias", C, 0);
         if (cfg->swiglu) {
-            k->fc1_w = getb(&b, i, "mlp.w12.weight", 2 * hid, C);
+            k->fc1_w = getbw(&b, i, "mlp.w12.weight", 2 * hid, C);
             k->fc1_b = getb(&b, i, "mlp.w12.bias", 2 * hid, 0);
-            k->fc2_w = getb(&b, i, "mlp.w3.weight", C, hid);
+            k->fc2_w = getbw(&b, i, "mlp.w3.weight", C, hid);
             k->fc2_b = getb(&b, i, "mlp.w3.bias", C, 0);
         } else {
-            k->fc1_w = getb(&b, i, "mlp.fc1.weight", hid, C);
+            k->fc1_w = getbw(&b, i, "mlp.fc1.weight", hid, C);
             k->fc1_b = getb(&b, i, "mlp.fc1.bias", hid, 0);
-            k->fc2_w = getb(&b, i, "mlp.fc2.weight", C, hid);
+            k->fc2_w = getbw(&b, i, "mlp.fc2.weight", C, hid);
             k->fc2_b = getb(&b, i, "mlp.fc2.bias", C, 0);
         }
         k->ls2 = getb(&b, i, "ls2.gamma", C, 0);
@@ -236,12 +238,82 @@ int gs_vit_select_reference(const float *cls, int S, int C, size_t stride, gs_re
     return best;
 }
 
+/* ---- memory plan -------------------------------------------------------------- */
+
+/* Every buffer of a forward, taken from one arena in this order (a counting
+ * arena gives the plan). Token arrays are [S, T, C]; q, k, v [heads, S*T, hd]. */
+typedef struct {
+    float *x, *local_x;      // residual stream, and the last local output (cat_token)
+    float *y, *qkv, *tmp;    // one view: LayerNorm out [T, C], [T, 3C], [max(T C, P 3pp)]
+    float *q, *k, *v, *ao;   // all views
+    float *hid, *hid2;       // MLP hidden of one view [T, hid or 2 hid], SwiGLU product [T, hid]
+    float *grid;             // positional-embedding resize scratch [G G C + P C]
+    int *pos;                // RoPE positions: local (y, x) [2 T], global (y, x) [2 S T]
+} vit_bufs;
+
+static gs_status vit_take(gs_arena *a, const gs_vit *m, int S, int H, int W, vit_bufs *b) {
+    const gs_da3_net_config *cfg = &m->cfg;
+    const int p = cfg->patch_size, C = cfg->embed_dim, G = cfg->pos_grid, hid = cfg->ffn_hidden;
+    const size_t P = (size_t)(H / p) * (W / p), T = P + 1, N = (size_t)S * T;
+    const size_t col = P * 3 * p * p, hidw = cfg->swiglu ? 2 * (size_t)hid : (size_t)hid;
+    memset(b, 0, sizeof *b);
+    b->x = gs_arena_floats(a, N * C, "backbone tokens");
+    if (cfg->cat_token) b->local_x = gs_arena_floats(a, N * C, "backbone local tokens");
+    b->y = gs_arena_floats(a, T * C, "backbone LayerNorm output");
+    b->qkv = gs_arena_floats(a, T * 3 * C, "backbone qkv");
+    b->tmp = gs_arena_floats(a, T * C > col ? T * C : col, "backbone scratch");
+    b->q = gs_arena_floats(a, N * C, "backbone q");
+    b->k = gs_arena_floats(a, N * C, "backbone k");
+    b->v = gs_arena_floats(a, N * C, "backbone v");
+    b->ao = gs_arena_floats(a, N * C, "backbone attention output");
+    b->hid = gs_arena_floats(a, T * hidw, "backbone MLP hidden");
+    if (cfg->swiglu) b->hid2 = gs_arena_floats(a, T * hid, "backbone SwiGLU product");
+    b->grid = gs_arena_floats(a, (size_t)G * G * C + P * C, "positional embedding resize");
+    b->pos = gs_arena_take(a, (2 * T + 2 * N) * sizeof(int), "backbone positions");
+    const int ok = b->x && (!cfg->cat_token || b->local_x) && b->y && b->qkv && b->tmp && b->q && b->k && b->v &&
+                   b->ao && b->hid && (!cfg->swiglu || b->hid2) && b->grid && b->pos;
+    return ok ? GS_OK : GS_ERR_NOMEM;
+}
+
+/* The largest scratch any op of the forward takes on top of the buffers. */
+static size_t vit_op_workspace(const gs_ctx *c, const gs_vit *m, int S, int H, int W) {
+    const gs_da3_net_config *cfg = &m->cfg;
+    const int p = cfg->patch_size, C = cfg->embed_dim, heads = cfg->num_heads, hd = C / heads;
+    const int ph = H / p, pw = W / p, T = ph * pw + 1;
+    size_t ws = gs_attention_workspace(c, heads, T, hd);
+    if (cfg->alt_start != -1) {
+        const size_t g = gs_attention_workspace(c, heads, S * T, hd);
+        ws = g > ws ? g : ws;
+    }
+    if (cfg->rope_start != -1) {
+        const size_t r = gs_rope2d_workspace(c, hd, (ph > pw ? ph : pw) + 1); /* positions 0 .. grid + 1 */
+        ws = r > ws ? r : ws;
+    }
+    return ws;
+}
+
+static int sizes_ok(const gs_vit *m, int S, int H, int W) {
+    const int p = m->cfg.patch_size;
+    return S >= 1 && S <= 4096 && H >= p && W >= p && H % p == 0 && W % p == 0 && H <= 65536 && W <= 65536 &&
+           (size_t)S * ((size_t)(H / p) * (W / p) + 1) <= ((size_t)1 << 26);
+}
+
+size_t gs_vit_plan(const gs_ctx *c, const gs_vit *m, int S, int H, int W) {
+    if (!m || !m->blocks || !sizes_ok(m, S, H, W)) return 0;
+    gs_arena count;
+    gs_arena_counting(&count);
+    vit_bufs b;
+    if (vit_take(&count, m, S, H, W, &b) != GS_OK) return 0;
+    return count.used + gs_arena_round(vit_op_workspace(c, m, S, H, W));
+}
+
 /* ---- forward pieces ------------------------------------------------------------- */
 
 /* Interpolated positional embedding for a ph x pw grid, cached in m->pe:
  * row 0 = class embedding, rows 1.. = bicubic resize of the G x G grid with
- * scale ((ph + 0.1) / G, (pw + 0.1) / G) used inside the kernel. */
-static gs_status ensure_pos_embed(gs_vit *m, int ph, int pw) {
+ * scale ((ph + 0.1) / G, (pw + 0.1) / G) used inside the kernel. grid is
+ * scratch of [G G C + P C]. */
+static gs_status ensure_pos_embed(const gs_ctx *c, gs_vit *m, int ph, int pw, float *grid) {
     if (m->pe && m->pe_ph == ph && m->pe_pw == pw) return GS_OK;
     const int C = m->cfg.embed_dim, G = m->cfg.pos_grid;
     const size_t P = (size_t)ph * pw;
@@ -249,297 +321,300 @@ static gs_status ensure_pos_embed(gs_vit *m, int ph, int pw) {
     m->pe = NULL;
     float *pe = gs_malloc((P + 1) * C, sizeof *pe, "positional embedding");
     if (!pe) return GS_ERR_NOMEM;
-    memcpy(pe, m->pos_embed, (size_t)C * sizeof *pe);
-    if (ph == G && pw == G) {
+    gs_status st = gs_copy2d(c, pe, (size_t)C, m->pos_embed, (size_t)C, 1, (size_t)C);
+    if (st == GS_OK && ph == G && pw == G) {
         /* the unchanged table (DINOv2 returns it as is for a 518 x 518 input) */
-        memcpy(pe + C, m->pos_embed + C, P * C * sizeof *pe);
-    } else {
-        float *grid = gs_malloc((size_t)G * G * C + P * C, sizeof *grid, "positional embedding resize");
-        if (!grid) {
-            free(pe);
-            return GS_ERR_NOMEM;
-        }
+        st = gs_copy2d(c, pe + C, P * C, m->pos_embed + C, P * C, 1, P * C);
+    } else if (st == GS_OK) {
         float *res = grid + (size_t)G * G * C;
-        gs_transpose_cpu(m->pos_embed + C, 1, (size_t)G * G, (size_t)C, grid); // [C, G, G]
-        gs_resize_bicubic_cpu(grid, C, G, G, res, ph, pw, (ph + POS_OFFSET) / G, (pw + POS_OFFSET) / G);
-        gs_transpose_cpu(res, 1, (size_t)C, P, pe + C);                         // [P, C]
-        free(grid);
+        st = gs_transpose(c, m->pos_embed + C, 1, (size_t)G * G, (size_t)C, grid);   // [C, G, G]
+        if (st == GS_OK)
+            st = gs_resize_bicubic(c, grid, C, G, G, res, ph, pw, (ph + POS_OFFSET) / G, (pw + POS_OFFSET) / G);
+        if (st == GS_OK) st = gs_transpose(c, res, 1, (size_t)C, P, pe + C);         // [P, C]
+    }
+    if (st != GS_OK) {
+        free(pe);
+        return st;
     }
     m->pe = pe;
     m->pe_ph = ph, m->pe_pw = pw;
     return GS_OK;
 }
 
-/* Patch embedding of one view: img [3, H, W] -> tokens rows 1..P of x_v
- * [T, C] (a 14x14 stride-14 convolution as one product with the patches
- * gathered in (c, u, v) order, the weight's own layout). col is [P, 3 p p]. */
-static gs_status patch_embed(const gs_vit *m, const float *img, int H, int W, float *col, float *xv) {
-    const int p = m->cfg.patch_size, C = m->cfg.embed_dim, ph = H / p, pw = W / p;
-    const int K = 3 * p * p;
-#pragma omp parallel for schedule(static) if ((size_t)ph * pw * K > PAR_MIN)
-    for (int t = 0; t < ph * pw; t++) {
-        const int py = t / pw, px = t % pw;
-        float *dst = col + (size_t)t * K;
-        for (int c = 0; c < 3; c++)
-            for (int u = 0; u < p; u++)
-                memcpy(dst + (c * p + u) * p, img + ((size_t)c * H + (size_t)py * p + u) * W + (size_t)px * p,
-                       (size_t)p * sizeof *dst);
-    }
-    return gs_linear_cpu(col, (size_t)ph * pw, K, m->patch_w, m->patch_b, C, xv + C);
+/* Tokens of view s: [cls | patch embedding] + positional embedding, into
+ * x_v [T, C] (the 14x14 stride-14 convolution as one product over the
+ * patches gathered in the weight's (c, u, v) order). */
+static gs_status embed_view(const gs_ctx *c, const gs_vit *m, const float *img, int H, int W, float *col, float *xv) {
+    const int p = m->cfg.patch_size, C = m->cfg.embed_dim;
+    const size_t P = (size_t)(H / p) * (W / p);
+    gs_status st = gs_copy2d(c, xv, (size_t)C, m->cls_token, (size_t)C, 1, (size_t)C);
+    if (st == GS_OK) st = gs_patchify(c, img, H, W, p, col);
+    if (st == GS_OK) st = gs_linear(c, col, P, 3 * p * p, &m->patch_w, m->patch_b, C, xv + C);
+    if (st == GS_OK) st = gs_add(c, xv, m->pe, (P + 1) * C, 1);
+    return st;
 }
 
-typedef struct {
-    float *y;        // [T, C] LayerNorm output of one view
-    float *qkv;      // [T, 3C]
-    float *q, *k, *v;// [heads, N, hd], N = S*T
-    float *ao;       // [N, C] attention output
-    float *tmp;      // [T, C]
-    float *hid;      // [T, hid] or [T, 2 hid]
-    float *hid2;     // [T, hid] (SwiGLU)
-} scratch;
-
-/* x_v += gamma * r over [T, C] */
-static void add_scaled(float *x, const float *r, const float *gamma, size_t T, int C) {
-#pragma omp parallel for schedule(static) if (T * C > PAR_MIN)
-    for (size_t t = 0; t < T; t++)
-        for (int c = 0; c < C; c++) x[t * C + c] += r[t * C + c] * gamma[c];
-}
-
-/* One transformer block in place on x [S, T, C]. Global: attention over all
- * S*T tokens with positions (gy, gx) [S*T]; local: per view with (ly, lx) [T].
- * Positions are NULL where RoPE does not apply. */
-static gs_status vit_block(const gs_vit *m, const gs_vit_block *b, float *x, int S, int T, int global,
-                           const int *ly, const int *lx, const int *gy, const int *gx, scratch *w) {
-    const int C = m->cfg.embed_dim, H = m->cfg.num_heads, hd = C / H, hid = m->cfg.ffn_hidden;
+/* Attention half of a block in place on x [S, T, C]: views in groups of
+ * `per` (all S for a global block, 1 for a local one), q/k LayerNorm and
+ * RoPE (positions py/px, NULL where it does not apply), projection and
+ * LayerScale residual. */
+static gs_status attn_half(const gs_ctx *c, const gs_vit *m, const gs_vit_block *b, float *x, int S, int T, int per,
+                           const int *py, const int *px, vit_bufs *w) {
+    const int C = m->cfg.embed_dim, H = m->cfg.num_heads, hd = C / H;
     const float scale = (float)(1.0 / sqrt((double)hd));
-    const int groups = global ? 1 : S, per = global ? S : 1;
+    const int n = per * T;
     gs_status st = GS_OK;
-    for (int g = 0; g < groups; g++) {
-        const int n = per * T;
-        for (int vi = 0; vi < per; vi++) {
+    for (int g = 0; g < S / per && st == GS_OK; g++) {
+        for (int vi = 0; vi < per && st == GS_OK; vi++) {
             const float *xv = x + ((size_t)g * per + vi) * T * C;
-            gs_layernorm_cpu(xv, w->y, (size_t)T, C, b->norm1_w, b->norm1_b, BLOCK_LN_EPS);
-            if ((st = gs_linear_cpu(w->y, (size_t)T, C, b->qkv_w, b->qkv_b, 3 * C, w->qkv)) != GS_OK) return st;
-            // [T, 3, heads, hd] -> q/k/v [heads, n, hd] at token offset vi*T
-#pragma omp parallel for schedule(static) if (T * (size_t)C * 3 > PAR_MIN)
-            for (int t = 0; t < T; t++)
-                for (int h = 0; h < H; h++) {
-                    const size_t dst = ((size_t)h * n + (size_t)vi * T + t) * hd;
-                    const float *src = w->qkv + (size_t)t * 3 * C + (size_t)h * hd;
-                    memcpy(w->q + dst, src, (size_t)hd * sizeof(float));
-                    memcpy(w->k + dst, src + C, (size_t)hd * sizeof(float));
-                    memcpy(w->v + dst, src + 2 * C, (size_t)hd * sizeof(float));
-                }
+            st = gs_layernorm(c, xv, w->y, (size_t)T, C, b->norm1_w, b->norm1_b, BLOCK_LN_EPS);
+            if (st == GS_OK) st = gs_linear(c, w->y, (size_t)T, C, &b->qkv_w, b->qkv_b, 3 * C, w->qkv);
+            if (st == GS_OK) st = gs_split_heads(c, w->qkv, T, H, hd, n, vi * T, w->q, w->k, w->v);
         }
-        if (b->q_norm_w) {
-            gs_layernorm_cpu(w->q, w->q, (size_t)H * n, hd, b->q_norm_w, b->q_norm_b, QK_LN_EPS);
-            gs_layernorm_cpu(w->k, w->k, (size_t)H * n, hd, b->k_norm_w, b->k_norm_b, QK_LN_EPS);
+        if (st == GS_OK && b->q_norm_w) {
+            st = gs_layernorm(c, w->q, w->q, (size_t)H * n, hd, b->q_norm_w, b->q_norm_b, QK_LN_EPS);
+            if (st == GS_OK) st = gs_layernorm(c, w->k, w->k, (size_t)H * n, hd, b->k_norm_w, b->k_norm_b, QK_LN_EPS);
         }
-        const int *py = global ? gy : ly, *px = global ? gx : lx;
-        if (py) {
-            gs_rope2d_cpu(w->q, H, n, hd, py, px, ROPE_BASE);
-            gs_rope2d_cpu(w->k, H, n, hd, py, px, ROPE_BASE);
+        if (st == GS_OK && py) {
+            st = gs_rope2d(c, w->q, H, n, hd, py, px, ROPE_BASE);
+            if (st == GS_OK) st = gs_rope2d(c, w->k, H, n, hd, py, px, ROPE_BASE);
         }
-        if ((st = gs_attention_cpu(w->q, w->k, w->v, H, n, hd, scale, w->ao)) != GS_OK) return st;
-        for (int vi = 0; vi < per; vi++) {
+        if (st == GS_OK) st = gs_attention(c, w->q, w->k, w->v, H, n, hd, scale, w->ao);
+        for (int vi = 0; vi < per && st == GS_OK; vi++) {
             float *xv = x + ((size_t)g * per + vi) * T * C;
-            if ((st = gs_linear_cpu(w->ao + (size_t)vi * T * C, (size_t)T, C, b->proj_w, b->proj_b, C, w->tmp)) !=
-                GS_OK)
-                return st;
-            add_scaled(xv, w->tmp, b->ls1, (size_t)T, C);
+            st = gs_linear(c, w->ao + (size_t)vi * T * C, (size_t)T, C, &b->proj_w, b->proj_b, C, w->tmp);
+            if (st == GS_OK) st = gs_add_scaled(c, xv, w->tmp, b->ls1, (size_t)T, C);
         }
     }
-    // FFN, token-wise: per view
-    for (int s = 0; s < S; s++) {
+    return st;
+}
+
+/* FFN half of a block, token-wise, one view at a time. */
+static gs_status ffn_half(const gs_ctx *c, const gs_vit *m, const gs_vit_block *b, float *x, int S, int T,
+                          vit_bufs *w) {
+    const int C = m->cfg.embed_dim, hid = m->cfg.ffn_hidden;
+    gs_status st = GS_OK;
+    for (int s = 0; s < S && st == GS_OK; s++) {
         float *xv = x + (size_t)s * T * C;
-        gs_layernorm_cpu(xv, w->y, (size_t)T, C, b->norm2_w, b->norm2_b, BLOCK_LN_EPS);
-        if (m->cfg.swiglu) {
-            if ((st = gs_linear_cpu(w->y, (size_t)T, C, b->fc1_w, b->fc1_b, 2 * hid, w->hid)) != GS_OK) return st;
+        st = gs_layernorm(c, xv, w->y, (size_t)T, C, b->norm2_w, b->norm2_b, BLOCK_LN_EPS);
+        if (st == GS_OK && m->cfg.swiglu) {
             // hidden = silu(x1) * x2, [x1 | x2] = w12(y)
-#pragma omp parallel for schedule(static) if ((size_t)T * hid > PAR_MIN)
-            for (int t = 0; t < T; t++) {
-                const float *r = w->hid + (size_t)t * 2 * hid;
-                float *o = w->hid2 + (size_t)t * hid;
-                for (int j = 0; j < hid; j++) {
-                    const float a = r[j];
-                    o[j] = (float)(a / (1.0 + exp(-(double)a))) * r[hid + j];
-                }
-            }
-            if ((st = gs_linear_cpu(w->hid2, (size_t)T, hid, b->fc2_w, b->fc2_b, C, w->tmp)) != GS_OK) return st;
-        } else {
-            if ((st = gs_linear_cpu(w->y, (size_t)T, C, b->fc1_w, b->fc1_b, hid, w->hid)) != GS_OK) return st;
-            gs_gelu_cpu(w->hid, (size_t)T * hid);
-            if ((st = gs_linear_cpu(w->hid, (size_t)T, hid, b->fc2_w, b->fc2_b, C, w->tmp)) != GS_OK) return st;
+            st = gs_linear(c, w->y, (size_t)T, C, &b->fc1_w, b->fc1_b, 2 * hid, w->hid);
+            if (st == GS_OK) st = gs_swiglu(c, w->hid, (size_t)T, hid, w->hid2);
+            if (st == GS_OK) st = gs_linear(c, w->hid2, (size_t)T, hid, &b->fc2_w, b->fc2_b, C, w->tmp);
+        } else if (st == GS_OK) {
+            st = gs_linear(c, w->y, (size_t)T, C, &b->fc1_w, b->fc1_b, hid, w->hid);
+            if (st == GS_OK) st = gs_unary(c, GS_UNARY_GELU, w->hid, w->hid, (size_t)T * hid);
+            if (st == GS_OK) st = gs_linear(c, w->hid, (size_t)T, hid, &b->fc2_w, b->fc2_b, C, w->tmp);
         }
-        add_scaled(xv, w->tmp, b->ls2, (size_t)T, C);
+        if (st == GS_OK) st = gs_add_scaled(c, xv, w->tmp, b->ls2, (size_t)T, C);
     }
-    return GS_OK;
+    return st;
 }
 
 /* Output k: feat [S, P, D] and cam_token [S, D] in the original view order
  * (order[j] = original index of internal slot j); only the global half is
  * LayerNorm'ed. tmp holds [P, C]. */
-static void write_output(const gs_vit *m, const float *x, const float *local_x, int S, int T, const int *order,
-                         float *feat, float *cam, float *tmp) {
+static gs_status write_output(const gs_ctx *c, const gs_vit *m, const float *x, const float *local_x, int S, int T,
+                              const int *order, float *feat, float *cam, float *tmp) {
     const int C = m->cfg.embed_dim, cat = m->cfg.cat_token, D = cat ? 2 * C : C;
     const size_t P = (size_t)T - 1;
-    for (int j = 0; j < S; j++) {
+    gs_status st = GS_OK;
+    for (int j = 0; j < S && st == GS_OK; j++) {
         const int o = order[j];
         const float *xs = x + (size_t)j * T * C, *ls = cat ? local_x + (size_t)j * T * C : NULL;
         float *f = feat + (size_t)o * P * D, *ct = cam + (size_t)o * D;
         if (!cat) {
-            memcpy(ct, xs, (size_t)C * sizeof *ct);
-            gs_layernorm_cpu(xs + C, f, P, C, m->norm_w, m->norm_b, FINAL_LN_EPS);
+            st = gs_copy2d(c, ct, (size_t)C, xs, (size_t)C, 1, (size_t)C);
+            if (st == GS_OK) st = gs_layernorm(c, xs + C, f, P, C, m->norm_w, m->norm_b, FINAL_LN_EPS);
             continue;
         }
-        memcpy(ct, ls, (size_t)C * sizeof *ct);
-        memcpy(ct + C, xs, (size_t)C * sizeof *ct);
-        gs_layernorm_cpu(xs + C, tmp, P, C, m->norm_w, m->norm_b, FINAL_LN_EPS);
-#pragma omp parallel for schedule(static) if (P * D > PAR_MIN)
-        for (size_t t = 0; t < P; t++) {
-            memcpy(f + t * D, ls + (t + 1) * C, (size_t)C * sizeof *f);
-            memcpy(f + t * D + C, tmp + t * C, (size_t)C * sizeof *f);
-        }
+        st = gs_copy2d(c, ct, (size_t)C, ls, (size_t)C, 1, (size_t)C);
+        if (st == GS_OK) st = gs_copy2d(c, ct + C, (size_t)C, xs, (size_t)C, 1, (size_t)C);
+        if (st == GS_OK) st = gs_layernorm(c, xs + C, tmp, P, C, m->norm_w, m->norm_b, FINAL_LN_EPS);
+        if (st == GS_OK) st = gs_copy2d(c, f, (size_t)D, ls + C, (size_t)C, P, (size_t)C);
+        if (st == GS_OK) st = gs_copy2d(c, f + C, (size_t)D, tmp, (size_t)C, P, (size_t)C);
     }
+    return st;
 }
 
-/* Move views to the internal order [b, 0, .., b-1, b+1, ..] in place. */
-static void reorder_views(float *x, int S, size_t view, int b, float *tmp) {
-    if (b <= 0) return;
-    memcpy(tmp, x + (size_t)b * view, view * sizeof *x);
-    memmove(x + view, x, (size_t)b * view * sizeof *x);
-    memcpy(x, tmp, view * sizeof *x);
+/* Move views to the internal order [b, 0, .., b-1, b+1, ..]: view b to
+ * tmp, views 0..b-1 one slot up (from the last, so that no copy overlaps
+ * its source), tmp to slot 0. */
+static gs_status reorder_views(const gs_ctx *c, float *x, size_t view, int b, float *tmp) {
+    gs_status st = gs_copy2d(c, tmp, view, x + (size_t)b * view, view, 1, view);
+    for (int j = b - 1; j >= 0 && st == GS_OK; j--) st = gs_copy2d(c, x + (size_t)(j + 1) * view, view, x + (size_t)j * view, view, 1, view);
+    if (st == GS_OK) st = gs_copy2d(c, x, view, tmp, view, 1, view);
+    return st;
 }
 
-static int finite_all(const float *p, size_t n) {
-    int ok = 1;
-#pragma omp parallel for schedule(static) reduction(&& : ok) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) ok = ok && isfinite(p[i]);
-    return ok;
+static gs_status check_finite(const gs_ctx *c, const float *x, size_t n, const char *what) {
+    size_t at = 0;
+    gs_status st = gs_find_nonfinite(c, x, n, &at);
+    if (st == GS_OK && at < n) return gs_error(GS_ERR_INVALID, "backbone: %s contain NaN or Inf", what);
+    return st;
 }
 
-gs_status gs_vit_forward(gs_vit *m, const float *images, int S, int H, int W, const float *cam_tokens,
-                         gs_ref_strategy strategy, const gs_dump *dump, gs_vit_out *out) {
-    memset(out, 0, sizeof *out);
-    out->ref_index = -1;
+/* RoPE positions into pos (host setup, then copied to the context's
+ * memory): local (0,0) then (y+1, x+1); global (0,0) then (1,1), per view. */
+static gs_status rope_positions(const gs_ctx *c, int S, int T, int pw, int *pos) {
+    const size_t N = (size_t)S * T, n = 2 * (size_t)T + 2 * N;
+    int *h = gs_malloc(n, sizeof *h, "backbone positions");
+    if (!h) return GS_ERR_NOMEM;
+    int *ly = h, *lx = h + T, *gy = h + 2 * T, *gx = gy + N;
+    ly[0] = lx[0] = 0;
+    for (int t = 0; t < T - 1; t++) ly[1 + t] = t / pw + 1, lx[1 + t] = t % pw + 1;
+    for (size_t i = 0; i < N; i++) gy[i] = gx[i] = (i % T) ? 1 : 0;
+    gs_status st = gs_ctx_upload(c, pos, h, n * sizeof *h);
+    free(h);
+    return st;
+}
+
+static void dump_block(const gs_dump *dump, const char *fmt, int i, const float *x, int ndim, long a, long b, long cc) {
+    if (!dump || !dump->fn) return;
+    char name[48];
+    snprintf(name, sizeof name, fmt, i);
+    if (ndim == 3) gs_dump_tensor(dump, name, x, 3, a, b, cc);
+    else gs_dump_tensor(dump, name, x, 2, a, b);
+}
+
+/* Before block alt-1 runs on >= 3 views without user cameras: choose the
+ * reference view from the token-0 vectors and move it to slot 0. */
+static gs_status select_reference(const gs_ctx *c, const gs_vit *m, float *x, int S, size_t view,
+                                  gs_ref_strategy strategy, int *order, float *tmp, gs_vit_out *out,
+                                  const gs_dump *dump) {
+    const int C = m->cfg.embed_dim;
+    float *cls = gs_malloc((size_t)S * C, sizeof *cls, "reference-view tokens");
+    if (!cls) return GS_ERR_NOMEM;
+    gs_status st = GS_OK;
+    for (int s = 0; s < S && st == GS_OK; s++)
+        st = gs_ctx_download(c, cls + (size_t)s * C, x + (size_t)s * view, (size_t)C * sizeof *cls);
+    const int bidx = st == GS_OK ? gs_vit_select_reference(cls, S, C, (size_t)C, strategy) : 0;
+    free(cls);
+    if (st == GS_OK && bidx > 0) st = reorder_views(c, x, view, bidx, tmp);
+    /* local_x is rewritten by block alt-1 (always local) before any use */
+    order[0] = bidx;
+    for (int j = 1; j < S; j++) order[j] = j <= bidx ? j - 1 : j;
+    out->ref_index = bidx;
+    const float fb = (float)bidx;
+    gs_dump_tensor(dump, "backbone.ref_index", &fb, 1, 1L);
+    return st;
+}
+
+/* At block alt: token 0 of every view becomes the camera token (replaced,
+ * not added). The reference holds local_x and x as one tensor here (block
+ * alt-1 is local), so its in-place write reaches both. */
+static gs_status set_camera_tokens(const gs_ctx *c, const gs_vit *m, float *x, float *local_x, int S, size_t view,
+                                   const float *cam_tokens) {
+    const size_t C = (size_t)m->cfg.embed_dim;
+    gs_status st = GS_OK;
+    for (int s = 0; s < S && st == GS_OK; s++) {
+        const float *ct = cam_tokens ? cam_tokens + (size_t)s * C : m->camera_token + (s ? C : 0);
+        st = gs_copy2d(c, x + (size_t)s * view, C, ct, C, 1, C);
+        if (st == GS_OK && local_x) st = gs_copy2d(c, local_x + (size_t)s * view, C, ct, C, 1, C);
+    }
+    return st;
+}
+
+static gs_status check_forward_args(const gs_vit *m, const float *images, int S, int H, int W,
+                                    const float *cam_tokens, gs_ref_strategy strategy) {
     if (!m || !m->blocks) return gs_error(GS_ERR_INVALID, "backbone: model not bound");
-    const gs_da3_net_config *cfg = &m->cfg;
-    const int p = cfg->patch_size, C = cfg->embed_dim;
-    if (!images || S < 1 || S > 4096)
-        return gs_error(GS_ERR_INVALID, "backbone: %d views (1..4096 expected)", S);
+    const int p = m->cfg.patch_size;
+    if (!images || S < 1 || S > 4096) return gs_error(GS_ERR_INVALID, "backbone: %d views (1..4096 expected)", S);
     if (H < p || W < p || H % p || W % p || H > 65536 || W > 65536)
         return gs_error(GS_ERR_INVALID, "backbone: image size %dx%d must be a positive multiple of the %d-pixel patch",
                         W, H, p);
     if ((unsigned)strategy > GS_REF_SADDLE_SIM_RANGE)
         return gs_error(GS_ERR_INVALID, "backbone: unknown reference-view strategy %d", (int)strategy);
-    if (cam_tokens && cfg->alt_start == -1)
+    if (cam_tokens && m->cfg.alt_start == -1)
         return gs_error(GS_ERR_INVALID, "backbone: camera tokens given, but this model has no camera-token slot "
                                         "(alt_start -1)");
-    const int ph = H / p, pw = W / p, P = ph * pw, T = P + 1, D = cfg->cat_token ? 2 * C : C;
-    if ((size_t)S * T > ((size_t)1 << 26))
-        return gs_error(GS_ERR_INVALID, "backbone: %d views x %d tokens is too many for one forward", S, T);
-    const size_t npix = (size_t)S * 3 * H * W, view = (size_t)T * C, N = (size_t)S * T;
-    if (!finite_all(images, npix)) return gs_error(GS_ERR_INVALID, "backbone: the input images contain NaN or Inf");
-    if (cam_tokens && !finite_all(cam_tokens, (size_t)S * C))
-        return gs_error(GS_ERR_INVALID, "backbone: the camera tokens contain NaN or Inf");
-    gs_status st = ensure_pos_embed(m, ph, pw);
-    if (st != GS_OK) return st;
-    gs_dump_tensor(dump, "backbone.pos_embed", m->pe, 2, (long)T, (long)C);
+    if (!sizes_ok(m, S, H, W))
+        return gs_error(GS_ERR_INVALID, "backbone: %d views of %dx%d are too many tokens for one forward", S, W, H);
+    return GS_OK;
+}
 
-    const int hid = cfg->ffn_hidden, hidw = cfg->swiglu ? 2 * hid : hid;
-    const size_t col_sz = (size_t)P * 3 * p * p;
-    /* one allocation per role; sizes are bounded above (S*T <= 2^26, C <= 16384), and gs_malloc refuses > 16 GiB */
-    float *x = gs_malloc(N * C, sizeof *x, "backbone tokens");
-    float *local_x = cfg->cat_token ? gs_malloc(N * C, sizeof *x, "backbone local tokens") : NULL;
-    float *y = gs_malloc((size_t)T * C, sizeof *x, "backbone scratch");
-    float *qkv = gs_malloc((size_t)T * 3 * C, sizeof *x, "backbone qkv");
-    float *q = gs_malloc(N * C * 3, sizeof *x, "backbone q/k/v");
-    float *ao = gs_malloc(N * C, sizeof *x, "backbone attention output");
-    float *tmp = gs_malloc(view > col_sz ? view : col_sz, sizeof *x, "backbone scratch");
-    float *hbuf = gs_malloc((size_t)T * (hidw + (cfg->swiglu ? hid : 0)), sizeof *x, "backbone MLP hidden");
-    int *pos = gs_malloc(2 * (size_t)T + 2 * N, sizeof *pos, "backbone positions");
-    int *order = gs_malloc((size_t)S, sizeof *order, "backbone view order");
-    if (!x || (cfg->cat_token && !local_x) || !y || !qkv || !q || !ao || !tmp || !hbuf || !pos || !order) {
-        st = GS_ERR_NOMEM;
-        goto done;
-    }
-    scratch w = {y, qkv, q, q + N * C, q + 2 * N * C, ao, tmp, hbuf, cfg->swiglu ? hbuf + (size_t)T * hidw : NULL};
-
-    // embed: tokens [S, T, C] = [cls | patches] + pos_embed
-    for (int s = 0; s < S; s++) {
-        float *xv = x + (size_t)s * view;
-        memcpy(xv, m->cls_token, (size_t)C * sizeof *xv);
-        if ((st = patch_embed(m, images + (size_t)s * 3 * H * W, H, W, tmp, xv)) != GS_OK) goto done;
-        gs_add_cpu(xv, m->pe, view);
-    }
-    gs_dump_tensor(dump, "backbone.embed", x, 3, (long)S, (long)T, (long)C);
-
-    // RoPE positions: local (0,0) then (y+1, x+1); global (0,0) then (1,1), per view
-    int *ly = pos, *lx = pos + T, *gy = pos + 2 * T, *gx = gy + N;
-    ly[0] = lx[0] = 0;
-    for (int t = 0; t < P; t++) ly[1 + t] = t / pw + 1, lx[1 + t] = t % pw + 1;
-    for (size_t i = 0; i < N; i++) gy[i] = gx[i] = (i % T) ? 1 : 0;
-    for (int s = 0; s < S; s++) order[s] = s;
-
+/* The blocks, with the reference-view and camera-token steps and the four
+ * outputs; order[] is the internal view order. */
+static gs_status run_blocks(const gs_ctx *c, gs_vit *m, int S, int T, const float *cam_tokens,
+                            gs_ref_strategy strategy, vit_bufs *w, int *order, const gs_dump *dump, gs_vit_out *out) {
+    const gs_da3_net_config *cfg = &m->cfg;
+    const int C = cfg->embed_dim, D = cfg->cat_token ? 2 * C : C;
+    const size_t view = (size_t)T * C, N = (size_t)S * T, P = (size_t)T - 1;
+    const int *ly = w->pos, *lx = w->pos + T, *gy = w->pos + 2 * T, *gx = gy + N;
+    gs_status st = GS_OK;
     int next_out = 0;
-    for (int i = 0; i < cfg->depth; i++) {
+    for (int i = 0; i < cfg->depth && st == GS_OK; i++) {
         const int alt = cfg->alt_start;
-        if (alt != -1 && i == alt - 1 && S >= REF_MIN_VIEWS && !cam_tokens) {
-            const int bidx = gs_vit_select_reference(x, S, C, view, strategy);
-            reorder_views(x, S, view, bidx, tmp);
-            /* local_x is rewritten by block i (always local) before any use */
-            order[0] = bidx;
-            for (int j = 1; j < S; j++) order[j] = j <= bidx ? j - 1 : j;
-            out->ref_index = bidx;
-            const float fb = (float)bidx;
-            gs_dump_tensor(dump, "backbone.ref_index", &fb, 1, 1L);
-        }
-        if (alt != -1 && i == alt) {
-            /* token 0 of every view becomes the camera token (replaced, not
-             * added). The reference holds local_x and x as one tensor here
-             * (block alt-1 is local), so its in-place write reaches both. */
-            for (int s = 0; s < S; s++) {
-                const float *ct = cam_tokens ? cam_tokens + (size_t)s * C : m->camera_token + (s ? C : 0);
-                memcpy(x + (size_t)s * view, ct, (size_t)C * sizeof *x);
-                if (local_x) memcpy(local_x + (size_t)s * view, ct, (size_t)C * sizeof *x);
-            }
-        }
+        if (alt != -1 && i == alt - 1 && S >= REF_MIN_VIEWS && !cam_tokens)
+            st = select_reference(c, m, w->x, S, view, strategy, order, w->tmp, out, dump);
+        if (st == GS_OK && alt != -1 && i == alt) st = set_camera_tokens(c, m, w->x, w->local_x, S, view, cam_tokens);
         const int global = alt != -1 && i >= alt && i % 2 == 1;
         const int rope = cfg->rope_start != -1 && i >= cfg->rope_start;
-        st = vit_block(m, &m->blocks[i], x, S, T, global, rope ? ly : NULL, rope ? lx : NULL, rope ? gy : NULL,
-                       rope ? gx : NULL, &w);
-        if (st != GS_OK) goto done;
-        if (!global && local_x) memcpy(local_x, x, N * C * sizeof *x);
-        if (dump && dump->fn) {
-            char name[48];
-            snprintf(name, sizeof name, "backbone.block.%d", i);
-            gs_dump_tensor(dump, name, x, 3, (long)S, (long)T, (long)C);
-        }
+        const int *py = rope ? (global ? gy : ly) : NULL, *px = rope ? (global ? gx : lx) : NULL;
+        if (st == GS_OK) st = attn_half(c, m, &m->blocks[i], w->x, S, T, global ? S : 1, py, px, w);
+        if (st == GS_OK) st = ffn_half(c, m, &m->blocks[i], w->x, S, T, w);
+        if (st == GS_OK && !global && w->local_x) st = gs_copy2d(c, w->local_x, N * C, w->x, N * C, 1, N * C);
+        if (st != GS_OK) break;
+        dump_block(dump, "backbone.block.%d", i, w->x, 3, (long)S, (long)T, (long)C);
         if (next_out < 4 && i == cfg->out_layers[next_out]) {
             const int k = next_out++;
             out->feat[k] = gs_malloc((size_t)S * P * D, sizeof(float), "backbone features");
             out->cam_token[k] = gs_malloc((size_t)S * D, sizeof(float), "backbone camera tokens");
-            if (!out->feat[k] || !out->cam_token[k]) {
-                st = GS_ERR_NOMEM;
-                goto done;
-            }
-            write_output(m, x, local_x, S, T, order, out->feat[k], out->cam_token[k], ao);
-            if (dump && dump->fn) {
-                char name[48];
-                snprintf(name, sizeof name, "backbone.feat.%d", k);
-                gs_dump_tensor(dump, name, out->feat[k], 3, (long)S, (long)P, (long)D);
-                snprintf(name, sizeof name, "backbone.cam_token.%d", k);
-                gs_dump_tensor(dump, name, out->cam_token[k], 2, (long)S, (long)D);
-            }
+            if (!out->feat[k] || !out->cam_token[k]) return GS_ERR_NOMEM;
+            st = write_output(c, m, w->x, w->local_x, S, T, order, out->feat[k], out->cam_token[k], w->ao);
+            dump_block(dump, "backbone.feat.%d", k, out->feat[k], 3, (long)S, (long)P, (long)D);
+            dump_block(dump, "backbone.cam_token.%d", k, out->cam_token[k], 2, (long)S, (long)D, 0);
         }
     }
+    return st;
+}
+
+gs_status gs_vit_forward(const gs_ctx *c, gs_vit *m, const float *images, int S, int H, int W,
+                         const float *cam_tokens, gs_ref_strategy strategy, const gs_dump *dump, gs_vit_out *out) {
+    memset(out, 0, sizeof *out);
+    out->ref_index = -1;
+    gs_status st = check_forward_args(m, images, S, H, W, cam_tokens, strategy);
+    if (st != GS_OK) return st;
+    if (!c) return gs_error(GS_ERR_INVALID, "backbone: no op context");
+    const gs_da3_net_config *cfg = &m->cfg;
+    const int p = cfg->patch_size, C = cfg->embed_dim;
+    const int ph = H / p, pw = W / p, P = ph * pw, T = P + 1, D = cfg->cat_token ? 2 * C : C;
+    /* the whole plan is had before anything runs */
+    gs_ctx lc = *c;
+    gs_arena own = {0};
+    if (!lc.ws) {
+        if ((st = gs_arena_create(&own, c->device, gs_vit_plan(c, m, S, H, W), "backbone workspace")) != GS_OK)
+            return st;
+        lc.ws = &own;
+    }
+    const size_t mark = gs_arena_mark(lc.ws);
+    vit_bufs w;
+    int *order = gs_malloc((size_t)S, sizeof *order, "backbone view order");
+    if (!order || (st = vit_take(lc.ws, m, S, H, W, &w)) != GS_OK) {
+        st = order ? st : GS_ERR_NOMEM;
+        goto done;
+    }
+    if ((st = check_finite(&lc, images, (size_t)S * 3 * H * W, "the input images")) != GS_OK) goto done;
+    if (cam_tokens && (st = check_finite(&lc, cam_tokens, (size_t)S * C, "the camera tokens")) != GS_OK) goto done;
+    if ((st = ensure_pos_embed(&lc, m, ph, pw, w.grid)) != GS_OK) goto done;
+    gs_dump_tensor(dump, "backbone.pos_embed", m->pe, 2, (long)T, (long)C);
+    for (int s = 0; s < S && st == GS_OK; s++)
+        st = embed_view(&lc, m, images + (size_t)s * 3 * H * W, H, W, w.tmp, w.x + (size_t)s * T * C);
+    if (st == GS_OK) st = rope_positions(&lc, S, T, pw, w.pos);
+    if (st != GS_OK) goto done;
+    gs_dump_tensor(dump, "backbone.embed", w.x, 3, (long)S, (long)T, (long)C);
+    for (int s = 0; s < S; s++) order[s] = s;
+    if ((st = run_blocks(&lc, m, S, T, cam_tokens, strategy, &w, order, dump, out)) != GS_OK) goto done;
     if (out->ref_index < 0) {
         const float none = -1.0f;
         gs_dump_tensor(dump, "backbone.ref_index", &none, 1, 1L);
     }
     out->S = S, out->ph = ph, out->pw = pw, out->P = P, out->D = D;
 done:
-    free(x), free(local_x), free(y), free(qkv), free(q), free(ao), free(tmp), free(hbuf), free(pos), free(order);
+    free(order);
+    gs_arena_release(lc.ws, mark);
+    gs_arena_destroy(&own);
     if (st != GS_OK) {
         const int ref = out->ref_index;
         gs_vit_out_free(out);

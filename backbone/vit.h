@@ -9,7 +9,7 @@
  *   gs_vit vit;
  *   gs_vit_bind(&vit, &cfg.net, &weights, cfg.prefix);      // "model." / "model.da3."
  *   gs_vit_out out;
- *   gs_vit_forward(&vit, images, S, H, W, NULL, GS_REF_SADDLE_BALANCED, dump, &out);
+ *   gs_vit_forward(&ctx, &vit, images, S, H, W, NULL, GS_REF_SADDLE_BALANCED, dump, &out);
  *   ... out.feat[k] [S, P, D], out.cam_token[k] [S, D] ...
  *   gs_vit_out_free(&out);
  *   gs_vit_free(&vit);                                       // before gs_weights_close
@@ -17,11 +17,17 @@
  * Parameters point into the gs_weights mapping (nothing is copied); the only
  * state the model owns is the interpolated positional embedding, cached for
  * the last image size (it depends on nothing else). A gs_vit is not safe to
- * run from two threads at once because of that cache. */
+ * run from two threads at once because of that cache.
+ *
+ * Memory: gs_vit_plan gives the bytes a forward takes from its context's
+ * workspace (activations and the ops' scratch); gs_vit_forward takes them
+ * from c->ws, or makes an arena of that size itself when c->ws is NULL, and
+ * refuses before running when it cannot be had. */
 #ifndef GS_BACKBONE_VIT_H
 #define GS_BACKBONE_VIT_H
 
 #include "backbone/da3_config.h"
+#include "gs/ops/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,15 +48,18 @@ gs_status gs_ref_strategy_parse(const char *name, gs_ref_strategy *out);
 
 typedef struct {
     const float *norm1_w, *norm1_b;       // [C]
-    const float *qkv_w, *qkv_b;           // [3C, C], [3C]
+    gs_wt qkv_w;                          // [3C, C]
+    const float *qkv_b;                   // [3C]
     const float *q_norm_w, *q_norm_b;     // [hd]; NULL before qknorm_start
     const float *k_norm_w, *k_norm_b;     // [hd]
-    const float *proj_w, *proj_b;         // [C, C], [C]
+    gs_wt proj_w;                         // [C, C]
+    const float *proj_b;                  // [C]
     const float *ls1, *ls2;               // [C] LayerScale gammas
     const float *norm2_w, *norm2_b;       // [C]
     /* MLP: fc1 [hid, C] / [hid], fc2 [C, hid] / [C];
      * SwiGLU: w12 [2 hid, C] / [2 hid] (x1 = first half), w3 [C, hid] / [C] */
-    const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    gs_wt fc1_w, fc2_w;
+    const float *fc1_b, *fc2_b;
 } gs_vit_block;
 
 typedef struct {
@@ -58,7 +67,8 @@ typedef struct {
     const float *cls_token;               // [C]
     const float *camera_token;            // [2, C]; NULL when alt_start == -1
     const float *pos_embed;               // [1 + G*G, C], G = pos_grid
-    const float *patch_w, *patch_b;       // [C, 3, p, p], [C]
+    gs_wt patch_w;                        // [C, 3, p, p] viewed as [C, 3 p p]
+    const float *patch_b;                 // [C]
     const float *norm_w, *norm_b;         // [C] final LayerNorm (eps 1e-5)
     gs_vit_block *blocks;                 // [depth]
     /* cache: positional embedding interpolated to a ph x pw grid */
@@ -87,8 +97,11 @@ void gs_vit_free(gs_vit *m);
  * otherwise it receives backbone.pos_embed, backbone.embed,
  * backbone.block.<i> (internal view order), backbone.ref_index,
  * backbone.feat.<k> and backbone.cam_token.<k>. */
-gs_status gs_vit_forward(gs_vit *m, const float *images, int S, int H, int W, const float *cam_tokens,
-                         gs_ref_strategy strategy, const gs_dump *dump, gs_vit_out *out);
+gs_status gs_vit_forward(const gs_ctx *c, gs_vit *m, const float *images, int S, int H, int W,
+                         const float *cam_tokens, gs_ref_strategy strategy, const gs_dump *dump, gs_vit_out *out);
+/* Workspace bytes of gs_vit_forward for S views of H x W (0 when the sizes
+ * are invalid). */
+size_t gs_vit_plan(const gs_ctx *c, const gs_vit *m, int S, int H, int W);
 void gs_vit_out_free(gs_vit_out *out);
 
 /* The view index the strategy selects from the un-normalised token-0 vectors

@@ -362,6 +362,29 @@ gs_status gs_lpips_check_inputs(const gs_lpips *m, const gs_image *pred, const g
     return GS_OK;
 }
 
+/* The largest scratch the network's convolutions take from the workspace at
+ * an input of h x w (each op gives its scratch back before the next). */
+static size_t conv_workspace(const gs_ctx *c, const gs_lpips *m, int h, int w) {
+    size_t most = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        const op_spec *o = &m->ops[i];
+        size_t need = 0;
+        if (o->kind == OP_CONV) {
+            const gs_conv2d_params p = {o->cin, o->cout, o->k, o->k, o->stride, o->stride, o->pad, o->pad, 0};
+            need = gs_conv2d_workspace(c, &p, 2, h, w);
+            h = gs_conv2d_out_size(h, o->k, o->stride, o->pad), w = gs_conv2d_out_size(w, o->k, o->stride, o->pad);
+        } else if (o->kind == OP_POOL) {
+            h = gs_pool_out_size(h, o->k, o->stride, o->pad, o->ceil_mode);
+            w = gs_pool_out_size(w, o->k, o->stride, o->pad, o->ceil_mode);
+        } else {
+            const gs_conv2d_params p3 = {o->squeeze, o->cout, 3, 3, 1, 1, 1, 1, 0};
+            need = gs_conv2d_workspace(c, &p3, 2, h, w);
+        }
+        most = need > most ? need : most;
+    }
+    return most;
+}
+
 gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, double *out, double *per_layer) {
     if (!out) return gs_error(GS_ERR_INVALID, "lpips: missing argument");
     gs_status s0 = gs_lpips_check_inputs(m, pred, gt);
@@ -371,9 +394,16 @@ gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, d
     int h = pred->height, w = pred->width;
     const size_t hw = (size_t)h * w;
 
+    gs_arena ws;
+    gs_ctx host = gs_ctx_cpu(NULL), cx;
+    gs_status s = gs_ctx_with_workspace(&host, conv_workspace(&host, m, h, w), "lpips workspace", &cx, &ws);
+    if (s) return gs_error_prefix(s, "%s", label);
     /* batch of two, NCHW: 2x-1 then (x - shift) / scale, in float like torch */
     float *cur = gs_malloc(2 * 3 * hw, sizeof *cur, "lpips input");
-    if (!cur) return GS_ERR_NOMEM;
+    if (!cur) {
+        gs_arena_destroy(&ws);
+        return GS_ERR_NOMEM;
+    }
     for (int b = 0; b < 2; b++) {
         const float *src = b ? gt->data : pred->data;
         for (int c = 0; c < 3; c++) {
@@ -385,7 +415,6 @@ gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, d
             }
         }
     }
-    gs_status s = GS_OK;
     int c = 3, tap = 0;
     double total = 0.0;
     float *next = NULL, *tmp = NULL;
@@ -393,19 +422,20 @@ gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, d
         const op_spec *o = &m->ops[i];
         const op_weights *wt = &m->wts[i];
         if (o->kind == OP_CONV) {
-            const gs_conv2d_params p = {o->cin, o->cout, o->k, o->k, o->stride, o->stride, o->pad, o->pad};
+            const gs_conv2d_params p = {o->cin, o->cout, o->k, o->k, o->stride, o->stride, o->pad, o->pad, 0};
             const int ho = gs_conv2d_out_size(h, o->k, o->stride, o->pad);
             const int wo = gs_conv2d_out_size(w, o->k, o->stride, o->pad);
             next = gs_malloc((size_t)2 * o->cout * ho * wo, sizeof *next, "lpips activation");
             if (!next) { s = GS_ERR_NOMEM; break; }
-            s = gs_conv2d_cpu(&p, cur, 2, h, w, wt->w[0], wt->b[0], next, 1);
+            const gs_wt wv = gs_wt_f32(wt->w[0], 4, o->cout, o->cin, o->k, o->k);
+            s = gs_conv2d(&cx, &p, cur, 2, h, w, &wv, wt->b[0], next, 1);
             h = ho, w = wo, c = o->cout;
         } else if (o->kind == OP_POOL) {
             const int ho = gs_pool_out_size(h, o->k, o->stride, o->pad, o->ceil_mode);
             const int wo = gs_pool_out_size(w, o->k, o->stride, o->pad, o->ceil_mode);
             next = gs_malloc((size_t)2 * c * ho * wo, sizeof *next, "lpips activation");
             if (!next) { s = GS_ERR_NOMEM; break; }
-            s = gs_maxpool2d_cpu(cur, 2, c, h, w, o->k, o->stride, o->pad, o->ceil_mode, next);
+            s = gs_maxpool2d(&cx, cur, 2, c, h, w, o->k, o->stride, o->pad, o->ceil_mode, next);
             h = ho, w = wo;
         } else { /* fire: squeeze 1x1 + relu, then concat(relu(expand1x1), relu(expand3x3)) */
             const size_t phw = (size_t)h * w;
@@ -413,16 +443,19 @@ gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, d
             next = gs_malloc((size_t)2 * 2 * o->cout * phw, sizeof *next, "lpips activation");
             if (!tmp || !next) { s = GS_ERR_NOMEM; break; }
             float *sq = tmp, *e1 = sq + (size_t)2 * o->squeeze * phw, *e3 = e1 + (size_t)2 * o->cout * phw;
-            const gs_conv2d_params ps = {o->cin, o->squeeze, 1, 1, 1, 1, 0, 0};
-            const gs_conv2d_params p1 = {o->squeeze, o->cout, 1, 1, 1, 1, 0, 0};
-            const gs_conv2d_params p3 = {o->squeeze, o->cout, 3, 3, 1, 1, 1, 1};
-            s = gs_conv2d_cpu(&ps, cur, 2, h, w, wt->w[0], wt->b[0], sq, 1);
-            if (!s) s = gs_conv2d_cpu(&p1, sq, 2, h, w, wt->w[1], wt->b[1], e1, 1);
-            if (!s) s = gs_conv2d_cpu(&p3, sq, 2, h, w, wt->w[2], wt->b[2], e3, 1);
+            const gs_conv2d_params ps = {o->cin, o->squeeze, 1, 1, 1, 1, 0, 0, 0};
+            const gs_conv2d_params p1 = {o->squeeze, o->cout, 1, 1, 1, 1, 0, 0, 0};
+            const gs_conv2d_params p3 = {o->squeeze, o->cout, 3, 3, 1, 1, 1, 1, 0};
+            const gs_wt w0 = gs_wt_f32(wt->w[0], 4, o->squeeze, o->cin, 1, 1);
+            const gs_wt w1 = gs_wt_f32(wt->w[1], 4, o->cout, o->squeeze, 1, 1);
+            const gs_wt w3 = gs_wt_f32(wt->w[2], 4, o->cout, o->squeeze, 3, 3);
+            s = gs_conv2d(&cx, &ps, cur, 2, h, w, &w0, wt->b[0], sq, 1);
+            if (!s) s = gs_conv2d(&cx, &p1, sq, 2, h, w, &w1, wt->b[1], e1, 1);
+            if (!s) s = gs_conv2d(&cx, &p3, sq, 2, h, w, &w3, wt->b[2], e3, 1);
             if (!s) {
                 const float *srcs[2] = {e1, e3};
                 const int chans[2] = {o->cout, o->cout};
-                gs_concat_channels_cpu(srcs, chans, 2, 2, phw, next);
+                s = gs_concat_channels(&cx, srcs, chans, 2, 2, phw, next);
             }
             free(tmp);
             tmp = NULL;
@@ -442,6 +475,7 @@ gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, d
     free(tmp);
     free(next);
     free(cur);
+    gs_arena_destroy(&ws);
     if (s) return gs_error_prefix(s, "%s", label);
     *out = total;
     return GS_OK;

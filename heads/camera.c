@@ -21,54 +21,6 @@
 
 #define LN_EPS 1e-5f
 
-/* ---- rotation helpers -------------------------------------------------------------- */
-
-void gs_quat_to_mat(const float q[4], float R[9]) {
-    const float i = q[0], j = q[1], k = q[2], r = q[3];
-    const float two_s = 2.0f / (i * i + j * j + k * k + r * r);
-    R[0] = 1 - two_s * (j * j + k * k);
-    R[1] = two_s * (i * j - k * r);
-    R[2] = two_s * (i * k + j * r);
-    R[3] = two_s * (i * j + k * r);
-    R[4] = 1 - two_s * (i * i + k * k);
-    R[5] = two_s * (j * k - i * r);
-    R[6] = two_s * (i * k - j * r);
-    R[7] = two_s * (j * k + i * r);
-    R[8] = 1 - two_s * (i * i + j * j);
-}
-
-void gs_mat_to_quat(const float R[9], float q[4]) {
-    const float m00 = R[0], m01 = R[1], m02 = R[2], m10 = R[3], m11 = R[4], m12 = R[5], m20 = R[6], m21 = R[7],
-                m22 = R[8];
-    const float a[4] = {1.0f + m00 + m11 + m22, 1.0f + m00 - m11 - m22, 1.0f - m00 + m11 - m22,
-                        1.0f - m00 - m11 + m22};
-    float qa[4];
-    for (int i = 0; i < 4; i++) qa[i] = a[i] > 0.0f ? sqrtf(a[i]) : 0.0f;
-    /* candidates in (r, i, j, k) order, one per row */
-    const float cand[4][4] = {
-        {qa[0] * qa[0], m21 - m12, m02 - m20, m10 - m01},
-        {m21 - m12, qa[1] * qa[1], m10 + m01, m02 + m20},
-        {m02 - m20, m10 + m01, qa[2] * qa[2], m12 + m21},
-        {m10 - m01, m20 + m02, m21 + m12, qa[3] * qa[3]},
-    };
-    int best = 0;
-    for (int i = 1; i < 4; i++)
-        if (qa[i] > qa[best]) best = i; /* argmax: first of equal maxima */
-    const float den = 2.0f * (qa[best] > 0.1f ? qa[best] : 0.1f);
-    float rijk[4];
-    for (int i = 0; i < 4; i++) rijk[i] = cand[best][i] / den;
-    q[0] = rijk[1], q[1] = rijk[2], q[2] = rijk[3], q[3] = rijk[0];
-    if (q[3] < 0.0f)
-        for (int i = 0; i < 4; i++) q[i] = -q[i];
-}
-
-void gs_affine_inverse(const float A[12], float out[12]) {
-    for (int r = 0; r < 3; r++) {
-        for (int c = 0; c < 3; c++) out[r * 4 + c] = A[c * 4 + r];
-        out[r * 4 + 3] = -(A[0 * 4 + r] * A[3] + A[1 * 4 + r] * A[7] + A[2 * 4 + r] * A[11]);
-    }
-}
-
 static int finite_all(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;
@@ -88,6 +40,9 @@ static const float *getf(gs_weights *w, const char *prefix, int ndim, long d0, l
     return ndim == 1 ? gs_weights_getv(w, prefix, name, 1, d0) : gs_weights_getv(w, prefix, name, 2, d0, d1);
 }
 
+/* a [d0, d1] matrix as a weight view */
+#define GETW(w, prefix, d0, d1, ...) gs_wt_f32(getf(w, prefix, 2, d0, d1, __VA_ARGS__), 2, d0, d1, 0, 0)
+
 static gs_status bind_result(gs_weights *w, const char *prefix, int before) {
     const int problems = w->n_problems - before;
     if (problems <= 0) return GS_OK;
@@ -105,84 +60,66 @@ gs_status gs_cam_dec_bind(gs_cam_dec *m, gs_weights *w, const char *prefix, int 
     const int before = w->n_problems;
     const long D = dim;
     m->dim = dim;
-    m->w0 = getf(w, prefix, 2, D, D, "backbone.0.weight");
+    m->w0 = GETW(w, prefix, D, D, "backbone.0.weight");
     m->b0 = getf(w, prefix, 1, D, 0, "backbone.0.bias");
-    m->w2 = getf(w, prefix, 2, D, D, "backbone.2.weight");
+    m->w2 = GETW(w, prefix, D, D, "backbone.2.weight");
     m->b2 = getf(w, prefix, 1, D, 0, "backbone.2.bias");
-    m->wt = getf(w, prefix, 2, 3, D, "fc_t.weight");
+    m->wt = GETW(w, prefix, 3, D, "fc_t.weight");
     m->bt = getf(w, prefix, 1, 3, 0, "fc_t.bias");
-    m->wq = getf(w, prefix, 2, 4, D, "fc_qvec.weight");
+    m->wq = GETW(w, prefix, 4, D, "fc_qvec.weight");
     m->bq = getf(w, prefix, 1, 4, 0, "fc_qvec.bias");
-    m->wf = getf(w, prefix, 2, 2, D, "fc_fov.0.weight");
+    m->wf = GETW(w, prefix, 2, D, "fc_fov.0.weight");
     m->bf = getf(w, prefix, 1, 2, 0, "fc_fov.0.bias");
     gs_status st = bind_result(w, prefix, before);
     m->bound = st == GS_OK;
     return st;
 }
 
-gs_status gs_cam_dec_forward(const gs_cam_dec *m, const float *tokens, int S, int H, int W, float *w2c, float *K,
-                             const gs_dump *d) {
+/* cam_dec buffers: h1, h2 [S, D], the three heads' outputs tq [S, 9], pose [S, 9] */
+size_t gs_cam_dec_plan(const gs_cam_dec *m, int S) {
+    if (!m || S < 1) return 0;
+    return 2 * gs_arena_round((size_t)S * m->dim * sizeof(float)) + 2 * gs_arena_round((size_t)S * 9 * sizeof(float));
+}
+
+gs_status gs_cam_dec_forward(const gs_ctx *c, const gs_cam_dec *m, const float *tokens, int S, int H, int W,
+                             float *w2c, float *K, const gs_dump *d) {
     if (!m || !m->bound) return gs_error(GS_ERR_INVALID, "cam_dec: not bound to weights");
     if (!tokens || !w2c || !K || S < 1 || S > 100000 || H < 1 || W < 1)
         return gs_error(GS_ERR_INVALID, "cam_dec: bad arguments (S %d, %dx%d)", S, W, H);
     const int D = m->dim;
-    if (!finite_all(tokens, (size_t)S * D)) return gs_error(GS_ERR_INVALID, "cam_dec: non-finite camera token");
-    float *h1 = gs_malloc((size_t)S * D, 2 * sizeof *h1, "cam_dec buffers"), *pose = NULL;
-    if (!h1) return GS_ERR_NOMEM;
-    float *h2 = h1 + (size_t)S * D;
-    pose = gs_malloc((size_t)S, 9 * sizeof *pose, "cam_dec pose");
-    float *tq = gs_malloc((size_t)S, 9 * sizeof *tq, "cam_dec pose");
-    gs_status st = pose && tq ? GS_OK : GS_ERR_NOMEM;
-    if (st == GS_OK) st = gs_linear_cpu(tokens, (size_t)S, D, m->w0, m->b0, D, h1);   // [S, D]
+    size_t at = 0;
+    gs_ctx lc;
+    gs_arena own;
+    gs_status st = gs_ctx_with_workspace(c, gs_cam_dec_plan(m, S), "cam_dec workspace", &lc, &own);
+    if (st != GS_OK) return st;
+    if ((st = gs_find_nonfinite(&lc, tokens, (size_t)S * D, &at)) == GS_OK && at < (size_t)S * D)
+        st = gs_error(GS_ERR_INVALID, "cam_dec: non-finite camera token");
+    const size_t mark = gs_arena_mark(lc.ws);
+    float *h1 = gs_arena_floats(lc.ws, (size_t)S * D, "cam_dec buffers"), *h2 = gs_arena_floats(lc.ws, (size_t)S * D, "cam_dec buffers");
+    float *tq = gs_arena_floats(lc.ws, (size_t)S * 9, "cam_dec pose"), *pose = gs_arena_floats(lc.ws, (size_t)S * 9, "cam_dec pose");
+    if (st == GS_OK && (!h1 || !h2 || !tq || !pose)) st = GS_ERR_NOMEM;
+    if (st == GS_OK) st = gs_linear(&lc, tokens, (size_t)S, D, &m->w0, m->b0, D, h1);   // [S, D]
+    if (st == GS_OK) st = gs_unary(&lc, GS_UNARY_RELU, h1, h1, (size_t)S * D);
+    if (st == GS_OK) st = gs_linear(&lc, h1, (size_t)S, D, &m->w2, m->b2, D, h2);
+    if (st == GS_OK) st = gs_unary(&lc, GS_UNARY_RELU, h2, h2, (size_t)S * D);
+    if (st == GS_OK) st = gs_linear(&lc, h2, (size_t)S, D, &m->wt, m->bt, 3, tq);                    // [S, 3]
+    if (st == GS_OK) st = gs_linear(&lc, h2, (size_t)S, D, &m->wq, m->bq, 4, tq + (size_t)S * 3);   // [S, 4]
+    if (st == GS_OK) st = gs_linear(&lc, h2, (size_t)S, D, &m->wf, m->bf, 2, tq + (size_t)S * 7);   // [S, 2]
+    /* pose [S, 9] = [t | quat | relu(fov)] */
+    if (st == GS_OK) st = gs_unary(&lc, GS_UNARY_RELU, tq + (size_t)S * 7, tq + (size_t)S * 7, (size_t)S * 2);
+    if (st == GS_OK) st = gs_copy2d(&lc, pose, 9, tq, 3, (size_t)S, 3);
+    if (st == GS_OK) st = gs_copy2d(&lc, pose + 3, 9, tq + (size_t)S * 3, 4, (size_t)S, 4);
+    if (st == GS_OK) st = gs_copy2d(&lc, pose + 7, 9, tq + (size_t)S * 7, 2, (size_t)S, 2);
     if (st == GS_OK) {
-        gs_relu_cpu(h1, (size_t)S * D);
-        st = gs_linear_cpu(h1, (size_t)S, D, m->w2, m->b2, D, h2);
-    }
-    if (st == GS_OK) {
-        gs_relu_cpu(h2, (size_t)S * D);
-        st = gs_linear_cpu(h2, (size_t)S, D, m->wt, m->bt, 3, tq);                    // [S, 3]
-    }
-    if (st == GS_OK) st = gs_linear_cpu(h2, (size_t)S, D, m->wq, m->bq, 4, tq + (size_t)S * 3);   // [S, 4]
-    if (st == GS_OK) st = gs_linear_cpu(h2, (size_t)S, D, m->wf, m->bf, 2, tq + (size_t)S * 7);   // [S, 2]
-    if (st == GS_OK) {
-        for (int s = 0; s < S; s++) {
-            float *p = pose + (size_t)s * 9;
-            memcpy(p, tq + (size_t)s * 3, 3 * sizeof *p);
-            memcpy(p + 3, tq + (size_t)S * 3 + (size_t)s * 4, 4 * sizeof *p);
-            for (int k = 0; k < 2; k++) {
-                const float f = tq[(size_t)S * 7 + (size_t)s * 2 + k];
-                p[7 + k] = f > 0.0f ? f : 0.0f;
-            }
-        }
         gs_dump_tensor(d, "cam.pose_enc", pose, 2, (long)S, 9L);
-        for (int s = 0; s < S && st == GS_OK; s++) {
-            const float *p = pose + (size_t)s * 9;
-            float R[9], c2w[12];
-            gs_quat_to_mat(p + 3, R);
-            for (int r = 0; r < 3; r++) {
-                memcpy(c2w + r * 4, R + r * 3, 3 * sizeof *c2w);
-                c2w[r * 4 + 3] = p[r];
-            }
-            gs_affine_inverse(c2w, w2c + (size_t)s * 12);
-            float th = tanf(p[7] / 2.0f), tw = tanf(p[8] / 2.0f);
-            th = th > 1e-6f ? th : 1e-6f;
-            tw = tw > 1e-6f ? tw : 1e-6f;
-            float *k = K + (size_t)s * 9;
-            memset(k, 0, 9 * sizeof *k);
-            k[0] = (float)(W / 2.0) / tw;
-            k[4] = (float)(H / 2.0) / th;
-            k[2] = (float)(W / 2.0);
-            k[5] = (float)(H / 2.0);
-            k[8] = 1.0f;
-            if (!finite_all(w2c + (size_t)s * 12, 12) || !finite_all(k, 9))
-                st = gs_error(GS_ERR_FORMAT, "cam_dec: view %d: degenerate predicted pose (zero quaternion?)", s);
-        }
+        st = gs_pose_decode(&lc, pose, S, H, W, w2c, K);
     }
     if (st == GS_OK) {
         gs_dump_tensor(d, "cam.extrinsics", w2c, 3, (long)S, 3L, 4L);
         gs_dump_tensor(d, "cam.intrinsics", K, 3, (long)S, 3L, 3L);
     }
-    free(h1), free(pose), free(tq);
+    gs_arena_release(lc.ws, mark);
+    gs_arena_destroy(&own);
     return st;
 }
 
@@ -250,9 +187,9 @@ gs_status gs_cam_enc_bind(gs_cam_enc *m, gs_weights *w, const char *prefix, int 
     const int before = w->n_problems;
     const long C = dim;
     m->dim = dim, m->heads = heads;
-    m->pb1_w = getf(w, prefix, 2, C / 2, 9, "pose_branch.fc1.weight");
+    m->pb1_w = GETW(w, prefix, C / 2, 9, "pose_branch.fc1.weight");
     m->pb1_b = getf(w, prefix, 1, C / 2, 0, "pose_branch.fc1.bias");
-    m->pb2_w = getf(w, prefix, 2, C, C / 2, "pose_branch.fc2.weight");
+    m->pb2_w = GETW(w, prefix, C, C / 2, "pose_branch.fc2.weight");
     m->pb2_b = getf(w, prefix, 1, C, 0, "pose_branch.fc2.bias");
     m->tok_w = getf(w, prefix, 1, C, 0, "token_norm.weight");
     m->tok_b = getf(w, prefix, 1, C, 0, "token_norm.bias");
@@ -262,16 +199,16 @@ gs_status gs_cam_enc_bind(gs_cam_enc *m, gs_weights *w, const char *prefix, int 
         gs_cam_enc_block *b = &m->blk[t];
         b->n1w = getf(w, prefix, 1, C, 0, "trunk.%d.norm1.weight", t);
         b->n1b = getf(w, prefix, 1, C, 0, "trunk.%d.norm1.bias", t);
-        b->qkv_w = getf(w, prefix, 2, 3 * C, C, "trunk.%d.attn.qkv.weight", t);
+        b->qkv_w = GETW(w, prefix, 3 * C, C, "trunk.%d.attn.qkv.weight", t);
         b->qkv_b = getf(w, prefix, 1, 3 * C, 0, "trunk.%d.attn.qkv.bias", t);
-        b->proj_w = getf(w, prefix, 2, C, C, "trunk.%d.attn.proj.weight", t);
+        b->proj_w = GETW(w, prefix, C, C, "trunk.%d.attn.proj.weight", t);
         b->proj_b = getf(w, prefix, 1, C, 0, "trunk.%d.attn.proj.bias", t);
         b->ls1 = getf(w, prefix, 1, C, 0, "trunk.%d.ls1.gamma", t);
         b->n2w = getf(w, prefix, 1, C, 0, "trunk.%d.norm2.weight", t);
         b->n2b = getf(w, prefix, 1, C, 0, "trunk.%d.norm2.bias", t);
-        b->fc1_w = getf(w, prefix, 2, 4 * C, C, "trunk.%d.mlp.fc1.weight", t);
+        b->fc1_w = GETW(w, prefix, 4 * C, C, "trunk.%d.mlp.fc1.weight", t);
         b->fc1_b = getf(w, prefix, 1, 4 * C, 0, "trunk.%d.mlp.fc1.bias", t);
-        b->fc2_w = getf(w, prefix, 2, C, 4 * C, "trunk.%d.mlp.fc2.weight", t);
+        b->fc2_w = GETW(w, prefix, C, 4 * C, "trunk.%d.mlp.fc2.weight", t);
         b->fc2_b = getf(w, prefix, 1, C, 0, "trunk.%d.mlp.fc2.bias", t);
         b->ls2 = getf(w, prefix, 1, C, 0, "trunk.%d.ls2.gamma", t);
     }
@@ -280,85 +217,59 @@ gs_status gs_cam_enc_bind(gs_cam_enc *m, gs_weights *w, const char *prefix, int 
     return st;
 }
 
-/* x [S, C] += gamma * y */
-static void add_scaled(float *x, const float *y, const float *gamma, int S, int C) {
-    for (int s = 0; s < S; s++)
-        for (int c = 0; c < C; c++) x[(size_t)s * C + c] += y[(size_t)s * C + c] * gamma[c];
-}
-
-/* One pre-norm block over the S view tokens: attention across views, MLP. */
-static gs_status enc_block(const gs_cam_enc_block *b, float *x, int S, int C, int heads, float *buf) {
+/* One pre-norm block over the S view tokens: attention across views, MLP.
+ * buf holds 12 S C floats. */
+static gs_status enc_block(const gs_ctx *c, const gs_cam_enc_block *b, float *x, int S, int C, int heads, float *buf) {
     const int hd = C / heads;
     const size_t SC = (size_t)S * C;
     float *n = buf, *qkv = n + SC, *q = qkv + 3 * SC, *k = q + SC, *v = k + SC, *a = v + SC, *hid = a + SC;
-    gs_layernorm_cpu(x, n, (size_t)S, C, b->n1w, b->n1b, LN_EPS);
-    gs_status st = gs_linear_cpu(n, (size_t)S, C, b->qkv_w, b->qkv_b, 3 * C, qkv);   // [S, 3, heads, hd]
-    if (st != GS_OK) return st;
-    for (int s = 0; s < S; s++)
-        for (int h = 0; h < heads; h++)
-            for (int j = 0; j < hd; j++) {
-                const size_t src = (size_t)s * 3 * C + (size_t)h * hd + j, dst = ((size_t)h * S + s) * hd + j;
-                q[dst] = qkv[src];
-                k[dst] = qkv[src + C];
-                v[dst] = qkv[src + 2 * (size_t)C];
-            }
-    st = gs_attention_cpu(q, k, v, heads, S, hd, 1.0f / sqrtf((float)hd), a);   // [S, C]
-    if (st == GS_OK) st = gs_linear_cpu(a, (size_t)S, C, b->proj_w, b->proj_b, C, n);
-    if (st != GS_OK) return st;
-    add_scaled(x, n, b->ls1, S, C);
-    gs_layernorm_cpu(x, n, (size_t)S, C, b->n2w, b->n2b, LN_EPS);
-    st = gs_linear_cpu(n, (size_t)S, C, b->fc1_w, b->fc1_b, 4 * C, hid);   // [S, 4C]
-    if (st != GS_OK) return st;
-    gs_gelu_cpu(hid, 4 * SC);
-    st = gs_linear_cpu(hid, (size_t)S, 4 * C, b->fc2_w, b->fc2_b, C, n);
-    if (st == GS_OK) add_scaled(x, n, b->ls2, S, C);
+    gs_status st = gs_layernorm(c, x, n, (size_t)S, C, b->n1w, b->n1b, LN_EPS);
+    if (st == GS_OK) st = gs_linear(c, n, (size_t)S, C, &b->qkv_w, b->qkv_b, 3 * C, qkv);   // [S, 3, heads, hd]
+    if (st == GS_OK) st = gs_split_heads(c, qkv, S, heads, hd, S, 0, q, k, v);
+    if (st == GS_OK) st = gs_attention(c, q, k, v, heads, S, hd, 1.0f / sqrtf((float)hd), a);   // [S, C]
+    if (st == GS_OK) st = gs_linear(c, a, (size_t)S, C, &b->proj_w, b->proj_b, C, n);
+    if (st == GS_OK) st = gs_add_scaled(c, x, n, b->ls1, (size_t)S, C);
+    if (st == GS_OK) st = gs_layernorm(c, x, n, (size_t)S, C, b->n2w, b->n2b, LN_EPS);
+    if (st == GS_OK) st = gs_linear(c, n, (size_t)S, C, &b->fc1_w, b->fc1_b, 4 * C, hid);   // [S, 4C]
+    if (st == GS_OK) st = gs_unary(c, GS_UNARY_GELU, hid, hid, 4 * SC);
+    if (st == GS_OK) st = gs_linear(c, hid, (size_t)S, 4 * C, &b->fc2_w, b->fc2_b, C, n);
+    if (st == GS_OK) st = gs_add_scaled(c, x, n, b->ls2, (size_t)S, C);
     return st;
 }
 
-gs_status gs_cam_enc_forward(const gs_cam_enc *m, const float *ext_norm, const float *K, int S, int H, int W,
-                             float *tokens, const gs_dump *d) {
+/* enc [S, 9] | hidden [S, C/2] | block scratch: n, qkv (3), q, k, v, a, hid (4) = 12 SC, and attention's */
+size_t gs_cam_enc_plan(const gs_ctx *c, const gs_cam_enc *m, int S) {
+    if (!m || S < 1) return 0;
+    const size_t C = (size_t)m->dim;
+    return gs_arena_round(((size_t)S * 9 + (size_t)S * (C / 2) + 12 * S * C) * sizeof(float)) +
+           gs_arena_round(gs_attention_workspace(c, m->heads, S, m->dim / m->heads));
+}
+
+gs_status gs_cam_enc_forward(const gs_ctx *c, const gs_cam_enc *m, const float *ext_norm, const float *K, int S,
+                             int H, int W, float *tokens, const gs_dump *d) {
     if (!m || !m->bound) return gs_error(GS_ERR_INVALID, "cam_enc: not bound to weights");
     if (!ext_norm || !K || !tokens || S < 1 || S > 100000 || H < 1 || W < 1)
         return gs_error(GS_ERR_INVALID, "cam_enc: bad arguments (S %d, %dx%d)", S, W, H);
-    for (int s = 0; s < S; s++) {
-        const float *k = K + (size_t)s * 9;
-        if (!finite_all(ext_norm + (size_t)s * 16, 16) || !finite_all(k, 9))
-            return gs_error(GS_ERR_INVALID, "cam_enc: view %d: non-finite extrinsics or intrinsics", s);
-        if (!(k[0] > 0.0f) || !(k[4] > 0.0f))
-            return gs_error(GS_ERR_INVALID, "cam_enc: view %d: focal lengths (%g, %g) must be positive", s, k[0], k[4]);
-    }
     const int C = m->dim;
     const size_t SC = (size_t)S * C;
-    /* enc [S, 9] | hidden [S, C/2] | block scratch: n, qkv (3), q, k, v, a, hid (4) = 12 SC */
-    float *enc = gs_malloc((size_t)S * 9 + (size_t)S * (C / 2) + 12 * SC, sizeof *enc, "cam_enc buffers");
-    if (!enc) return GS_ERR_NOMEM;
+    gs_ctx lc;
+    gs_arena own;
+    gs_status st = gs_ctx_with_workspace(c, gs_cam_enc_plan(c, m, S), "cam_enc workspace", &lc, &own);
+    if (st != GS_OK) return st;
+    const size_t mark = gs_arena_mark(lc.ws);
+    float *enc = gs_arena_floats(lc.ws, (size_t)S * 9 + (size_t)S * (C / 2) + 12 * SC, "cam_enc buffers");
+    if (!enc) st = GS_ERR_NOMEM;
     float *hid = enc + (size_t)S * 9, *buf = hid + (size_t)S * (C / 2);
-    for (int s = 0; s < S; s++) {
-        const float *e = ext_norm + (size_t)s * 16, *k = K + (size_t)s * 9;
-        float A[12], c2w[12], R[9];
-        for (int r = 0; r < 3; r++) memcpy(A + r * 4, e + r * 4, 4 * sizeof *A);
-        gs_affine_inverse(A, c2w);
-        float *p = enc + (size_t)s * 9;
-        for (int r = 0; r < 3; r++) {
-            p[r] = c2w[r * 4 + 3];
-            memcpy(R + r * 3, c2w + r * 4, 3 * sizeof *R);
-        }
-        gs_mat_to_quat(R, p + 3);
-        p[7] = 2.0f * atanf((float)(H / 2.0) / k[4]);   // fov_h first
-        p[8] = 2.0f * atanf((float)(W / 2.0) / k[0]);
-    }
-    gs_status st = gs_linear_cpu(enc, (size_t)S, 9, m->pb1_w, m->pb1_b, C / 2, hid);
-    if (st == GS_OK) {
-        gs_gelu_cpu(hid, (size_t)S * (C / 2));
-        st = gs_linear_cpu(hid, (size_t)S, C / 2, m->pb2_w, m->pb2_b, C, tokens);
-    }
-    if (st == GS_OK) gs_layernorm_cpu(tokens, tokens, (size_t)S, C, m->tok_w, m->tok_b, LN_EPS);
-    for (int t = 0; t < 4 && st == GS_OK; t++) st = enc_block(&m->blk[t], tokens, S, C, m->heads, buf);
-    if (st == GS_OK) {
-        gs_layernorm_cpu(tokens, tokens, (size_t)S, C, m->trunk_w, m->trunk_b, LN_EPS);
-        gs_dump_tensor(d, "cam_enc.tokens", tokens, 2, (long)S, (long)C);
-    }
-    free(enc);
+    if (st == GS_OK) st = gs_pose_encode(&lc, ext_norm, K, S, H, W, enc);
+    if (st == GS_OK) st = gs_linear(&lc, enc, (size_t)S, 9, &m->pb1_w, m->pb1_b, C / 2, hid);
+    if (st == GS_OK) st = gs_unary(&lc, GS_UNARY_GELU, hid, hid, (size_t)S * (C / 2));
+    if (st == GS_OK) st = gs_linear(&lc, hid, (size_t)S, C / 2, &m->pb2_w, m->pb2_b, C, tokens);
+    if (st == GS_OK) st = gs_layernorm(&lc, tokens, tokens, (size_t)S, C, m->tok_w, m->tok_b, LN_EPS);
+    for (int t = 0; t < 4 && st == GS_OK; t++) st = enc_block(&lc, &m->blk[t], tokens, S, C, m->heads, buf);
+    if (st == GS_OK) st = gs_layernorm(&lc, tokens, tokens, (size_t)S, C, m->trunk_w, m->trunk_b, LN_EPS);
+    if (st == GS_OK) gs_dump_tensor(d, "cam_enc.tokens", tokens, 2, (long)S, (long)C);
+    gs_arena_release(lc.ws, mark);
+    gs_arena_destroy(&own);
     return st;
 }
 

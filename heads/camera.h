@@ -15,27 +15,19 @@
 
 #include "backbone/da3_config.h"
 #include "gs/core/runtime.h"
+#include "gs/ops/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- rotation helpers (model/utils/transform.py, utils/geometry.py) ----------- */
-/* R [3x3] of quaternion q (xyzw), normalising implicitly (2/|q|^2); a zero
- * quaternion gives non-finite entries, as in the reference. */
-void gs_quat_to_mat(const float q[4], float R[9]);
-/* pytorch3d's matrix_to_quaternion as DA3 uses it: the candidate of the
- * largest |q_i|, divided by 2 max(|q_i|, 0.1), returned xyzw with w >= 0.
- * Evaluated in float in the reference's order of operations. */
-void gs_mat_to_quat(const float R[9], float q[4]);
-/* [R | t] -> [R^T | -R^T t] for one 3x4 (out may not alias A). */
-void gs_affine_inverse(const float A[12], float out[12]);
-
 /* ---- CameraDec: camera token -> pose ------------------------------------------ */
 typedef struct {
     int dim;                                   /* D = 2C */
-    const float *w0, *b0, *w2, *b2;            /* backbone.0 / .2: Linear(D, D) */
-    const float *wt, *bt, *wq, *bq, *wf, *bf;  /* fc_t (3), fc_qvec (4), fc_fov.0 (2) */
+    gs_wt w0, w2;                              /* backbone.0 / .2: Linear(D, D) */
+    const float *b0, *b2;
+    gs_wt wt, wq, wf;                          /* fc_t (3), fc_qvec (4), fc_fov.0 (2) */
+    const float *bt, *bq, *bf;
     int bound;
 } gs_cam_dec;
 
@@ -47,8 +39,11 @@ gs_status gs_cam_dec_bind(gs_cam_dec *m, gs_weights *w, const char *prefix, int 
  * (cx = W/2, cy = H/2). Dumps cam.pose_enc [S, 9], cam.extrinsics,
  * cam.intrinsics. GS_ERR_INVALID on non-finite tokens; GS_ERR_FORMAT when
  * the predicted pose is degenerate (zero quaternion). */
-gs_status gs_cam_dec_forward(const gs_cam_dec *m, const float *tokens, int S, int H, int W, float *w2c, float *K,
-                             const gs_dump *d);
+gs_status gs_cam_dec_forward(const gs_ctx *c, const gs_cam_dec *m, const float *tokens, int S, int H, int W,
+                             float *w2c, float *K, const gs_dump *d);
+/* Workspace bytes of gs_cam_dec_forward / gs_cam_enc_forward for S views
+ * (taken from the context's workspace, or an own arena when it has none). */
+size_t gs_cam_dec_plan(const gs_cam_dec *m, int S);
 
 /* ---- extrinsics normalisation (api._normalize_extrinsics) --------------------- */
 /* ext [S, 4, 4] user w2c -> out [S, 4, 4]: view 0 becomes the identity
@@ -60,13 +55,15 @@ gs_status gs_da3_normalize_extrinsics(const float *ext, int S, float *out);
 
 /* ---- CameraEnc: given poses -> camera tokens ---------------------------------- */
 typedef struct {
-    const float *n1w, *n1b, *qkv_w, *qkv_b, *proj_w, *proj_b, *ls1;
-    const float *n2w, *n2b, *fc1_w, *fc1_b, *fc2_w, *fc2_b, *ls2;
+    const float *n1w, *n1b, *qkv_b, *proj_b, *ls1;
+    const float *n2w, *n2b, *fc1_b, *fc2_b, *ls2;
+    gs_wt qkv_w, proj_w, fc1_w, fc2_w;
 } gs_cam_enc_block;
 
 typedef struct {
     int dim, heads;                            /* C, attention heads */
-    const float *pb1_w, *pb1_b, *pb2_w, *pb2_b; /* pose_branch: Linear(9, C/2), GELU, Linear(C/2, C) */
+    gs_wt pb1_w, pb2_w;                        /* pose_branch: Linear(9, C/2), GELU, Linear(C/2, C) */
+    const float *pb1_b, *pb2_b;
     const float *tok_w, *tok_b, *trunk_w, *trunk_b; /* token_norm, trunk_norm */
     gs_cam_enc_block blk[4];
     int bound;
@@ -79,8 +76,9 @@ gs_status gs_cam_enc_bind(gs_cam_enc *m, gs_weights *w, const char *prefix, int 
  * [S, 3, 3] (pixels of H x W) -> tokens [S, C]. Pose encoding [t_c2w,
  * quat_xyzw(R_c2w), fov_h, fov_w]; 4 transformer blocks attend across the S
  * views. Dumps cam_enc.tokens. Rejects non-finite poses and fx, fy <= 0. */
-gs_status gs_cam_enc_forward(const gs_cam_enc *m, const float *ext_norm, const float *K, int S, int H, int W,
-                             float *tokens, const gs_dump *d);
+gs_status gs_cam_enc_forward(const gs_ctx *c, const gs_cam_enc *m, const float *ext_norm, const float *K, int S,
+                             int H, int W, float *tokens, const gs_dump *d);
+size_t gs_cam_enc_plan(const gs_ctx *c, const gs_cam_enc *m, int S);
 
 /* ---- ray map -> pose (utils/ray_utils.py, §6.3) ------------------------------ */
 /* ray [S, h, w, 6] (direction, centre; channels-last as DualDPT returns it),

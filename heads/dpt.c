@@ -42,7 +42,7 @@ static const float *get(binder *b, int ndim, const int64_t *shape, const char *f
 /* `name`.weight [cout, cin, k, k] (+ `name`.bias [cout]) */
 static void bind_conv(binder *b, gs_dpt_conv *c, int cout, int cin, int k, int bias, const char *name) {
     const int64_t ws[4] = {cout, cin, k, k}, bs[1] = {cout};
-    c->w = get(b, 4, ws, "%s.weight", name);
+    c->w = gs_wt_f32(get(b, 4, ws, "%s.weight", name), 4, cout, cin, k, k);
     c->b = bias ? get(b, 1, bs, "%s.bias", name) : NULL;
 }
 
@@ -116,9 +116,9 @@ gs_status gs_dpt_bind(gs_dpt_head *h, gs_weights *w, const char *prefix, const g
     }
     {
         const int64_t t0[4] = {oc[0], oc[0], 4, 4}, t1[4] = {oc[1], oc[1], 2, 2}, b0[1] = {oc[0]}, b1[1] = {oc[1]};
-        h->resize[0].w = get(&b, 4, t0, "resize_layers.0.weight");
+        h->resize[0].w = gs_wt_f32(get(&b, 4, t0, "resize_layers.0.weight"), 4, oc[0], oc[0], 4, 4);
         h->resize[0].b = get(&b, 1, b0, "resize_layers.0.bias");
-        h->resize[1].w = get(&b, 4, t1, "resize_layers.1.weight");
+        h->resize[1].w = gs_wt_f32(get(&b, 4, t1, "resize_layers.1.weight"), 4, oc[1], oc[1], 2, 2);
         h->resize[1].b = get(&b, 1, b1, "resize_layers.1.bias");
         bind_conv(&b, &h->resize[3], oc[3], oc[3], 3, 1, "resize_layers.3");
     }
@@ -218,56 +218,50 @@ void gs_dpt_free(gs_dpt_head *h) {
     h->uv_H = h->uv_W = 0;
 }
 
-/* ---- UV positional embedding (head_utils.py: create_uv_grid + position_grid_to_embed) */
+/* ---- one run of the head -------------------------------------------------------- */
 
-/* torch.linspace in float32: the first half counts up from start, the
- * second half down from end, with a float step */
-static void linspace_f(float start, float end, int n, float *out) {
-    if (n == 1) {
-        out[0] = start;
-        return;
-    }
-    const float step = (end - start) / (float)(n - 1);
-    const int half = n / 2;
-    for (int i = 0; i < n; i++) out[i] = i < half ? start + step * (float)i : end - step * (float)(n - 1 - i);
-}
+/* A chunk runs twice with the same code: once "dry" on a counting arena
+ * (no op runs; buffer takes and the ops' workspace needs add up to the
+ * plan), then for real on the planned workspace. */
+typedef struct {
+    const gs_ctx *c;
+    gs_arena *a;           /* = c->ws */
+    int dry;
+    size_t ws_need;        /* dry: the largest op workspace seen */
+    gs_dpt_head *h;
+    int H, W;
+} run;
 
-static gs_status uv_compute(int c, int hh, int ww, int H, int W, float *pe) {
-    float *u = gs_malloc((size_t)ww + (size_t)hh + (size_t)c, sizeof *u, "uv embedding");
-    if (!u) return GS_ERR_NOMEM;
-    float *v = u + ww, *om = v + hh;
-    const double ar = (double)W / (double)H, diag = sqrt(ar * ar + 1.0);
-    const double sx = ar / diag, sy = 1.0 / diag;
-    linspace_f((float)(-sx * (ww - 1) / ww), (float)(sx * (ww - 1) / ww), ww, u);
-    linspace_f((float)(-sy * (hh - 1) / hh), (float)(sy * (hh - 1) / hh), hh, v);
-    const int q = c / 4;
-    for (int k = 0; k < q; k++) om[k] = 1.0f / powf(100.0f, (float)k / (float)q);
-    const size_t hw = (size_t)hh * ww;
-    for (int k = 0; k < q; k++)
-        for (int i = 0; i < hh; i++)
-            for (int j = 0; j < ww; j++) {
-                const size_t o = (size_t)i * ww + j;
-                const float au = u[j] * om[k], av = v[i] * om[k];
-                pe[(size_t)k * hw + o] = sinf(au) * 0.1f;
-                pe[(size_t)(q + k) * hw + o] = cosf(au) * 0.1f;
-                pe[(size_t)(2 * q + k) * hw + o] = sinf(av) * 0.1f;
-                pe[(size_t)(3 * q + k) * hw + o] = cosf(av) * 0.1f;
-            }
-    free(u);
+#define OP(r, call) ((r)->dry ? GS_OK : (call))
+
+static gs_status need(run *r, size_t bytes) {
+    if (bytes > r->ws_need) r->ws_need = bytes;
     return GS_OK;
 }
 
-/* The [c, hh, ww] embedding for images of H x W, cached per image size. */
-static const float *uv_get(gs_dpt_head *h, int c, int hh, int ww, int H, int W) {
-    if (h->uv_H != H || h->uv_W != W || h->n_uv == GS_DPT_UV_CACHE) {
+static float *take(run *r, size_t n, const char *what) { return gs_arena_floats(r->a, n, what); }
+
+/* square conv, stride s, padding k/2 */
+static gs_status conv(run *r, const gs_dpt_conv *cv, int cin, int cout, int k, int s, const float *x, int n, int hh,
+                      int ww, float *y, int relu) {
+    const gs_conv2d_params p = {cin, cout, k, k, s, s, k / 2, k / 2, 0};
+    if (r->dry) return need(r, gs_conv2d_workspace(r->c, &p, n, hh, ww));
+    return gs_conv2d(r->c, &p, x, n, hh, ww, &cv->w, cv->b, y, relu);
+}
+
+/* The [c, hh, ww] UV embedding for images of H x W, cached per image size
+ * in the head (model state, host memory). */
+static const float *uv_get(run *r, int c, int hh, int ww) {
+    gs_dpt_head *h = r->h;
+    if (h->uv_H != r->H || h->uv_W != r->W || h->n_uv == GS_DPT_UV_CACHE) {
         gs_dpt_free(h);
-        h->uv_H = H, h->uv_W = W;
+        h->uv_H = r->H, h->uv_W = r->W;
     }
     for (int i = 0; i < h->n_uv; i++)
         if (h->uv[i].c == c && h->uv[i].h == hh && h->uv[i].w == ww) return h->uv[i].pe;
     float *pe = gs_malloc((size_t)c * hh * ww, sizeof *pe, "uv embedding");
     if (!pe) return NULL;
-    if (uv_compute(c, hh, ww, H, W, pe) != GS_OK) {
+    if (gs_uv_embed(r->c, pe, c, hh, ww, r->H, r->W) != GS_OK) {
         free(pe);
         return NULL;
     }
@@ -276,57 +270,55 @@ static const float *uv_get(gs_dpt_head *h, int c, int hh, int ww, int H, int W) 
     return pe;
 }
 
-/* x [n, c, hh, ww] += pe */
-static gs_status uv_add(gs_dpt_head *h, float *x, int n, int c, int hh, int ww, int H, int W) {
-    const float *pe = uv_get(h, c, hh, ww, H, W);
+/* x [n, c, hh, ww] += UV embedding */
+static gs_status uv_add(run *r, float *x, int n, int c, int hh, int ww) {
+    if (r->dry) return need(r, gs_uv_embed_workspace(r->c, c, hh, ww));
+    const float *pe = uv_get(r, c, hh, ww);
     if (!pe) return GS_ERR_NOMEM;
-    const size_t sz = (size_t)c * hh * ww;
-    for (int b = 0; b < n; b++) gs_add_cpu(x + (size_t)b * sz, pe, sz);
-    return GS_OK;
+    return gs_add(r->c, x, pe, (size_t)c * hh * ww, (size_t)n);
+}
+
+static void dump4(run *r, const gs_dump *d, const char *fmt, int k, const float *x, int n, int c, int hh, int ww) {
+    if (r->dry || !d || !d->fn) return;
+    char name[64];
+    snprintf(name, sizeof name, fmt, k);
+    gs_dump_tensor(d, name, x, 4, (long)n, (long)c, (long)hh, (long)ww);
 }
 
 /* ---- layers --------------------------------------------------------------------- */
 
-/* square conv, stride s, padding k/2 */
-static gs_status conv(const gs_dpt_conv *c, int cin, int cout, int k, int s, const float *x, int n, int hh, int ww,
-                      float *y, int relu) {
-    gs_conv2d_params p = {cin, cout, k, k, s, s, k / 2, k / 2};
-    return gs_conv2d_cpu(&p, x, n, hh, ww, c->w, c->b, y, relu);
-}
-
 /* ResidualConvUnit: out = conv2(relu(conv1(relu(x)))) + x. t, a: scratch of
  * the size of x; out must not alias x. */
-static gs_status rcu(const gs_dpt_conv *c1, const gs_dpt_conv *c2, int F, const float *x, int n, int hh, int ww,
-                     float *t, float *a, float *out) {
+static gs_status rcu(run *r, const gs_dpt_conv *c1, const gs_dpt_conv *c2, int F, const float *x, int n, int hh,
+                     int ww, float *t, float *a, float *out) {
     const size_t sz = (size_t)n * F * hh * ww;
-    memcpy(t, x, sz * sizeof *t);
-    gs_relu_cpu(t, sz);
-    gs_status st = conv(c1, F, F, 3, 1, t, n, hh, ww, a, 1);
-    if (st == GS_OK) st = conv(c2, F, F, 3, 1, a, n, hh, ww, out, 0);
-    if (st == GS_OK) gs_add_cpu(out, x, sz);
+    gs_status st = OP(r, gs_unary(r->c, GS_UNARY_RELU, x, t, sz));
+    if (st == GS_OK) st = conv(r, c1, F, F, 3, 1, t, n, hh, ww, a, 1);
+    if (st == GS_OK) st = conv(r, c2, F, F, 3, 1, a, n, hh, ww, out, 0);
+    if (st == GS_OK) st = OP(r, gs_add(r->c, out, x, sz, 1));
     return st;
 }
 
 /* FeatureFusionBlock: y = top (+ RCU1(lateral)); y = RCU2(y); out =
  * bilinear_ac(out_conv(y), ho x wo) (out_conv moved before the upsample, see
  * the top of the file). top, lateral [n, F, hh, ww]; out [n, F, ho, wo]. */
-static gs_status fusion(const gs_dpt_fusion *f, int F, const float *top, const float *lateral, int n, int hh, int ww,
-                        int ho, int wo, float *out) {
-    const size_t sz = (size_t)n * F * hh * ww;
-    float *buf = gs_malloc(sz, 4 * sizeof *buf, "fusion block buffers");
-    if (!buf) return GS_ERR_NOMEM;
-    float *y = buf, *t = buf + sz, *a = buf + 2 * sz, *r = buf + 3 * sz;
+static gs_status fusion(run *r, const gs_dpt_fusion *f, int F, const float *top, const float *lateral, int n, int hh,
+                        int ww, int ho, int wo, float *out) {
+    const size_t sz = (size_t)n * F * hh * ww, mark = gs_arena_mark(r->a);
+    float *y = take(r, sz, "fusion block"), *t = take(r, sz, "fusion block"), *a = take(r, sz, "fusion block"),
+          *rr = take(r, sz, "fusion block");
+    if (!y || !t || !a || !rr) return GS_ERR_NOMEM;
     gs_status st = GS_OK;
     if (lateral && f->has_rcu1) {
-        st = rcu(&f->rcu1_c1, &f->rcu1_c2, F, lateral, n, hh, ww, t, a, y);
-        if (st == GS_OK) gs_add_cpu(y, top, sz);
+        st = rcu(r, &f->rcu1_c1, &f->rcu1_c2, F, lateral, n, hh, ww, t, a, y);
+        if (st == GS_OK) st = OP(r, gs_add(r->c, y, top, sz, 1));
     } else {
-        memcpy(y, top, sz * sizeof *y);
+        st = OP(r, gs_copy2d(r->c, y, sz, top, sz, 1, sz));
     }
-    if (st == GS_OK) st = rcu(&f->rcu2_c1, &f->rcu2_c2, F, y, n, hh, ww, t, a, r);
-    if (st == GS_OK) st = conv(&f->out, F, F, 1, 1, r, n, hh, ww, t, 0);
-    if (st == GS_OK) gs_resize_bilinear_ac_cpu(t, n, F, hh, ww, out, ho, wo);
-    free(buf);
+    if (st == GS_OK) st = rcu(r, &f->rcu2_c1, &f->rcu2_c2, F, y, n, hh, ww, t, a, rr);
+    if (st == GS_OK) st = conv(r, &f->out, F, F, 1, 1, rr, n, hh, ww, t, 0);
+    if (st == GS_OK) st = OP(r, gs_resize_bilinear_ac(r->c, t, n, F, hh, ww, out, ho, wo));
+    gs_arena_release(r->a, mark);
     return st;
 }
 
@@ -337,302 +329,239 @@ typedef struct {
     int c, h, w;
 } fmap;
 
-static void dump4(const gs_dump *d, const char *fmt, int k, const float *x, int n, int c, int hh, int ww) {
-    if (!d || !d->fn) return;
-    char name[64];
-    snprintf(name, sizeof name, fmt, k);
-    gs_dump_tensor(d, name, x, 4, (long)n, (long)c, (long)hh, (long)ww);
-}
-
 /* The 4 fused levels l1..l4 (rn outputs) -> one chain's refinenet1 output
- * [n, F, 8ph, 8pw]; dumps "<tag>.<k>" after each refinenet. */
-static gs_status run_chain(const gs_dpt_fusion ref[4], int F, const fmap rn[4], int n, float **out, const char *tag,
-                           const gs_dump *d) {
+ * *out [n, F, 8ph, 8pw], taken from the arena with the other levels'
+ * outputs below it; dumps "<tag>.<k>" after each refinenet. */
+static gs_status run_chain(run *r, const gs_dpt_fusion ref[4], int F, const fmap rn[4], int n, float **out,
+                           const char *tag, const gs_dump *d) {
     float *prev = NULL;
     gs_status st = GS_OK;
+    char fmt[48];
+    snprintf(fmt, sizeof fmt, "%s.%%d", tag);
     for (int k = 4; k >= 1 && st == GS_OK; k--) {
         const fmap *l = &rn[k - 1];
         const int ho = k > 1 ? rn[k - 2].h : 2 * l->h, wo = k > 1 ? rn[k - 2].w : 2 * l->w;
-        float *o = gs_malloc((size_t)n * F * ho, (size_t)wo * sizeof *o, "fusion output");
-        if (!o) {
-            st = GS_ERR_NOMEM;
-            break;
-        }
-        st = k == 4 ? fusion(&ref[3], F, l->data, NULL, n, l->h, l->w, ho, wo, o)
-                    : fusion(&ref[k - 1], F, prev, l->data, n, l->h, l->w, ho, wo, o);
-        free(prev);
+        float *o = take(r, (size_t)n * F * ho * wo, "fusion output");
+        if (!o) return GS_ERR_NOMEM;
+        st = k == 4 ? fusion(r, &ref[3], F, l->data, NULL, n, l->h, l->w, ho, wo, o)
+                    : fusion(r, &ref[k - 1], F, prev, l->data, n, l->h, l->w, ho, wo, o);
         prev = o;
-        if (st == GS_OK && d && d->fn) {
-            char fmt[48];
-            snprintf(fmt, sizeof fmt, "%s.%%d", tag);
-            dump4(d, fmt, k, o, n, F, ho, wo);
-        }
-    }
-    if (st != GS_OK) {
-        free(prev);
-        return st;
+        if (st == GS_OK) dump4(r, d, fmt, k, o, n, F, ho, wo);
     }
     *out = prev;
-    return GS_OK;
-}
-
-static int all_finite(const float *x, size_t n, size_t *where) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) {
-            *where = i;
-            return 0;
-        }
-    return 1;
-}
-
-/* One chunk of n views starting at view s0. */
-static gs_status forward_chunk(gs_dpt_head *h, const float *const feats[4], int s0, int n, int H, int W,
-                               const float *images, const gs_dpt_outputs *out, const gs_dump *d) {
-    const gs_dpt_params *p = &h->p;
-    const int F = p->features, D = p->dim_in, ph = H / 14, pw = W / 14, P = ph * pw;
-    const int uv = p->kind != GS_DPT_MONO;
-    const char *tag = p->kind == GS_DPT_GS ? "gs" : "head";
-    char name[64];
-    gs_status st = GS_OK;
-    fmap rn[4];
-    memset(rn, 0, sizeof rn);
-    float *tok = NULL, *proj = NULL, *stage = NULL, *f1 = NULL, *o1 = NULL, *up = NULL, *m1 = NULL, *m2 = NULL,
-          *l32 = NULL, *logit = NULL;
-
-    /* 1. stages: [LN] -> 1x1 projection -> [+UV] -> resize -> layerK_rn */
-    tok = gs_malloc((size_t)P * D, 2 * sizeof *tok, "head token buffers");
-    if (!tok) {
-        st = GS_ERR_NOMEM;
-        goto done;
-    }
-    for (int i = 0; i < 4 && st == GS_OK; i++) {
-        const int oc = p->out_channels[i];
-        proj = gs_malloc((size_t)n * oc, (size_t)P * sizeof *proj, "head projection");
-        if (!proj) {
-            st = GS_ERR_NOMEM;
-            break;
-        }
-        for (int b = 0; b < n && st == GS_OK; b++) {
-            const float *src = feats[i] + (size_t)(s0 + b) * P * D;   // [P, D]
-            if (p->kind == GS_DPT_DUAL) {
-                gs_layernorm_cpu(src, tok, (size_t)P, D, h->norm_w, h->norm_b, LN_EPS);
-                src = tok;
-            }
-            gs_transpose_cpu(src, 1, (size_t)P, (size_t)D, tok + (size_t)P * D);   // [D, ph, pw]
-            st = conv(&h->proj[i], D, oc, 1, 1, tok + (size_t)P * D, 1, ph, pw, proj + (size_t)b * oc * P, 0);
-        }
-        if (st == GS_OK && uv) st = uv_add(h, proj, n, oc, ph, pw, H, W);
-        if (st != GS_OK) break;
-        int sh = ph, sw = pw;
-        if (i == 0 || i == 1) {
-            const int k = i == 0 ? 4 : 2;
-            sh = ph * k, sw = pw * k;
-            stage = gs_malloc((size_t)n * oc * sh, (size_t)sw * sizeof *stage, "head stage");
-            if (!stage) {
-                st = GS_ERR_NOMEM;
-                break;
-            }
-            st = gs_conv_transpose2d_cpu(proj, n, oc, ph, pw, h->resize[i].w, h->resize[i].b, oc, k, stage);
-            free(proj);
-        } else if (i == 2) {
-            stage = proj;
-        } else {
-            sh = (ph + 1) / 2, sw = (pw + 1) / 2;
-            stage = gs_malloc((size_t)n * oc * sh, (size_t)sw * sizeof *stage, "head stage");
-            if (!stage) {
-                st = GS_ERR_NOMEM;
-                break;
-            }
-            st = conv(&h->resize[3], oc, oc, 3, 2, proj, n, ph, pw, stage, 0);
-            free(proj);
-        }
-        proj = NULL;
-        if (st != GS_OK) break;
-        snprintf(name, sizeof name, "%s.stage.%%d", tag);
-        dump4(d, name, i, stage, n, oc, sh, sw);
-        rn[i].data = gs_malloc((size_t)n * F * sh, (size_t)sw * sizeof(float), "head rn map");
-        if (!rn[i].data) {
-            st = GS_ERR_NOMEM;
-            break;
-        }
-        rn[i].c = F, rn[i].h = sh, rn[i].w = sw;
-        st = conv(&h->rn[i], oc, F, 3, 1, stage, n, sh, sw, rn[i].data, 0);
-        free(stage);
-        stage = NULL;
-        snprintf(name, sizeof name, "%s.rn.%%d", tag);
-        if (st == GS_OK) dump4(d, name, i + 1, rn[i].data, n, F, sh, sw);
-    }
-    free(tok);
-    tok = NULL;
-    if (st != GS_OK) goto done;
-
-    const int h8 = rn[0].h * 2, w8 = rn[0].w * 2;   /* 8ph x 8pw */
-    const size_t HW = (size_t)H * W, HW8 = (size_t)h8 * w8;
-
-    /* 2. main chain -> output_conv1 (before upsampling) -> bilinear to H x W */
-    snprintf(name, sizeof name, "%s.fusion", tag);
-    st = run_chain(h->ref, F, rn, n, &f1, name, d);
-    if (st != GS_OK) goto done;
-    o1 = gs_malloc((size_t)n * (F / 2), HW8 * sizeof *o1, "head output_conv1");
-    if (!o1) {
-        st = GS_ERR_NOMEM;
-        goto done;
-    }
-    st = conv(&h->out1, F, F / 2, 3, 1, f1, n, h8, w8, o1, 0);
-    free(f1);
-    f1 = NULL;
-    if (st != GS_OK) goto done;
-    snprintf(name, sizeof name, "%s.out_conv1", tag);
-    if (d && d->fn) gs_dump_tensor(d, name, o1, 4, (long)n, (long)(F / 2), (long)h8, (long)w8);
-    up = gs_malloc((size_t)n * (F / 2), HW * sizeof *up, "head upsampled map");
-    if (!up) {
-        st = GS_ERR_NOMEM;
-        goto done;
-    }
-    gs_resize_bilinear_ac_cpu(o1, n, F / 2, h8, w8, up, H, W);
-    free(o1);
-    o1 = NULL;
-
-    /* 3. GS: + images_merger(images) */
-    if (p->kind == GS_DPT_GS) {
-        m1 = gs_malloc((size_t)n * (F / 8), HW * sizeof *m1, "images_merger");
-        m2 = gs_malloc((size_t)n * (F / 4), HW * sizeof *m2, "images_merger");
-        if (!m1 || !m2) {
-            st = GS_ERR_NOMEM;
-            goto done;
-        }
-        const float *img = images + (size_t)s0 * 3 * HW;
-        st = conv(&h->merger[0], 3, F / 8, 3, 1, img, n, H, W, m1, 0);
-        if (st == GS_OK) gs_gelu_cpu(m1, (size_t)n * (F / 8) * HW);
-        if (st == GS_OK) st = conv(&h->merger[1], F / 8, F / 4, 3, 1, m1, n, H, W, m2, 0);
-        free(m1);
-        m1 = NULL;
-        if (st == GS_OK) gs_gelu_cpu(m2, (size_t)n * (F / 4) * HW);
-        if (st == GS_OK) {
-            m1 = gs_malloc((size_t)n * (F / 2), HW * sizeof *m1, "images_merger");
-            if (!m1) st = GS_ERR_NOMEM;
-        }
-        if (st == GS_OK) st = conv(&h->merger[2], F / 4, F / 2, 3, 1, m2, n, H, W, m1, 0);
-        free(m2);
-        m2 = NULL;
-        if (st != GS_OK) goto done;
-        gs_gelu_cpu(m1, (size_t)n * (F / 2) * HW);
-        if (d && d->fn) gs_dump_tensor(d, "gs.merger", m1, 4, (long)n, (long)(F / 2), (long)H, (long)W);
-        gs_add_cpu(up, m1, (size_t)n * (F / 2) * HW);
-        free(m1);
-        m1 = NULL;
-    }
-    if (uv && (st = uv_add(h, up, n, F / 2, H, W, H, W)) != GS_OK) goto done;
-
-    /* 4. output_conv2 (3x3 -> 32, ReLU, 1x1 -> out_dim) and activations */
-    l32 = gs_malloc((size_t)n * 32, HW * sizeof *l32, "head output_conv2");
-    logit = gs_malloc((size_t)n * h->out_dim, HW * sizeof *logit, "head logits");
-    if (!l32 || !logit) {
-        st = GS_ERR_NOMEM;
-        goto done;
-    }
-    if ((st = conv(&h->out2a, F / 2, 32, 3, 1, up, n, H, W, l32, 1)) != GS_OK) goto done;
-    if ((st = conv(&h->out2b, 32, h->out_dim, 1, 1, l32, n, H, W, logit, 0)) != GS_OK) goto done;
-    for (int b = 0; b < n; b++) {
-        const float *lg = logit + (size_t)b * h->out_dim * HW;
-        const size_t o = (size_t)(s0 + b) * HW;
-        if (p->kind == GS_DPT_DUAL) {
-            for (size_t i = 0; i < HW; i++) {
-                out->depth[o + i] = expf(lg[i]);
-                out->depth_conf[o + i] = expf(lg[HW + i]) + 1.0f;
-            }
-        } else if (p->kind == GS_DPT_MONO) {
-            for (size_t i = 0; i < HW; i++) out->depth[o + i] = expf(lg[i]);
-        } else {
-            float *raw = out->gs_raw + o * 37;   // [H, W, 37]
-            for (size_t i = 0; i < HW; i++) {
-                for (int c = 0; c < 37; c++) raw[i * 37 + c] = lg[(size_t)c * HW + i];
-                out->gs_conf[o + i] = (float)(1.0 / (1.0 + exp(-(double)lg[37 * HW + i])));
-            }
-        }
-    }
-    if (d && d->fn) {
-        if (p->kind == GS_DPT_GS) {
-            gs_dump_tensor(d, "gs.raw", out->gs_raw + (size_t)s0 * HW * 37, 4, (long)n, (long)H, (long)W, 37L);
-            gs_dump_tensor(d, "gs.conf", out->gs_conf + (size_t)s0 * HW, 3, (long)n, (long)H, (long)W);
-        } else {
-            gs_dump_tensor(d, "head.depth", out->depth + (size_t)s0 * HW, 3, (long)n, (long)H, (long)W);
-            if (p->kind == GS_DPT_DUAL)
-                gs_dump_tensor(d, "head.depth_conf", out->depth_conf + (size_t)s0 * HW, 3, (long)n, (long)H,
-                               (long)W);
-        }
-    }
-    if (p->kind == GS_DPT_MONO && h->p.sky && out->sky) {
-        if ((st = conv(&h->sky2a, F / 2, 32, 3, 1, up, n, H, W, l32, 1)) != GS_OK) goto done;
-        if ((st = conv(&h->sky2b, 32, 1, 1, 1, l32, n, H, W, logit, 0)) != GS_OK) goto done;
-        float *sky = out->sky + (size_t)s0 * HW;
-        for (size_t i = 0; i < (size_t)n * HW; i++) sky[i] = logit[i] > 0.0f ? logit[i] : 0.0f;
-        if (d && d->fn) gs_dump_tensor(d, "head.sky", sky, 3, (long)n, (long)H, (long)W);
-    }
-    free(up), free(l32), free(logit);
-    up = l32 = logit = NULL;
-
-    /* 5. DUAL ray chain: refinenet*_aux -> output_conv1_aux.3 (5 convs, no
-     * activation) -> UV -> output_conv2_aux.3 (3x3, LN over channels, ReLU,
-     * 1x1 -> 7), all at 8ph x 8pw */
-    if (p->kind == GS_DPT_DUAL && out->ray) {
-        st = run_chain(h->ref_aux, F, rn, n, &f1, "head.fusion_aux", d);
-        if (st != GS_OK) goto done;
-        o1 = gs_malloc((size_t)n * F, HW8 * sizeof *o1, "aux conv buffer");
-        if (!o1) {
-            st = GS_ERR_NOMEM;
-            goto done;
-        }
-        float *src = f1, *dst = o1;
-        for (int j = 0; j < 5 && st == GS_OK; j++) {
-            const int cin = j % 2 ? F / 2 : F, cout = j % 2 ? F : F / 2;
-            st = conv(&h->aux1[j], cin, cout, 3, 1, src, n, h8, w8, dst, 0);
-            float *t = src;
-            src = dst, dst = t;
-        }
-        if (st != GS_OK) goto done;
-        /* src holds [n, F/2, h8, w8] */
-        if ((st = uv_add(h, src, n, F / 2, h8, w8, H, W)) != GS_OK) goto done;
-        l32 = gs_malloc((size_t)n * 32, HW8 * sizeof *l32, "aux output_conv2");
-        logit = gs_malloc((size_t)n * 7, HW8 * sizeof *logit, "aux logits");
-        if (!l32 || !logit) {
-            st = GS_ERR_NOMEM;
-            goto done;
-        }
-        if ((st = conv(&h->aux2a, F / 2, 32, 3, 1, src, n, h8, w8, l32, 0)) != GS_OK) goto done;
-        gs_layernorm_channels_cpu(l32, n, 32, HW8, h->aux_ln_w, h->aux_ln_b, LN_EPS);
-        gs_relu_cpu(l32, (size_t)n * 32 * HW8);
-        if ((st = conv(&h->aux2b, 32, 7, 1, 1, l32, n, h8, w8, logit, 0)) != GS_OK) goto done;
-        for (int b = 0; b < n; b++) {
-            const float *lg = logit + (size_t)b * 7 * HW8;
-            float *ray = out->ray + (size_t)(s0 + b) * HW8 * 6, *rc = out->ray_conf + (size_t)(s0 + b) * HW8;
-            for (size_t i = 0; i < HW8; i++) {
-                for (int c = 0; c < 6; c++) ray[i * 6 + c] = lg[(size_t)c * HW8 + i];
-                rc[i] = expf(lg[6 * HW8 + i]) + 1.0f;
-            }
-        }
-        if (d && d->fn) {
-            gs_dump_tensor(d, "head.ray", out->ray + (size_t)s0 * HW8 * 6, 4, (long)n, (long)h8, (long)w8, 6L);
-            gs_dump_tensor(d, "head.ray_conf", out->ray_conf + (size_t)s0 * HW8, 3, (long)n, (long)h8, (long)w8);
-        }
-    }
-
-done:
-    for (int i = 0; i < 4; i++) free(rn[i].data);
-    free(tok), free(proj), free(stage), free(f1), free(o1), free(up), free(m1), free(m2), free(l32), free(logit);
     return st;
 }
 
-gs_status gs_dpt_forward(gs_dpt_head *h, const float *const feats[4], int S, int H, int W, const float *images,
-                         const gs_dpt_outputs *out, const gs_dump *d) {
-    if (!h || !h->bound) return gs_error(GS_ERR_INVALID, "dpt head: not bound to weights");
-    const char *what = h->p.kind == GS_DPT_GS ? "gs head" : "depth head";
-    if (!feats || !out || !feats[0] || !feats[1] || !feats[2] || !feats[3])
-        return gs_error(GS_ERR_INVALID, "%s: missing features or outputs", what);
-    if (S < 1 || S > 100000) return gs_error(GS_ERR_INVALID, "%s: bad view count %d", what, S);
-    if (H < 14 || W < 14 || H % 14 || W % 14 || H > 14 * 2048 || W > 14 * 2048)
-        return gs_error(GS_ERR_INVALID, "%s: image size %dx%d must be positive multiples of 14 (at most %d)", what, W,
-                        H, 14 * 2048);
+/* Stage i of the 4 levels: [LN] -> 1x1 projection -> [+UV] -> resize ->
+ * layer<i>_rn into rn->data (taken below this stage's scratch). */
+static gs_status run_stage(run *r, const float *const feats[4], int i, int s0, int n, fmap *rn, const gs_dump *d) {
+    const gs_dpt_head *h = r->h;
+    const gs_dpt_params *p = &h->p;
+    const int F = p->features, D = p->dim_in, ph = r->H / 14, pw = r->W / 14, P = ph * pw, oc = p->out_channels[i];
+    const char *tag = p->kind == GS_DPT_GS ? "gs" : "head";
+    int sh = ph, sw = pw;
+    if (i == 0 || i == 1) sh = ph * (i == 0 ? 4 : 2), sw = pw * (i == 0 ? 4 : 2);
+    if (i == 3) sh = (ph + 1) / 2, sw = (pw + 1) / 2;
+    rn->data = take(r, (size_t)n * F * sh * sw, "head rn map");
+    rn->c = F, rn->h = sh, rn->w = sw;
+    const size_t mark = gs_arena_mark(r->a);
+    float *tok = take(r, (size_t)P * D * 2, "head token buffers"), *proj = take(r, (size_t)n * oc * P, "head projection");
+    float *stage = i == 2 ? proj : take(r, (size_t)n * oc * sh * sw, "head stage");
+    if (!rn->data || !tok || !proj || !stage) return GS_ERR_NOMEM;
+    gs_status st = GS_OK;
+    for (int b = 0; b < n && st == GS_OK; b++) {
+        if (r->dry) { /* only the projection's workspace need */
+            st = conv(r, &h->proj[i], D, oc, 1, 1, NULL, 1, ph, pw, NULL, 0);
+            break;
+        }
+        const float *src = feats[i] + (size_t)(s0 + b) * P * D;   // [P, D]
+        if (p->kind == GS_DPT_DUAL) {
+            st = OP(r, gs_layernorm(r->c, src, tok, (size_t)P, D, h->norm_w, h->norm_b, LN_EPS));
+            src = tok;
+        }
+        if (st == GS_OK) st = OP(r, gs_transpose(r->c, src, 1, (size_t)P, (size_t)D, tok + (size_t)P * D));   // [D, ph, pw]
+        if (st == GS_OK) st = conv(r, &h->proj[i], D, oc, 1, 1, tok + (size_t)P * D, 1, ph, pw, proj + (size_t)b * oc * P, 0);
+    }
+    if (st == GS_OK && p->kind != GS_DPT_MONO) st = uv_add(r, proj, n, oc, ph, pw);
+    if (st == GS_OK && (i == 0 || i == 1)) {
+        const int k = i == 0 ? 4 : 2;
+        st = r->dry ? need(r, gs_conv_transpose2d_workspace(r->c, oc, ph, pw, oc, k))
+                    : gs_conv_transpose2d(r->c, proj, n, oc, ph, pw, &h->resize[i].w, h->resize[i].b, oc, k, stage);
+    } else if (st == GS_OK && i == 3) {
+        st = conv(r, &h->resize[3], oc, oc, 3, 2, proj, n, ph, pw, stage, 0);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s.stage.%%d", tag);
+    if (st == GS_OK) dump4(r, d, name, i, stage, n, oc, sh, sw);
+    if (st == GS_OK) st = conv(r, &h->rn[i], oc, F, 3, 1, stage, n, sh, sw, rn->data, 0);
+    snprintf(name, sizeof name, "%s.rn.%%d", tag);
+    if (st == GS_OK) dump4(r, d, name, i + 1, rn->data, n, F, sh, sw);
+    gs_arena_release(r->a, mark);
+    return st;
+}
+
+/* GS: up [n, F/2, H, W] += images_merger(images): three 3x3 convs with GELU,
+ * F/8 into A, F/4 into B, F/2 into A again. */
+static gs_status add_merger(run *r, const float *img, int n, float *up, const gs_dump *d) {
+    const gs_dpt_head *h = r->h;
+    const int F = h->p.features;
+    const size_t HW = (size_t)r->H * r->W, mark = gs_arena_mark(r->a);
+    float *A = take(r, (size_t)n * (F / 2) * HW, "images_merger"), *B = take(r, (size_t)n * (F / 4) * HW, "images_merger");
+    if (!A || !B) return GS_ERR_NOMEM;
+    gs_status st = conv(r, &h->merger[0], 3, F / 8, 3, 1, img, n, r->H, r->W, A, 0);
+    if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_GELU, A, A, (size_t)n * (F / 8) * HW));
+    if (st == GS_OK) st = conv(r, &h->merger[1], F / 8, F / 4, 3, 1, A, n, r->H, r->W, B, 0);
+    if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_GELU, B, B, (size_t)n * (F / 4) * HW));
+    if (st == GS_OK) st = conv(r, &h->merger[2], F / 4, F / 2, 3, 1, B, n, r->H, r->W, A, 0);
+    if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_GELU, A, A, (size_t)n * (F / 2) * HW));
+    if (st == GS_OK && !r->dry && d && d->fn)
+        gs_dump_tensor(d, "gs.merger", A, 4, (long)n, (long)(F / 2), (long)r->H, (long)r->W);
+    if (st == GS_OK) st = OP(r, gs_add(r->c, up, A, (size_t)n * (F / 2) * HW, 1));
+    gs_arena_release(r->a, mark);
+    return st;
+}
+
+/* The activations of the main output into the caller's buffers: logits
+ * [n, out_dim, H, W] -> depth = exp, conf = exp + 1 (DUAL), depth (MONO),
+ * or the 37 raw channels channels-last and conf = sigmoid (GS). */
+static gs_status write_outputs(run *r, const float *logit, int s0, int n, const gs_dpt_outputs *out, const gs_dump *d) {
+    const gs_dpt_params *p = &r->h->p;
+    const size_t HW = (size_t)r->H * r->W, od = (size_t)r->h->out_dim;
+    gs_status st = GS_OK;
+    for (int b = 0; b < n && st == GS_OK && !r->dry; b++) {
+        const float *lg = logit + (size_t)b * od * HW;
+        const size_t o = (size_t)(s0 + b) * HW;
+        if (p->kind == GS_DPT_GS) {
+            st = gs_transpose(r->c, lg, 1, 37, HW, out->gs_raw + o * 37);   // [H, W, 37]
+            if (st == GS_OK) st = gs_unary(r->c, GS_UNARY_SIGMOID, lg + 37 * HW, out->gs_conf + o, HW);
+            continue;
+        }
+        st = gs_unary(r->c, GS_UNARY_EXP, lg, out->depth + o, HW);
+        if (st == GS_OK && p->kind == GS_DPT_DUAL) st = gs_unary(r->c, GS_UNARY_EXP_PLUS1, lg + HW, out->depth_conf + o, HW);
+    }
+    if (st != GS_OK || r->dry || !d || !d->fn) return st;
+    if (p->kind == GS_DPT_GS) {
+        gs_dump_tensor(d, "gs.raw", out->gs_raw + (size_t)s0 * HW * 37, 4, (long)n, (long)r->H, (long)r->W, 37L);
+        gs_dump_tensor(d, "gs.conf", out->gs_conf + (size_t)s0 * HW, 3, (long)n, (long)r->H, (long)r->W);
+    } else {
+        gs_dump_tensor(d, "head.depth", out->depth + (size_t)s0 * HW, 3, (long)n, (long)r->H, (long)r->W);
+        if (p->kind == GS_DPT_DUAL)
+            gs_dump_tensor(d, "head.depth_conf", out->depth_conf + (size_t)s0 * HW, 3, (long)n, (long)r->H, (long)r->W);
+    }
+    return st;
+}
+
+/* Main chain -> output_conv1 (before upsampling) -> bilinear to H x W ->
+ * [+ images_merger] -> [+UV] -> output_conv2 (3x3 -> 32, ReLU, 1x1 ->
+ * out_dim) -> activations; MONO with a sky head: the sky branch on the
+ * same map. */
+static gs_status run_main(run *r, const fmap rn[4], const float *images, int s0, int n, const gs_dpt_outputs *out,
+                          const gs_dump *d) {
+    const gs_dpt_head *h = r->h;
+    const gs_dpt_params *p = &h->p;
+    const int F = p->features, H = r->H, W = r->W, h8 = rn[0].h * 2, w8 = rn[0].w * 2;
+    const size_t HW = (size_t)H * W, HW8 = (size_t)h8 * w8, mark = gs_arena_mark(r->a);
+    const char *tag = p->kind == GS_DPT_GS ? "gs" : "head";
+    char name[64];
+    float *up = take(r, (size_t)n * (F / 2) * HW, "head upsampled map");
+    const size_t o1_mark = gs_arena_mark(r->a);
+    float *o1 = take(r, (size_t)n * (F / 2) * HW8, "head output_conv1");
+    if (!up || !o1) return GS_ERR_NOMEM;
+    float *f1 = NULL;
+    snprintf(name, sizeof name, "%s.fusion", tag);
+    gs_status st = run_chain(r, h->ref, F, rn, n, &f1, name, d);
+    if (st == GS_OK) st = conv(r, &h->out1, F, F / 2, 3, 1, f1, n, h8, w8, o1, 0);
+    snprintf(name, sizeof name, "%s.out_conv1", tag);
+    if (st == GS_OK && !r->dry && d && d->fn) gs_dump_tensor(d, name, o1, 4, (long)n, (long)(F / 2), (long)h8, (long)w8);
+    if (st == GS_OK) st = OP(r, gs_resize_bilinear_ac(r->c, o1, n, F / 2, h8, w8, up, H, W));
+    gs_arena_release(r->a, o1_mark); /* o1 and the chain's maps */
+    if (st == GS_OK && p->kind == GS_DPT_GS) st = add_merger(r, images ? images + (size_t)s0 * 3 * HW : NULL, n, up, d);
+    if (st == GS_OK && p->kind != GS_DPT_MONO) st = uv_add(r, up, n, F / 2, H, W);
+    float *l32 = take(r, (size_t)n * 32 * HW, "head output_conv2"), *logit = take(r, (size_t)n * h->out_dim * HW, "head logits");
+    if (st == GS_OK && (!l32 || !logit)) st = GS_ERR_NOMEM;
+    if (st == GS_OK) st = conv(r, &h->out2a, F / 2, 32, 3, 1, up, n, H, W, l32, 1);
+    if (st == GS_OK) st = conv(r, &h->out2b, 32, h->out_dim, 1, 1, l32, n, H, W, logit, 0);
+    if (st == GS_OK) st = write_outputs(r, logit, s0, n, out, d);
+    if (st == GS_OK && p->kind == GS_DPT_MONO && p->sky && out->sky) {
+        float *sky = out->sky + (size_t)s0 * HW;
+        st = conv(r, &h->sky2a, F / 2, 32, 3, 1, up, n, H, W, l32, 1);
+        if (st == GS_OK) st = conv(r, &h->sky2b, 32, 1, 1, 1, l32, n, H, W, logit, 0);
+        if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_RELU, logit, sky, (size_t)n * HW));
+        if (st == GS_OK && !r->dry && d && d->fn) gs_dump_tensor(d, "head.sky", sky, 3, (long)n, (long)H, (long)W);
+    }
+    gs_arena_release(r->a, mark);
+    return st;
+}
+
+/* DUAL ray chain: refinenet*_aux -> output_conv1_aux.3 (5 convs, no
+ * activation) -> UV -> output_conv2_aux.3 (3x3, LN over channels, ReLU,
+ * 1x1 -> 7), all at 8ph x 8pw; ray channels-last, ray_conf = exp + 1. */
+static gs_status run_ray(run *r, const fmap rn[4], int s0, int n, const gs_dpt_outputs *out, const gs_dump *d) {
+    const gs_dpt_head *h = r->h;
+    const int F = h->p.features, h8 = rn[0].h * 2, w8 = rn[0].w * 2;
+    const size_t HW8 = (size_t)h8 * w8, mark = gs_arena_mark(r->a);
+    float *f1 = NULL;
+    gs_status st = run_chain(r, h->ref_aux, F, rn, n, &f1, "head.fusion_aux", d);
+    float *o1 = take(r, (size_t)n * F * HW8, "aux conv buffer"), *l32 = take(r, (size_t)n * 32 * HW8, "aux output_conv2");
+    float *logit = take(r, (size_t)n * 7 * HW8, "aux logits");
+    if (st == GS_OK && (!o1 || !l32 || !logit)) st = GS_ERR_NOMEM;
+    float *src = f1, *dst = o1;
+    for (int j = 0; j < 5 && st == GS_OK; j++) {
+        const int cin = j % 2 ? F / 2 : F, cout = j % 2 ? F : F / 2;
+        st = conv(r, &h->aux1[j], cin, cout, 3, 1, src, n, h8, w8, dst, 0);
+        float *t = src;
+        src = dst, dst = t;
+    }
+    /* src holds [n, F/2, h8, w8] */
+    if (st == GS_OK) st = uv_add(r, src, n, F / 2, h8, w8);
+    if (st == GS_OK) st = conv(r, &h->aux2a, F / 2, 32, 3, 1, src, n, h8, w8, l32, 0);
+    if (st == GS_OK)
+        st = r->dry ? need(r, gs_layernorm_channels_workspace(r->c, 32))
+                    : gs_layernorm_channels(r->c, l32, n, 32, HW8, h->aux_ln_w, h->aux_ln_b, LN_EPS);
+    if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_RELU, l32, l32, (size_t)n * 32 * HW8));
+    if (st == GS_OK) st = conv(r, &h->aux2b, 32, 7, 1, 1, l32, n, h8, w8, logit, 0);
+    for (int b = 0; b < n && st == GS_OK && !r->dry; b++) {
+        const float *lg = logit + (size_t)b * 7 * HW8;
+        st = gs_transpose(r->c, lg, 1, 6, HW8, out->ray + (size_t)(s0 + b) * HW8 * 6);
+        if (st == GS_OK) st = gs_unary(r->c, GS_UNARY_EXP_PLUS1, lg + 6 * HW8, out->ray_conf + (size_t)(s0 + b) * HW8, HW8);
+    }
+    if (st == GS_OK && !r->dry && d && d->fn) {
+        gs_dump_tensor(d, "head.ray", out->ray + (size_t)s0 * HW8 * 6, 4, (long)n, (long)h8, (long)w8, 6L);
+        gs_dump_tensor(d, "head.ray_conf", out->ray_conf + (size_t)s0 * HW8, 3, (long)n, (long)h8, (long)w8);
+    }
+    gs_arena_release(r->a, mark);
+    return st;
+}
+
+/* One chunk of n views starting at view s0 (dry: only takes and needs). */
+static gs_status forward_chunk(run *r, const float *const feats[4], int s0, int n, const float *images, int ray,
+                               const gs_dpt_outputs *out, const gs_dump *d) {
+    const size_t mark = gs_arena_mark(r->a);
+    fmap rn[4];
+    memset(rn, 0, sizeof rn);
+    gs_status st = GS_OK;
+    for (int i = 0; i < 4 && st == GS_OK; i++) st = run_stage(r, feats, i, s0, n, &rn[i], d);
+    if (st == GS_OK) st = run_main(r, rn, images, s0, n, out, d);
+    if (st == GS_OK && r->h->p.kind == GS_DPT_DUAL && ray) st = run_ray(r, rn, s0, n, out, d);
+    gs_arena_release(r->a, mark);
+    return st;
+}
+
+size_t gs_dpt_plan(const gs_ctx *c, const gs_dpt_head *h, int S, int H, int W, int ray, int dump) {
+    if (!c || !h || !h->bound || S < 1 || H < 14 || W < 14 || H % 14 || W % 14) return 0;
+    gs_arena count;
+    gs_arena_counting(&count);
+    gs_ctx cc = *c;
+    cc.ws = &count;
+    run r = {&cc, &count, 1, 0, (gs_dpt_head *)h, H, W};
+    const float *none[4] = {NULL, NULL, NULL, NULL};
+    gs_dpt_outputs o;
+    memset(&o, 0, sizeof o);
+    if (forward_chunk(&r, none, 0, dump ? S : 1, NULL, ray, &o, NULL) != GS_OK) return 0;
+    return count.peak + gs_arena_round(r.ws_need);
+}
+
+static gs_status check_outputs(const gs_dpt_head *h, const gs_dpt_outputs *out, const float *images, const char *what) {
     switch (h->p.kind) {
     case GS_DPT_DUAL:
         if (!out->depth || !out->depth_conf) return gs_error(GS_ERR_INVALID, "%s: depth/depth_conf output missing", what);
@@ -646,25 +575,59 @@ gs_status gs_dpt_forward(gs_dpt_head *h, const float *const feats[4], int S, int
         if (!images) return gs_error(GS_ERR_INVALID, "%s: the 3DGS head needs the input images", what);
         break;
     }
+    return GS_OK;
+}
+
+/* Non-finite features or images are refused, naming the feature, view and token. */
+static gs_status check_inputs(const gs_ctx *c, const gs_dpt_head *h, const float *const feats[4], int S, int H, int W,
+                              const float *images, const char *what) {
     const size_t P = (size_t)(H / 14) * (W / 14), D = (size_t)h->p.dim_in;
-    for (int k = 0; k < 4; k++) {
-        size_t at;
-        if (!all_finite(feats[k], (size_t)S * P * D, &at))
+    size_t at = 0;
+    gs_status st = GS_OK;
+    for (int k = 0; k < 4 && st == GS_OK; k++) {
+        if ((st = gs_find_nonfinite(c, feats[k], (size_t)S * P * D, &at)) != GS_OK) return st;
+        if (at < (size_t)S * P * D)
             return gs_error(GS_ERR_INVALID, "%s: backbone feature %d has a non-finite value (view %zu, token %zu)",
                             what, k, at / (P * D), at % (P * D) / D);
     }
     if (h->p.kind == GS_DPT_GS) {
-        size_t at, HW = (size_t)H * W;
-        if (!all_finite(images, (size_t)S * 3 * HW, &at))
+        const size_t HW = (size_t)H * W;
+        if ((st = gs_find_nonfinite(c, images, (size_t)S * 3 * HW, &at)) != GS_OK) return st;
+        if (at < (size_t)S * 3 * HW)
             return gs_error(GS_ERR_INVALID, "%s: input image %zu has a non-finite value", what, at / (3 * HW));
     }
+    return GS_OK;
+}
+
+gs_status gs_dpt_forward(const gs_ctx *c, gs_dpt_head *h, const float *const feats[4], int S, int H, int W,
+                         const float *images, const gs_dpt_outputs *out, const gs_dump *d) {
+    if (!h || !h->bound) return gs_error(GS_ERR_INVALID, "dpt head: not bound to weights");
+    const char *what = h->p.kind == GS_DPT_GS ? "gs head" : "depth head";
+    if (!c) return gs_error(GS_ERR_INVALID, "%s: no op context", what);
+    if (!feats || !out || !feats[0] || !feats[1] || !feats[2] || !feats[3])
+        return gs_error(GS_ERR_INVALID, "%s: missing features or outputs", what);
+    if (S < 1 || S > 100000) return gs_error(GS_ERR_INVALID, "%s: bad view count %d", what, S);
+    if (H < 14 || W < 14 || H % 14 || W % 14 || H > 14 * 2048 || W > 14 * 2048)
+        return gs_error(GS_ERR_INVALID, "%s: image size %dx%d must be positive multiples of 14 (at most %d)", what, W,
+                        H, 14 * 2048);
+    gs_status st = check_outputs(h, out, images, what);
+    if (st == GS_OK) st = check_inputs(c, h, feats, S, H, W, images, what);
+    if (st != GS_OK) return st;
     /* one view at a time; the whole batch at once when dumping, so that
      * every dumped tensor has its [S, ...] shape */
-    const int chunk = d && d->fn ? S : 1;
-    for (int s0 = 0; s0 < S; s0 += chunk) {
-        const int n = s0 + chunk <= S ? chunk : S - s0;
-        gs_status st = forward_chunk(h, feats, s0, n, H, W, images, out, d);
-        if (st != GS_OK) return gs_error_prefix(st, "%s", what);
+    const int dumping = d && d->fn, chunk = dumping ? S : 1, ray = out->ray != NULL;
+    gs_ctx lc = *c;
+    gs_arena own = {0};
+    if (!lc.ws) {
+        if ((st = gs_arena_create(&own, c->device, gs_dpt_plan(c, h, S, H, W, ray, dumping), "head workspace")) != GS_OK)
+            return gs_error_prefix(st, "%s", what);
+        lc.ws = &own;
     }
-    return GS_OK;
+    run r = {&lc, lc.ws, 0, 0, h, H, W};
+    for (int s0 = 0; s0 < S && st == GS_OK; s0 += chunk) {
+        const int n = s0 + chunk <= S ? chunk : S - s0;
+        st = forward_chunk(&r, feats, s0, n, images, ray, out, d);
+    }
+    gs_arena_destroy(&own);
+    return st == GS_OK ? st : gs_error_prefix(st, "%s", what);
 }

@@ -14,6 +14,9 @@
  * processed one at a time, so the F-channel maps at 8ph x 8pw (64 MB per
  * view for F = 256 at 504x378) do not multiply by S; with a dump hook the
  * whole batch runs as one chunk so that every dumped tensor is [S, ...].
+ * Every computation is an op of gs/ops/ops.h on the context's backend; the
+ * buffers of a chunk come from the context's workspace (gs_dpt_plan bytes;
+ * an arena of that size is made when the context has none).
  *
  * A head keeps a cache of the UV embeddings of the last image size, so a
  * head object must not run two forwards at the same time. */
@@ -22,6 +25,7 @@
 
 #include "backbone/da3_config.h"
 #include "gs/core/runtime.h"
+#include "gs/ops/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,7 +41,7 @@ typedef struct {
     int sky;               /* MONO only: sky_output_conv2 is present */
 } gs_dpt_params;
 
-typedef struct { const float *w, *b; } gs_dpt_conv;   /* weight + bias (b may be NULL) */
+typedef struct { gs_wt w; const float *b; } gs_dpt_conv;   /* weight view + bias (b may be NULL) */
 
 typedef struct {
     int has_rcu1;          /* refinenet4 has no resConfUnit1 */
@@ -107,8 +111,11 @@ typedef struct {
  * feature, view and token). Activations follow the reference: exp may
  * overflow to +inf for logits above ~88, as in torch. Dumps head.* (DUAL,
  * MONO) or gs.* (GS) tensors at the names of tests/golden/da3/README.md. */
-gs_status gs_dpt_forward(gs_dpt_head *h, const float *const feats[4], int S, int H, int W, const float *images,
-                         const gs_dpt_outputs *out, const gs_dump *d);
+gs_status gs_dpt_forward(const gs_ctx *c, gs_dpt_head *h, const float *const feats[4], int S, int H, int W,
+                         const float *images, const gs_dpt_outputs *out, const gs_dump *d);
+/* Workspace bytes of gs_dpt_forward (views one at a time, or all S with a
+ * dump hook: dump != 0); ray != 0 when the DUAL ray chain runs. */
+size_t gs_dpt_plan(const gs_ctx *c, const gs_dpt_head *h, int S, int H, int W, int ray, int dump);
 
 #ifdef __cplusplus
 }

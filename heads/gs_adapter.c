@@ -46,56 +46,6 @@ void gs_gaussians_free(gs_gaussians *g) {
     memset(g, 0, sizeof *g);
 }
 
-/* Per-view constants. */
-typedef struct {
-    double Rc[9], tc[3];  /* camera-to-world (translation already pose-scaled) */
-    double Kinv[9];       /* inverse of the normalised intrinsics */
-    double mult;          /* scale multiplier 0.1 * sum(inv(Kn[:2,:2]) (1/W, 1/H)) */
-    gs_sh_rot sh;
-} view_consts;
-
-/* pytorch3d's matrix_to_quaternion (DA3 transform.mat_to_quat): xyzw, w >= 0. */
-static void mat_to_quat_xyzw(const double m[9], double out[4]) {
-    double m00 = m[0], m01 = m[1], m02 = m[2], m10 = m[3], m11 = m[4], m12 = m[5], m20 = m[6], m21 = m[7], m22 = m[8];
-    double qa[4] = {1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22};
-    for (int i = 0; i < 4; i++) qa[i] = qa[i] > 0 ? sqrt(qa[i]) : 0;
-    int b = 0; /* argmax, first on ties (torch.argmax) */
-    for (int i = 1; i < 4; i++)
-        if (qa[i] > qa[b]) b = i;
-    double c[4]; /* r, i, j, k */
-    switch (b) {
-    case 0: c[0] = qa[0] * qa[0]; c[1] = m21 - m12; c[2] = m02 - m20; c[3] = m10 - m01; break;
-    case 1: c[0] = m21 - m12; c[1] = qa[1] * qa[1]; c[2] = m10 + m01; c[3] = m02 + m20; break;
-    case 2: c[0] = m02 - m20; c[1] = m10 + m01; c[2] = qa[2] * qa[2]; c[3] = m12 + m21; break;
-    default: c[0] = m10 - m01; c[1] = m20 + m02; c[2] = m21 + m12; c[3] = qa[3] * qa[3]; break;
-    }
-    double den = 2 * (qa[b] > 0.1 ? qa[b] : 0.1);
-    double q[4] = {c[1] / den, c[2] / den, c[3] / den, c[0] / den};
-    double sgn = q[3] < 0 ? -1 : 1;
-    for (int i = 0; i < 4; i++) out[i] = sgn * q[i];
-}
-
-/* DA3 cam_quat_xyzw_to_world_quat_wxyz, quirk included: the normalised raw
- * (a0..a3) is reordered to (a3,a0,a1,a2) and handed to quat_to_mat, which
- * reads it as x,y,z,w. */
-static void world_rotation(const float *raw4, const double Rc[9], float out[4]) {
-    double a[4], nrm = 0;
-    for (int k = 0; k < 4; k++) nrm += (double)raw4[k] * raw4[k];
-    nrm = sqrt(nrm) + 1e-8;
-    for (int k = 0; k < 4; k++) a[k] = raw4[k] / nrm;
-    /* quat_to_mat reads (x, y, z, w) = (a3, a0, a1, a2); gs_quat_to_rotmat
-     * takes w, x, y, z and gives the identity for a zero vector */
-    const double wxyz[4] = {a[2], a[3], a[0], a[1]};
-    double Rcam[9];
-    gs_quat_to_rotmat(wxyz, Rcam);
-    double Rw[9], q[4];
-    for (int x = 0; x < 3; x++)
-        for (int y = 0; y < 3; y++)
-            Rw[x * 3 + y] = Rc[x * 3] * Rcam[y] + Rc[x * 3 + 1] * Rcam[3 + y] + Rc[x * 3 + 2] * Rcam[6 + y];
-    mat_to_quat_xyzw(Rw, q);
-    for (int x = 0; x < 4; x++) out[x] = (float)q[x];
-}
-
 static gs_status check_input(const gs_adapter_input *in, int64_t *n_out) {
     if (!in || !in->raw || !in->conf || !in->depth || !in->w2c || !in->K)
         return gs_error(GS_ERR_INVALID, "gaussian adapter: missing input array (raw, conf, depth, w2c and K are required)");
@@ -170,40 +120,48 @@ double gs_gaussian_pose_scale(const float *w2c, const float *gt_w2c, int views, 
     return s;
 }
 
-gs_status gs_gaussian_adapter(const gs_adapter_input *in, gs_gaussians *out) {
+/* The per-view constants of the adapter (a few numbers per camera, set up
+ * on the host): camera-to-world with the pose-scaled translation, the
+ * inverse of the normalised intrinsics, the scale multiplier and the SH
+ * rotation blocks. GS_ERR_INVALID when the intrinsics are singular. */
+static gs_status view_setup(const float *E, const float *K, double s, int H, int W, gs_gs_view *c) {
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) c->Rc[a * 3 + b] = E[b * 4 + a];
+    for (int a = 0; a < 3; a++) c->tc[a] = -s * (c->Rc[a * 3] * E[3] + c->Rc[a * 3 + 1] * E[7] + c->Rc[a * 3 + 2] * E[11]);
+    double Kn[9];
+    for (int k = 0; k < 9; k++) Kn[k] = K[k];
+    for (int k = 0; k < 3; k++) {
+        Kn[k] /= W;
+        Kn[3 + k] /= H;
+    }
+    double a = Kn[0], b = Kn[1], cc = Kn[3], d = Kn[4], det2 = a * d - b * cc;
+    if (!inv3(Kn, c->Kinv) || !(fabs(det2) > 0)) return GS_ERR_INVALID;
+    /* inv([[a,b],[c,d]]) (1/W, 1/H), summed over rows */
+    c->mult = 0.1 * ((d / W - b / H) + (-cc / W + a / H)) / det2;
+    gs_sh_rot rot;
+    gs_sh_rotation(c->Rc, GS_GS_SH_DEGREE, &rot);
+    memcpy(c->sh, rot.D, sizeof c->sh);
+    return GS_OK;
+}
+
+gs_status gs_gaussian_adapter(const gs_ctx *c, const gs_adapter_input *in, gs_gaussians *out) {
     if (!out) return gs_error(GS_ERR_INVALID, "gaussian adapter: NULL output");
     memset(out, 0, sizeof *out);
+    if (!c) return gs_error(GS_ERR_INVALID, "gaussian adapter: no op context");
     int64_t n = 0;
     gs_status st = check_input(in, &n);
     if (st) return st;
     const int S = in->views, H = in->height, W = in->width;
 
-    view_consts *vc = gs_malloc((size_t)S, sizeof *vc, "adapter view constants");
+    gs_gs_view *vc = gs_malloc((size_t)S, sizeof *vc, "adapter view constants");
     if (!vc) return GS_ERR_NOMEM;
     double s = gs_gaussian_pose_scale(in->w2c, in->gt_w2c, S, &out->pose_scale_raw);
     for (int v = 0; v < S; v++) {
-        const float *E = in->w2c + 12 * v, *K = in->K + 9 * v;
-        view_consts *c = &vc[v];
-        for (int a = 0; a < 3; a++)
-            for (int b = 0; b < 3; b++) c->Rc[a * 3 + b] = E[b * 4 + a];
-        for (int a = 0; a < 3; a++)
-            c->tc[a] = -s * (c->Rc[a * 3] * E[3] + c->Rc[a * 3 + 1] * E[7] + c->Rc[a * 3 + 2] * E[11]);
-        double Kn[9];
-        for (int k = 0; k < 9; k++) Kn[k] = K[k];
-        for (int k = 0; k < 3; k++) {
-            Kn[k] /= W;
-            Kn[3 + k] /= H;
-        }
-        double a = Kn[0], b = Kn[1], cc = Kn[3], d = Kn[4], det2 = a * d - b * cc;
-        if (!inv3(Kn, c->Kinv) || !(fabs(det2) > 0)) {
+        if ((st = view_setup(in->w2c + 12 * v, in->K + 9 * v, s, H, W, &vc[v])) != GS_OK) {
             free(vc);
-            return gs_error(GS_ERR_INVALID, "gaussian adapter: intrinsics of view %d are singular", v);
+            return gs_error(st, "gaussian adapter: intrinsics of view %d are singular", v);
         }
-        /* inv([[a,b],[c,d]]) (1/W, 1/H), summed over rows */
-        c->mult = 0.1 * ((d / W - b / H) + (-cc / W + a / H)) / det2;
-        gs_sh_rotation(c->Rc, GS_GS_SH_DEGREE, &c->sh);
     }
-
     out->views = S;
     out->height = H;
     out->width = W;
@@ -214,58 +172,15 @@ gs_status gs_gaussian_adapter(const gs_adapter_input *in, gs_gaussians *out) {
     out->rotations = gs_malloc((size_t)n, 4 * sizeof(float), "gaussian rotations");
     out->harmonics = gs_malloc((size_t)n, 27 * sizeof(float), "gaussian harmonics");
     out->opacities = gs_malloc((size_t)n, sizeof(float), "gaussian opacities");
-    if (!out->means || !out->scales || !out->rotations || !out->harmonics || !out->opacities) {
-        free(vc);
-        gs_gaussians_free(out);
-        return GS_ERR_NOMEM;
-    }
-    /* fp32 values of DA3's sh_mask buffer (0.1 * 0.25^degree) */
-    static const float mask[9] = {1.0f, 0.025f, 0.025f, 0.025f, 0.00625f, 0.00625f, 0.00625f, 0.00625f, 0.00625f};
-    const double smin = 1e-5, smax = 30.0;
-
-#pragma omp parallel for schedule(static)
-    for (int64_t row = 0; row < (int64_t)S * H; row++) {
-        int v = (int)(row / H), i = (int)(row % H);
-        const view_consts *c = &vc[v];
-        for (int j = 0; j < W; j++) {
-            int64_t g = row * W + j;
-            const float *r = in->raw + g * GS_GS_RAW_CHANNELS;
-            double d = ((double)in->depth[g] + r[36]) * s; /* depth along the unit ray */
-            double x = (j + 0.5) / W + r[0] * (1.0 / W);
-            double y = (i + 0.5) / H + r[1] * (1.0 / H);
-            double dir[3], dn = 0;
-            for (int a = 0; a < 3; a++) {
-                dir[a] = c->Kinv[a * 3] * x + c->Kinv[a * 3 + 1] * y + c->Kinv[a * 3 + 2];
-                dn += dir[a] * dir[a];
-            }
-            dn = sqrt(dn);
-            for (int a = 0; a < 3; a++) {
-                double dw = (c->Rc[a * 3] * dir[0] + c->Rc[a * 3 + 1] * dir[1] + c->Rc[a * 3 + 2] * dir[2]) / dn;
-                out->means[g * 3 + a] = (float)(c->tc[a] + dw * d);
-                double sig = 1 / (1 + exp(-(double)r[2 + a]));
-                out->scales[g * 3 + a] = (float)((smin + (smax - smin) * sig) * d * c->mult);
-            }
-            world_rotation(r + 5, c->Rc, out->rotations + g * 4);
-            float *h = out->harmonics + g * 27;
-            for (int col = 0; col < 3; col++) {
-                double f[9];
-                for (int k = 0; k < 9; k++) f[k] = (double)r[9 + col * 9 + k] * mask[k];
-                h[col * 9] = (float)f[0];
-                for (int l = 1; l <= GS_GS_SH_DEGREE; l++) {
-                    int m = 2 * l + 1, off = l * l;
-                    const double *D = c->sh.D + l * (4 * l * l - 1) / 3;
-                    for (int k = 0; k < m; k++) {
-                        double acc = 0;
-                        for (int q = 0; q < m; q++) acc += D[k * m + q] * f[off + q];
-                        h[col * 9 + off + k] = (float)acc;
-                    }
-                }
-            }
-            float p = in->conf[g];
-            out->opacities[g] = 0.5f * ((1.0f - (1.0f - p)) + p);
-        }
-    }
+    if (!out->means || !out->scales || !out->rotations || !out->harmonics || !out->opacities) st = GS_ERR_NOMEM;
+    if (st == GS_OK)
+        st = gs_gs_adapt(c, vc, S, H, W, in->raw, in->conf, in->depth, s, out->means, out->scales,
+                         out->rotations, out->harmonics, out->opacities);
     free(vc);
+    if (st != GS_OK) {
+        gs_gaussians_free(out);
+        return st;
+    }
     gs_dump_tensor(in->dump, "gs.means", out->means, 2, (long)n, 3L);
     gs_dump_tensor(in->dump, "gs.scales", out->scales, 2, (long)n, 3L);
     gs_dump_tensor(in->dump, "gs.rotations", out->rotations, 2, (long)n, 4L);

@@ -28,6 +28,7 @@
 #include "backbone/da3_config.h"
 #include "data/scene.h"
 #include "gs/core/runtime.h"
+#include "gs/ops/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,7 +67,7 @@ typedef struct {
  * w2c rotations orthonormal within 1e-3). out is allocated (free with
  * gs_gaussians_free); on error it is left empty. A zero rotation 4-vector
  * (DA3 would produce NaN) is taken as the camera-frame identity. */
-gs_status gs_gaussian_adapter(const gs_adapter_input *in, gs_gaussians *out);
+gs_status gs_gaussian_adapter(const gs_ctx *c, const gs_adapter_input *in, gs_gaussians *out);
 void gs_gaussians_free(gs_gaussians *g);
 
 /* The pose scale alone (w2c, gt_w2c: [views,3,4]); unclamped may be NULL. */

@@ -13,6 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gs/ops/ops.h"
+
+/* A CPU op context without a workspace (modules plan and make their own). */
+extern const gs_ctx g_test_cpu;
+/* A CPU op context whose workspace is exactly `bytes` (none for 0, or when
+ * that much cannot be had), so that an op taking more scratch than its
+ * workspace query declares fails its test. Valid until the next call. */
+gs_ctx gs_test_ctx(size_t bytes);
+
 typedef void (*gs_test_fn)(void);
 void gs_test_register(const char *name, const char *file, gs_test_fn fn);
 void gs_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -313,7 +313,7 @@ static double run_case(const char *case_file, double *ms_out) {
         gs_dump d = {compare_dump, &c};
         gs_vit_out o;
         const double t0 = gs_now();
-        st = gs_vit_forward(&vit, images, S, H, W, cam, strat, &d, &o);
+        st = gs_vit_forward(&g_test_cpu, &vit, images, S, H, W, cam, strat, &d, &o);
         if (ms_out && !net) *ms_out = (gs_now() - t0) * 1e3;
         CHECK_MSG(st == GS_OK, "%s: forward: %s", case_file, gs_last_error());
         if (st == GS_OK) {
@@ -401,7 +401,7 @@ TEST(da3_backbone_odd_alt_start_case) {
         c.ref = &ref, c.case_name = "odd_alt", c.prefix = "";
         gs_dump d = {compare_dump, &c};
         gs_vit_out o;
-        CHECK_OK(gs_vit_forward(&vit, images, S, H, W, NULL, GS_REF_SADDLE_BALANCED, &d, &o));
+        CHECK_OK(gs_vit_forward(&g_test_cpu, &vit, images, S, H, W, NULL, GS_REF_SADDLE_BALANCED, &d, &o));
         CHECK_MSG(!c.first_bad[0], "odd_alt: first divergence at %s: max abs %.3g, max rel %.3g", c.first_bad,
                   c.bad_abs, c.bad_rel);
         for (int i = 0; i < ref.n; i++)
@@ -452,10 +452,10 @@ TEST(da3_backbone_pos_embed_cache_follows_image_size) {
             img[i] = (float)((s >> 9) & 0xfff) / 2048.0f - 1.0f;
         }
         gs_vit_out o1, o2, o3, f;
-        CHECK_OK(gs_vit_forward(&a, img, 1, 28, 42, NULL, GS_REF_FIRST, NULL, &o1));
-        CHECK_OK(gs_vit_forward(&a, img, 1, 42, 28, NULL, GS_REF_FIRST, NULL, &o2)); /* transposed grid */
-        CHECK_OK(gs_vit_forward(&a, img, 1, 28, 42, NULL, GS_REF_FIRST, NULL, &o3));
-        CHECK_OK(gs_vit_forward(&b, img, 1, 42, 28, NULL, GS_REF_FIRST, NULL, &f));
+        CHECK_OK(gs_vit_forward(&g_test_cpu, &a, img, 1, 28, 42, NULL, GS_REF_FIRST, NULL, &o1));
+        CHECK_OK(gs_vit_forward(&g_test_cpu, &a, img, 1, 42, 28, NULL, GS_REF_FIRST, NULL, &o2)); /* transposed grid */
+        CHECK_OK(gs_vit_forward(&g_test_cpu, &a, img, 1, 28, 42, NULL, GS_REF_FIRST, NULL, &o3));
+        CHECK_OK(gs_vit_forward(&g_test_cpu, &b, img, 1, 42, 28, NULL, GS_REF_FIRST, NULL, &f));
         if (!gs_test_failed()) {
             CHECK_EQ_INT(o2.ph, 3);
             CHECK_EQ_INT(o2.pw, 2);
@@ -574,17 +574,17 @@ TEST(da3_backbone_rejects_bad_inputs) {
     float *img = calloc(3 * 28 * 28 * 2, sizeof *img);
     float cam[2 * 32] = {0};
     gs_vit_out o;
-    CHECK_ERR(gs_vit_forward(&vit, img, 1, 27, 28, NULL, GS_REF_FIRST, NULL, &o), "multiple of the 14-pixel patch");
-    CHECK_ERR(gs_vit_forward(&vit, img, 1, 0, 28, NULL, GS_REF_FIRST, NULL, &o), "image size");
-    CHECK_ERR(gs_vit_forward(&vit, img, 0, 28, 28, NULL, GS_REF_FIRST, NULL, &o), "views");
-    CHECK_ERR(gs_vit_forward(&vit, img, 1, 28, 28, NULL, (gs_ref_strategy)9, NULL, &o), "strategy");
-    CHECK_ERR(gs_vit_forward(&vm, img, 2, 28, 28, cam, GS_REF_FIRST, NULL, &o), "camera-token");
+    CHECK_ERR(gs_vit_forward(&g_test_cpu, &vit, img, 1, 27, 28, NULL, GS_REF_FIRST, NULL, &o), "multiple of the 14-pixel patch");
+    CHECK_ERR(gs_vit_forward(&g_test_cpu, &vit, img, 1, 0, 28, NULL, GS_REF_FIRST, NULL, &o), "image size");
+    CHECK_ERR(gs_vit_forward(&g_test_cpu, &vit, img, 0, 28, 28, NULL, GS_REF_FIRST, NULL, &o), "views");
+    CHECK_ERR(gs_vit_forward(&g_test_cpu, &vit, img, 1, 28, 28, NULL, (gs_ref_strategy)9, NULL, &o), "strategy");
+    CHECK_ERR(gs_vit_forward(&g_test_cpu, &vm, img, 2, 28, 28, cam, GS_REF_FIRST, NULL, &o), "camera-token");
     img[100] = NAN;
-    CHECK_ERR(gs_vit_forward(&vit, img, 1, 28, 28, NULL, GS_REF_FIRST, NULL, &o), "NaN");
+    CHECK_ERR(gs_vit_forward(&g_test_cpu, &vit, img, 1, 28, 28, NULL, GS_REF_FIRST, NULL, &o), "NaN");
     CHECK(o.feat[0] == NULL);
     img[100] = 0;
     cam[5] = INFINITY;
-    CHECK_ERR(gs_vit_forward(&vit, img, 2, 28, 28, cam, GS_REF_FIRST, NULL, &o), "camera tokens");
+    CHECK_ERR(gs_vit_forward(&g_test_cpu, &vit, img, 2, 28, 28, cam, GS_REF_FIRST, NULL, &o), "camera tokens");
     gs_vit_free(&vit), gs_vit_free(&vm);
     gs_weights_close(&w), gs_weights_close(&wm);
     free(img);

@@ -144,7 +144,7 @@ static void cam_dec_case(const char *cname) {
     pose_grab pg = {NULL, 0};
     gs_dump d = {grab_pose, &pg};
     if (tok && ge && gk) {
-        CHECK_OK(gs_cam_dec_forward(&dec, tok, c.S, c.H, c.W, e, k, &d));
+        CHECK_OK(gs_cam_dec_forward(&g_test_cpu, &dec, tok, c.S, c.H, c.W, e, k, &d));
         const double re = da3_rel_err(e, ge, (size_t)c.S * 12, NULL), rk = da3_rel_err(k, gk, (size_t)c.S * 9, NULL);
         CHECK_MSG(re <= 1e-5, "%s: cam.extrinsics relative error %g", cname, re);
         CHECK_MSG(rk <= 1e-5, "%s: cam.intrinsics relative error %g", cname, rk);
@@ -196,24 +196,24 @@ static void posed_case(const char *cname) {
         snprintf(prefix, sizeof prefix, "%scam_enc.", m.cfg.prefix);
         gs_cam_enc enc;
         CHECK_OK(gs_cam_enc_bind(&enc, &m.w, prefix, C, m.cfg.net.cam_enc_heads));
-        CHECK_OK(gs_cam_enc_forward(&enc, gn, K, S, c.H, c.W, tok, NULL));
+        CHECK_OK(gs_cam_enc_forward(&g_test_cpu, &enc, gn, K, S, c.H, c.W, tok, NULL));
         const double rt = da3_rel_err(tok, gt, (size_t)S * C, NULL);
         CHECK_MSG(rt <= 1e-5, "cam_enc.tokens relative error %g", rt);
         printf("    %-22s extrinsics_norm %.2e, cam_enc.tokens %.2e\n", cname, rn, rt);
         /* the tokens depend on all views (attention across S): dropping
          * view 2 changes the tokens of views 0 and 1 */
         float *tok2 = calloc((size_t)2 * C, 4);
-        CHECK_OK(gs_cam_enc_forward(&enc, gn, K, 2, c.H, c.W, tok2, NULL));
+        CHECK_OK(gs_cam_enc_forward(&g_test_cpu, &enc, gn, K, 2, c.H, c.W, tok2, NULL));
         CHECK(da3_rel_err(tok2, tok, (size_t)2 * C, NULL) > 1e-4);
         free(tok2);
         /* bad inputs */
         float badK[9 * 8];
         memcpy(badK, K, (size_t)S * 9 * 4);
         badK[0] = 0;
-        CHECK_ERR(gs_cam_enc_forward(&enc, gn, badK, S, c.H, c.W, tok, NULL), "focal lengths");
+        CHECK_ERR(gs_cam_enc_forward(&g_test_cpu, &enc, gn, badK, S, c.H, c.W, tok, NULL), "focal lengths");
         badK[0] = NAN;
-        CHECK_ERR(gs_cam_enc_forward(&enc, gn, badK, S, c.H, c.W, tok, NULL), "non-finite");
-        CHECK_ERR(gs_cam_enc_forward(&enc, gn, K, 0, c.H, c.W, tok, NULL), "bad arguments");
+        CHECK_ERR(gs_cam_enc_forward(&g_test_cpu, &enc, gn, badK, S, c.H, c.W, tok, NULL), "non-finite");
+        CHECK_ERR(gs_cam_enc_forward(&g_test_cpu, &enc, gn, K, 0, c.H, c.W, tok, NULL), "bad arguments");
         CHECK_ERR(gs_cam_enc_bind(&enc, &m.w, prefix, C, 5), "bad sizes");
     }
     free(ext), free(gn), free(K), free(gt), free(norm), free(tok);
@@ -467,7 +467,7 @@ TEST(da3_camera_missing_keys_and_bad_tokens) {
     CHECK_ERR(gs_cam_dec_bind(&dec, &w, "model.cam_dec.", 64), "missing key model.cam_dec.fc_qvec.bias");
     CHECK_ERR(gs_cam_enc_bind(&enc, &w, "model.cam_enc.", 32, 16), "missing key model.cam_enc.trunk.2.ls1.gamma");
     float tok[64] = {0}, e[12], K[9];
-    CHECK_ERR(gs_cam_dec_forward(&dec, tok, 1, 28, 28, e, K, NULL), "not bound");
+    CHECK_ERR(gs_cam_dec_forward(&g_test_cpu, &dec, tok, 1, 28, 28, e, K, NULL), "not bound");
     gs_weights_close(&w);
 
     /* wrong width: every cam_dec tensor is named with its shapes */
@@ -475,8 +475,8 @@ TEST(da3_camera_missing_keys_and_bad_tokens) {
     CHECK_ERR(gs_cam_dec_bind(&dec, &w, "model.cam_dec.", 48), "model.cam_dec.backbone.0.weight has shape [64, 64], expected [48, 48]");
     CHECK_OK(gs_cam_dec_bind(&dec, &w, "model.cam_dec.", 64));
     tok[3] = NAN;
-    CHECK_ERR(gs_cam_dec_forward(&dec, tok, 1, 28, 28, e, K, NULL), "non-finite camera token");
+    CHECK_ERR(gs_cam_dec_forward(&g_test_cpu, &dec, tok, 1, 28, 28, e, K, NULL), "non-finite camera token");
     tok[3] = 0;
-    CHECK_ERR(gs_cam_dec_forward(&dec, tok, 0, 28, 28, e, K, NULL), "bad arguments");
+    CHECK_ERR(gs_cam_dec_forward(&g_test_cpu, &dec, tok, 0, 28, 28, e, K, NULL), "bad arguments");
     gs_weights_close(&w);
 }

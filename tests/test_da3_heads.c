@@ -190,7 +190,7 @@ static gs_status run_head(gs_dpt_head *h, const da3_golden *c, run_bufs *b, int 
         if (want_ray) o.ray = b->ray, o.ray_conf = b->ray_conf;
     }
     const float *f[4] = {b->feat[0], b->feat[1], b->feat[2], b->feat[3]};
-    return gs_dpt_forward(h, f, c->S, c->H, c->W, b->images, &o, d);
+    return gs_dpt_forward(&g_test_cpu, h, f, c->S, c->H, c->W, b->images, &o, d);
 }
 
 /* Run the depth head (and the GS head) of one case; compare all dumps. */
@@ -339,7 +339,7 @@ TEST(da3_heads_missing_and_misshaped_keys_named) {
     /* an unbound head refuses to run */
     const float *f[4] = {NULL, NULL, NULL, NULL};
     gs_dpt_outputs o = {0};
-    CHECK_ERR(gs_dpt_forward(&h, f, 1, 28, 28, NULL, &o, NULL), "not bound");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &h, f, 1, 28, 28, NULL, &o, NULL), "not bound");
     gs_dpt_free(&h);
     gs_weights_close(&w);
 
@@ -407,22 +407,22 @@ TEST(da3_heads_bad_arguments_and_nan) {
     }
     const float *f[4] = {b.feat[0], b.feat[1], b.feat[2], b.feat[3]};
     gs_dpt_outputs o = {.depth = b.depth, .depth_conf = b.conf};
-    CHECK_ERR(gs_dpt_forward(&m.head, f, 0, c.H, c.W, NULL, &o, NULL), "bad view count");
-    CHECK_ERR(gs_dpt_forward(&m.head, f, c.S, c.H + 1, c.W, NULL, &o, NULL), "multiples of 14");
-    CHECK_ERR(gs_dpt_forward(&m.head, f, c.S, 0, c.W, NULL, &o, NULL), "multiples of 14");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f, 0, c.H, c.W, NULL, &o, NULL), "bad view count");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f, c.S, c.H + 1, c.W, NULL, &o, NULL), "multiples of 14");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f, c.S, 0, c.W, NULL, &o, NULL), "multiples of 14");
     gs_dpt_outputs half = {.depth = b.depth, .depth_conf = b.conf, .ray = b.ray};
-    CHECK_ERR(gs_dpt_forward(&m.head, f, c.S, c.H, c.W, NULL, &half, NULL), "ray and ray_conf");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f, c.S, c.H, c.W, NULL, &half, NULL), "ray and ray_conf");
     gs_dpt_outputs none = {0};
-    CHECK_ERR(gs_dpt_forward(&m.head, f, c.S, c.H, c.W, NULL, &none, NULL), "depth/depth_conf output missing");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f, c.S, c.H, c.W, NULL, &none, NULL), "depth/depth_conf output missing");
     const float *f3[4] = {b.feat[0], b.feat[1], NULL, b.feat[3]};
-    CHECK_ERR(gs_dpt_forward(&m.head, f3, c.S, c.H, c.W, NULL, &o, NULL), "missing features");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f3, c.S, c.H, c.W, NULL, &o, NULL), "missing features");
     /* a NaN in view 1, token 4 of feature 2 is named */
     const size_t P = (size_t)(c.H / 14) * (c.W / 14), D = 64;
     b.feat[2][(1 * P + 4) * D + 7] = NAN;
-    CHECK_ERR(gs_dpt_forward(&m.head, f, c.S, c.H, c.W, NULL, &o, NULL),
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f, c.S, c.H, c.W, NULL, &o, NULL),
               "backbone feature 2 has a non-finite value (view 1, token 4)");
     b.feat[2][(1 * P + 4) * D + 7] = INFINITY;
-    CHECK_ERR(gs_dpt_forward(&m.head, f, c.S, c.H, c.W, NULL, &o, NULL), "non-finite");
+    CHECK_ERR(gs_dpt_forward(&g_test_cpu, &m.head, f, c.S, c.H, c.W, NULL, &o, NULL), "non-finite");
     /* impossible parameters */
     gs_dpt_head h;
     gs_dpt_params p = {GS_DPT_DUAL, 64, 16, {8, 16, 32, 30}, 0};

@@ -104,7 +104,7 @@ static int run_golden_cases(int want_posed) {
         CHECK_MSG(in.conf && in.w2c && in.K, "%s: missing gs.conf / %s / %s", path, ext, intr);
         gs_gaussians g;
         if (in.raw && in.conf && in.w2c && in.K && (!posed || gt)) {
-            CHECK_OK(gs_gaussian_adapter(&in, &g));
+            CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &g));
             int64_t s3[2] = {G, 3}, s4[2] = {G, 4}, s39[3] = {G, 3, 9};
             struct { const char *name; const float *ours; int nd; const int64_t *sh; int64_t n; } cmp[5] = {
                 {"gs.means", g.means, 2, s3, G * 3},        {"gs.scales", g.scales, 2, s3, G * 3},
@@ -197,7 +197,7 @@ TEST(gs_adapter_rotation_quirk_identity_pose) {
     for (int g = 0; g < 4; g++) memcpy(t.raw + g * 37 + 5, raws[g], sizeof raws[g]);
     gs_adapter_input in = toy_input(&t);
     gs_gaussians G;
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     for (int g = 0; g < 4; g++) {
         const float *a = raws[g];
         double n = sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2] + a[3] * a[3]);
@@ -229,7 +229,7 @@ TEST(gs_adapter_rotation_quirk_rotated_pose) {
     for (int g = 0; g < 6; g++) memcpy(t.raw + g * 37 + 5, raws[g % 3], sizeof raws[0]);
     gs_adapter_input in = toy_input(&t);
     gs_gaussians G;
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     double worst = 0;
     for (int g = 0; g < 6; g++) {
         /* the float pose round-trips through w2c; use the float-exact c2w */
@@ -275,7 +275,7 @@ TEST(gs_adapter_gaussians_land_on_their_pixels) {
     for (int64_t g = 0; g < 3 * 5 * 7; g++) t.depth[g] = 1.5f + 0.01f * (float)g;
     gs_adapter_input in = toy_input(&t);
     gs_gaussians G;
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     CHECK_NEAR(G.pose_scale, 1, 0);
     double worst_px = 0, worst_d = 0;
     for (int v = 0; v < 3; v++)
@@ -296,7 +296,7 @@ TEST(gs_adapter_gaussians_land_on_their_pixels) {
     int64_t g = 2 * 7 + 3;
     t.raw[g * 37 + 0] = 1, t.raw[g * 37 + 1] = -0.5f, t.raw[g * 37 + 36] = 0.25f;
     gs_gaussians G2;
-    CHECK_OK(gs_gaussian_adapter(&in, &G2));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G2));
     double X[3] = {G2.means[3 * g], G2.means[3 * g + 1], G2.means[3 * g + 2]}, uv[2], z;
     CHECK(gs_camera_project(&cams[0], X, uv, &z));
     CHECK_NEAR(uv[0], 4.5, 1e-4);
@@ -320,7 +320,7 @@ TEST(gs_adapter_scales_sh_opacity_formulas) {
     for (int g = 0; g < 6; g++) t.conf[g] = ps[g];
     gs_adapter_input in = toy_input(&t);
     gs_gaussians G;
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     for (int g = 0; g < 6; g++) CHECK_EQ_INT(G.opacities[g] == want_op[g], 1);
     double mult = 0.1 * (1.0 / 10 + 1.0 / 12), d = 2;
     CHECK_NEAR(G.scales[0], (1e-5 + (30 - 1e-5) * 0.5) * d * mult, 1e-6);
@@ -363,9 +363,9 @@ TEST(gs_adapter_pose_scale_from_gt_cameras) {
     }
     gs_adapter_input in = toy_input(&t);
     gs_gaussians G0, G;
-    CHECK_OK(gs_gaussian_adapter(&in, &G0));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G0));
     in.gt_w2c = gt;
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     CHECK_NEAR(G.pose_scale, 2, 1e-6);
     /* c2w translation and depth are both scaled: means scale about the origin,
      * scales double */
@@ -376,17 +376,17 @@ TEST(gs_adapter_pose_scale_from_gt_cameras) {
         }
     gs_gaussians_free(&G);
     in.gt_w2c = far_; /* scale 10 clamps to 3 */
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     CHECK_NEAR(G.pose_scale, 3, 0);
     gs_gaussians_free(&G);
     in.gt_w2c = t.w2c; /* identical to the prediction: no alignment */
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     CHECK_NEAR(G.pose_scale, 1, 0);
     gs_gaussians_free(&G);
     /* one view: Umeyama is undefined, DA3 falls back to 1 */
     in.views = 1;
     in.gt_w2c = gt + 12;
-    CHECK_OK(gs_gaussian_adapter(&in, &G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G));
     CHECK_NEAR(G.pose_scale, 1, 0);
     gs_gaussians_free(&G);
     gs_gaussians_free(&G0);
@@ -400,30 +400,30 @@ TEST(gs_adapter_rejects_bad_input) {
     gs_gaussians G;
     gs_adapter_input b = in;
     b.raw = NULL;
-    CHECK_ERR(gs_gaussian_adapter(&b, &G), "missing input");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &b, &G), "missing input");
     b = in;
     b.views = 0;
-    CHECK_ERR(gs_gaussian_adapter(&b, &G), "bad size");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &b, &G), "bad size");
     b = in;
     b.width = 1 << 20;
-    CHECK_ERR(gs_gaussian_adapter(&b, &G), "bad size");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &b, &G), "bad size");
     t.raw[37 + 20] = NAN;
-    CHECK_ERR(gs_gaussian_adapter(&in, &G), "Gaussian 1 channel 20");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &in, &G), "Gaussian 1 channel 20");
     t.raw[37 + 20] = 0;
     t.conf[3] = 1.5f;
-    CHECK_ERR(gs_gaussian_adapter(&in, &G), "conf[3]");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &in, &G), "conf[3]");
     t.conf[3] = 0.5f;
     t.depth[5] = INFINITY;
-    CHECK_ERR(gs_gaussian_adapter(&in, &G), "depth");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &in, &G), "depth");
     t.depth[5] = 1;
     t.K[9 + 0] = 0; /* fx = 0 in view 1 */
-    CHECK_ERR(gs_gaussian_adapter(&in, &G), "view 1 are singular");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &in, &G), "view 1 are singular");
     t.K[9 + 0] = 10;
     t.w2c[12 + 1] = 0.5f; /* not a rotation */
-    CHECK_ERR(gs_gaussian_adapter(&in, &G), "not orthonormal");
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &in, &G), "not orthonormal");
     t.w2c[12 + 1] = 0;
-    CHECK_ERR(gs_gaussian_adapter(&in, NULL), "NULL");
-    CHECK_OK(gs_gaussian_adapter(&in, &G)); /* restored input is fine */
+    CHECK_ERR(gs_gaussian_adapter(&g_test_cpu, &in, NULL), "NULL");
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, &G)); /* restored input is fine */
     gs_gaussians_free(&G);
     toy_free(&t);
 }
@@ -464,7 +464,7 @@ TEST(gs_quantile_matches_torch) {
 static void export_toy(gs_gaussians *G, toy *t, int S, int H, int W) {
     toy_make(t, S, H, W);
     gs_adapter_input in = toy_input(t);
-    CHECK_OK(gs_gaussian_adapter(&in, G));
+    CHECK_OK(gs_gaussian_adapter(&g_test_cpu, &in, G));
     for (int64_t g = 0; g < G->n; g++) G->means[3 * g] = (float)g;
 }
 

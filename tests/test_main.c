@@ -9,6 +9,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+const gs_ctx g_test_cpu = {GS_DEVICE_CPU, NULL, NULL};
+
+static gs_arena g_test_ws;
+static void free_test_ws(void) { gs_arena_destroy(&g_test_ws); }
+
+gs_ctx gs_test_ctx(size_t bytes) {
+    static int registered;
+    if (!registered) registered = !atexit(free_test_ws);
+    gs_arena_destroy(&g_test_ws);
+    gs_ctx c = gs_ctx_cpu(NULL);
+    if (bytes && gs_arena_create(&g_test_ws, GS_DEVICE_CPU, bytes, "test workspace") == GS_OK) c.ws = &g_test_ws;
+    else gs_clear_error();
+    return c;
+}
+
 typedef struct { const char *name, *file; gs_test_fn fn; } entry;
 static entry *g_tests;
 static int g_n, g_cap;

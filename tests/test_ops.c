@@ -3,6 +3,7 @@
  * the banded im2col path, both ways of splitting the product over threads,
  * max-pool floor/ceil modes, concat, bad shapes. */
 #include "tests/test.h"
+#include "tests/test_ops_calls.h"
 #include "gs/ops/ops.h"
 
 #include <stdlib.h>
@@ -63,27 +64,27 @@ TEST(ops_conv2d_hand_computed) {
     for (int i = 0; i < 9; i++) x[i] = (float)(i + 1); /* 3x3: 1..9 */
     float y[4];
     /* 2x2 kernel [[1,2],[3,4]], no padding, bias 0.5 */
-    const gs_conv2d_params p1 = {1, 1, 2, 2, 1, 1, 0, 0};
+    const gs_conv2d_params p1 = {1, 1, 2, 2, 1, 1, 0, 0, 0};
     const float k1[4] = {1, 2, 3, 4}, b1 = 0.5f;
-    CHECK_OK(gs_conv2d_cpu(&p1, x, 1, 3, 3, k1, &b1, y, 0));
+    CHECK_OK(t_conv2d(&p1, x, 1, 3, 3, k1, &b1, y, 0));
     CHECK_NEAR(y[0], 37.5, 0);
     CHECK_NEAR(y[1], 47.5, 0);
     CHECK_NEAR(y[2], 67.5, 0);
     CHECK_NEAR(y[3], 77.5, 0);
     /* 3x3 box, padding 1, stride 2: windows centred on the corners */
-    const gs_conv2d_params p2 = {1, 1, 3, 3, 2, 2, 1, 1};
+    const gs_conv2d_params p2 = {1, 1, 3, 3, 2, 2, 1, 1, 0};
     float k2[9];
     for (int i = 0; i < 9; i++) k2[i] = 1.0f;
-    CHECK_OK(gs_conv2d_cpu(&p2, x, 1, 3, 3, k2, NULL, y, 0));
+    CHECK_OK(t_conv2d(&p2, x, 1, 3, 3, k2, NULL, y, 0));
     CHECK_NEAR(y[0], 12, 0);
     CHECK_NEAR(y[1], 16, 0);
     CHECK_NEAR(y[2], 24, 0);
     CHECK_NEAR(y[3], 28, 0);
     /* 1x3 kernel along a 1x5 row, stride 2, padding 1 on the width only */
-    const gs_conv2d_params p3 = {1, 1, 1, 3, 1, 2, 0, 1};
+    const gs_conv2d_params p3 = {1, 1, 1, 3, 1, 2, 0, 1, 0};
     const float row[5] = {1, 2, 3, 4, 5}, k3[3] = {1, 1, 1};
     CHECK_EQ_INT(gs_conv2d_out_size(5, 3, 2, 1), 3);
-    CHECK_OK(gs_conv2d_cpu(&p3, row, 1, 1, 5, k3, NULL, y, 0));
+    CHECK_OK(t_conv2d(&p3, row, 1, 1, 5, k3, NULL, y, 0));
     CHECK_NEAR(y[0], 3, 0);
     CHECK_NEAR(y[1], 9, 0);
     CHECK_NEAR(y[2], 9, 0);
@@ -95,16 +96,16 @@ TEST(ops_conv2d_pointwise_channels_batch_relu) {
     const float x[16] = {1, 2, 3, 4, 10, 20, 30, 40, /* image 0: a, b */
                          -1, -2, -3, -4, 1, 1, 1, 1};  /* image 1 */
     const float w[4] = {1, 1, 2, -1}, b[2] = {0, 1};
-    const gs_conv2d_params p = {2, 2, 1, 1, 1, 1, 0, 0};
+    const gs_conv2d_params p = {2, 2, 1, 1, 1, 1, 0, 0, 0};
     float y[16];
-    CHECK_OK(gs_conv2d_cpu(&p, x, 2, 2, 2, w, b, y, 1));
+    CHECK_OK(t_conv2d(&p, x, 2, 2, 2, w, b, y, 1));
     const float want[16] = {11, 22, 33, 44, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 8; i++) CHECK_NEAR(y[i], want[i], 0);
     for (int i = 8; i < 12; i++) CHECK_NEAR(y[i], 0, 0); /* -1+1 ... all <= 0 */
     CHECK_NEAR(y[8], 0, 0);
     /* image 1, out1 = 2a - b + 1 = -2, -4, -6, -8 -> 0 after relu */
     for (int i = 12; i < 16; i++) CHECK_NEAR(y[i], 0, 0);
-    CHECK_OK(gs_conv2d_cpu(&p, x, 2, 2, 2, w, b, y, 0));
+    CHECK_OK(t_conv2d(&p, x, 2, 2, 2, w, b, y, 0));
     CHECK_NEAR(y[4], 2 * 1 - 10 + 1, 0);
     CHECK_NEAR(y[8], -1 + 1, 0);
     CHECK_NEAR(y[12], -2 - 1 + 1, 0);
@@ -116,14 +117,14 @@ TEST(ops_conv2d_matches_direct_reference) {
      * 5x5 pad 2, 3x3 pad 1 with odd sizes, a 1x1 with stride 2 (not
      * pointwise), and a wide image whose im2col needs several bands */
     const struct { gs_conv2d_params p; int n, h, w; } cfg[] = {
-        {{3, 5, 11, 11, 4, 4, 2, 2}, 1, 45, 67},
-        {{4, 6, 5, 5, 1, 1, 2, 2}, 2, 9, 13},
-        {{3, 2, 3, 3, 1, 1, 1, 1}, 1, 7, 5},
-        {{2, 3, 1, 1, 2, 2, 0, 0}, 1, 7, 8},
-        {{2, 3, 3, 2, 2, 1, 0, 1}, 1, 6, 9},
-        {{3, 2, 3, 3, 1, 1, 1, 1}, 1, 300, 2100},
-        {{256, 96, 3, 3, 1, 1, 1, 1}, 1, 4, 6},   /* narrow output, many channels: split along M */
-        {{64, 96, 1, 1, 1, 1, 0, 0}, 2, 40, 50},  /* pointwise, split along N */
+        {{3, 5, 11, 11, 4, 4, 2, 2, 0}, 1, 45, 67},
+        {{4, 6, 5, 5, 1, 1, 2, 2, 0}, 2, 9, 13},
+        {{3, 2, 3, 3, 1, 1, 1, 1, 0}, 1, 7, 5},
+        {{2, 3, 1, 1, 2, 2, 0, 0, 0}, 1, 7, 8},
+        {{2, 3, 3, 2, 2, 1, 0, 1, 0}, 1, 6, 9},
+        {{3, 2, 3, 3, 1, 1, 1, 1, 0}, 1, 300, 2100},
+        {{256, 96, 3, 3, 1, 1, 1, 1, 0}, 1, 4, 6},   /* narrow output, many channels: split along M */
+        {{64, 96, 1, 1, 1, 1, 0, 0, 0}, 2, 40, 50},  /* pointwise, split along N */
     };
     unsigned seed = 12345;
     for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++) {
@@ -139,7 +140,7 @@ TEST(ops_conv2d_matches_direct_reference) {
         for (size_t i = 0; i < nw; i++) wt[i] = frand(&seed);
         for (int i = 0; i < p->c_out; i++) b[i] = frand(&seed);
         const int relu = (int)(t & 1);
-        CHECK_OK(gs_conv2d_cpu(p, x, n, h, w, wt, b, y, relu));
+        CHECK_OK(t_conv2d(p, x, n, h, w, wt, b, y, relu));
         conv_ref(p, x, n, h, w, wt, b, relu, r);
         double maxd = 0;
         for (size_t i = 0; i < ny; i++) maxd = fmax(maxd, fabs((double)y[i] - r[i]));
@@ -153,39 +154,39 @@ TEST(ops_conv2d_matches_direct_reference) {
 
 TEST(ops_conv2d_rejects_bad_shapes) {
     float x[4] = {0}, w[9] = {0}, y[4];
-    const gs_conv2d_params p = {1, 1, 3, 3, 1, 1, 0, 0};
-    CHECK_ERR(gs_conv2d_cpu(&p, x, 1, 2, 2, w, NULL, y, 0), "too small");
-    const gs_conv2d_params q = {1, 1, 3, 3, 0, 1, 1, 1};
-    CHECK_ERR(gs_conv2d_cpu(&q, x, 1, 2, 2, w, NULL, y, 0), "stride 1,0");
-    const gs_conv2d_params z = {0, 1, 1, 1, 1, 1, 0, 0};
-    CHECK_ERR(gs_conv2d_cpu(&z, x, 1, 2, 2, w, NULL, y, 0), "c_in 0");
-    CHECK_ERR(gs_conv2d_cpu(&p, x, 0, 4, 4, w, NULL, y, 0), "n 0");
+    const gs_conv2d_params p = {1, 1, 3, 3, 1, 1, 0, 0, 0};
+    CHECK_ERR(t_conv2d(&p, x, 1, 2, 2, w, NULL, y, 0), "too small");
+    const gs_conv2d_params q = {1, 1, 3, 3, 0, 1, 1, 1, 0};
+    CHECK_ERR(t_conv2d(&q, x, 1, 2, 2, w, NULL, y, 0), "stride 1,0");
+    const gs_conv2d_params z = {0, 1, 1, 1, 1, 1, 0, 0, 0};
+    CHECK_ERR(t_conv2d(&z, x, 1, 2, 2, w, NULL, y, 0), "c_in 0");
+    CHECK_ERR(t_conv2d(&p, x, 0, 4, 4, w, NULL, y, 0), "n 0");
 }
 
 TEST(ops_maxpool_floor_ceil_padding) {
     float x[36], y[9];
     for (int i = 0; i < 36; i++) x[i] = (float)i; /* 6x6: 0..35, the max of a window is its bottom-right */
-    CHECK_OK(gs_maxpool2d_cpu(x, 1, 1, 6, 6, 3, 2, 0, 0, y));
+    CHECK_OK(gs_maxpool2d(&g_test_cpu, x, 1, 1, 6, 6, 3, 2, 0, 0, y));
     const float floor_want[4] = {14, 16, 26, 28};
     for (int i = 0; i < 4; i++) CHECK_NEAR(y[i], floor_want[i], 0);
     /* ceil mode adds a partial last window (columns/rows 4..5) on each axis */
-    CHECK_OK(gs_maxpool2d_cpu(x, 1, 1, 6, 6, 3, 2, 0, 1, y));
+    CHECK_OK(gs_maxpool2d(&g_test_cpu, x, 1, 1, 6, 6, 3, 2, 0, 1, y));
     const float ceil_want[9] = {14, 16, 17, 26, 28, 29, 32, 34, 35};
     for (int i = 0; i < 9; i++) CHECK_NEAR(y[i], ceil_want[i], 0);
     /* 5 = 2*2 + 3 fits exactly: ceil mode adds nothing */
-    CHECK_OK(gs_maxpool2d_cpu(x, 1, 1, 5, 5, 3, 2, 0, 1, y));
+    CHECK_OK(gs_maxpool2d(&g_test_cpu, x, 1, 1, 5, 5, 3, 2, 0, 1, y));
     CHECK_NEAR(y[0], 12, 0);
     CHECK_NEAR(y[3], 24, 0);
     /* padding never wins, even over negative values */
     float neg[9];
     for (int i = 0; i < 9; i++) neg[i] = -(float)(i + 1); /* -1..-9 */
-    CHECK_OK(gs_maxpool2d_cpu(neg, 1, 1, 3, 3, 3, 1, 1, 0, y));
+    CHECK_OK(gs_maxpool2d(&g_test_cpu, neg, 1, 1, 3, 3, 3, 1, 1, 0, y));
     const float pad_want[9] = {-1, -1, -2, -1, -1, -2, -4, -4, -5};
     for (int i = 0; i < 9; i++) CHECK_NEAR(y[i], pad_want[i], 0);
     /* 2x2 stride 2 (VGG), two channels and two images: each plane separately */
     float x4[32], y4[8];
     for (int i = 0; i < 32; i++) x4[i] = (float)((i * 7) % 16);
-    CHECK_OK(gs_maxpool2d_cpu(x4, 2, 2, 2, 4, 2, 2, 0, 0, y4));
+    CHECK_OK(gs_maxpool2d(&g_test_cpu, x4, 2, 2, 2, 4, 2, 2, 0, 0, y4));
     for (int pl = 0; pl < 4; pl++)
         for (int j = 0; j < 2; j++) {
             const float *q = x4 + pl * 8;
@@ -194,11 +195,11 @@ TEST(ops_maxpool_floor_ceil_padding) {
         }
     /* NaN propagates as in torch */
     x[6] = NAN;
-    CHECK_OK(gs_maxpool2d_cpu(x, 1, 1, 5, 5, 3, 2, 0, 0, y));
+    CHECK_OK(gs_maxpool2d(&g_test_cpu, x, 1, 1, 5, 5, 3, 2, 0, 0, y));
     CHECK(isnan(y[0]));
     CHECK_NEAR(y[3], 24, 0);
-    CHECK_ERR(gs_maxpool2d_cpu(x, 1, 1, 2, 2, 3, 2, 0, 0, y), "too small");
-    CHECK_ERR(gs_maxpool2d_cpu(x, 1, 1, 5, 5, 3, 2, 2, 0, y), "padding 2");
+    CHECK_ERR(gs_maxpool2d(&g_test_cpu, x, 1, 1, 2, 2, 3, 2, 0, 0, y), "too small");
+    CHECK_ERR(gs_maxpool2d(&g_test_cpu, x, 1, 1, 5, 5, 3, 2, 2, 0, y), "padding 2");
 }
 
 TEST(ops_concat_bias_relu) {
@@ -207,16 +208,16 @@ TEST(ops_concat_bias_relu) {
     const float *srcs[2] = {a, b};
     const int chans[2] = {1, 2};
     float y[12];
-    gs_concat_channels_cpu(srcs, chans, 2, 2, 2, y);
+    gs_concat_channels(&g_test_cpu, srcs, chans, 2, 2, 2, y);
     const float want[12] = {1, 2, 10, 11, 12, 13, 3, 4, 20, 21, 22, 23};
     for (int i = 0; i < 12; i++) CHECK_NEAR(y[i], want[i], 0);
     const float bias[3] = {-100, 0.5f, -12.5f};
-    gs_bias_add_cpu(y, 2, 3, 2, bias);
+    gs_bias_add(&g_test_cpu, y, 2, 3, 2, bias);
     CHECK_NEAR(y[0], -99, 0);
     CHECK_NEAR(y[3], 11.5, 0);
     CHECK_NEAR(y[11], 10.5, 0);
     CHECK_NEAR(y[10], 9.5, 0);
-    gs_relu_cpu(y, 12);
+    gs_unary(&g_test_cpu, GS_UNARY_RELU, y, y, 12);
     CHECK_NEAR(y[0], 0, 0);
     CHECK_NEAR(y[6], 0, 0);
     CHECK_NEAR(y[4], 0, 0); /* 12 - 12.5 */

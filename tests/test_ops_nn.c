@@ -4,8 +4,9 @@
  * and against torch itself for RoPE and bicubic
  * (tests/golden/ops/ops_goldens.safetensors, made by tools/make_ops_goldens.py). */
 #include "tests/test.h"
+#include "tests/test_ops_calls.h"
 #include "data/safetensors.h"
-#include "gs/ops/ops.h"
+#include "gs/ops/cpu.h"
 
 #include <stdlib.h>
 
@@ -42,7 +43,7 @@ static void linear_case(size_t rows, int in, int out, int bias, unsigned seed) {
             for (int k = 0; k < in; k++) acc += (double)x[i * in + k] * w[(size_t)o * in + k];
             r[i * out + o] = (float)acc;
         }
-    CHECK_OK(gs_linear_cpu(x, rows, in, w, bias ? b : NULL, out, y));
+    CHECK_OK(t_linear(x, rows, in, w, bias ? b : NULL, out, y));
     double e = rel_err(y, r, rows * out);
     CHECK_MSG(e < 1e-5, "linear %zux%d->%d bias %d: rel err %g", rows, in, out, bias, e);
     free(x), free(w), free(b), free(y), free(r);
@@ -57,9 +58,9 @@ TEST(ops_nn_linear_matches_double_reference) {
     linear_case(257, 33, 17, 0, 4);    /* no bias, odd sizes */
     linear_case(5, 1, 1, 1, 5);
     float x = 1, w = 1, y;
-    CHECK_ERR(gs_linear_cpu(&x, 1, 0, &w, NULL, 1, &y), "linear");
-    CHECK_ERR(gs_linear_cpu(NULL, 1, 1, &w, NULL, 1, &y), "linear");
-    CHECK_OK(gs_linear_cpu(NULL, 0, 1, &w, NULL, 1, NULL)); /* zero rows: nothing to do */
+    CHECK_ERR(t_linear(&x, 1, 0, &w, NULL, 1, &y), "linear");
+    CHECK_ERR(t_linear(NULL, 1, 1, &w, NULL, 1, &y), "linear");
+    CHECK_OK(t_linear(NULL, 0, 1, &w, NULL, 1, NULL)); /* zero rows: nothing to do */
     gs_set_num_threads(threads);
 }
 
@@ -95,7 +96,7 @@ static void attn_case(int heads, int n, int hd, float qmul, unsigned seed) {
     float *o = malloc(sz * sizeof *o), *r = malloc(sz * sizeof *r);
     const float scale = 1.0f / sqrtf((float)hd);
     attn_ref(q, k, v, heads, n, hd, scale, r);
-    CHECK_OK(gs_attention_cpu(q, k, v, heads, n, hd, scale, o));
+    CHECK_OK(t_attention(q, k, v, heads, n, hd, scale, o));
     int finite = 1;
     for (size_t i = 0; i < sz; i++) finite &= isfinite(o[i]) != 0;
     CHECK_MSG(finite, "attention %dx%dx%d: non-finite output", heads, n, hd);
@@ -130,12 +131,12 @@ TEST(ops_nn_attention_matches_double_reference) {
     /* a NaN score poisons its row only, as in torch */
     float q[2 * 4] = {1, 0, 0, 0, NAN, 0, 0, 0}, k[2 * 4] = {1, 1, 0, 0, 0, 1, 0, 0}, v[2 * 4] = {1, 2, 3, 4, 5, 6, 7, 8};
     float out[2 * 4];
-    CHECK_OK(gs_attention_cpu(q, k, v, 1, 2, 4, 0.5f, out));
+    CHECK_OK(t_attention(q, k, v, 1, 2, 4, 0.5f, out));
     CHECK(isfinite(out[0]) && isnan(out[4]));
     CHECK_NEAR(out[0], (1 * exp(0.5) + 5 * 1) / (exp(0.5) + 1), 1e-6);
     float z = 0, o;
-    CHECK_ERR(gs_attention_cpu(&z, &z, &z, 0, 1, 1, 1.0f, &o), "attention");
-    CHECK_ERR(gs_attention_cpu(&z, &z, &z, 1, 1, 1, NAN, &o), "attention");
+    CHECK_ERR(t_attention(&z, &z, &z, 0, 1, 1, 1.0f, &o), "attention");
+    CHECK_ERR(t_attention(&z, &z, &z, 1, 1, 1, NAN, &o), "attention");
 }
 
 /* RoPE straight from the definition in ops.h, in double */
@@ -163,7 +164,7 @@ TEST(ops_nn_rope_matches_definition) {
     size_t sz = (size_t)heads * n * hd;
     float *x = rand_buf(sz, 21), *r = malloc(sz * sizeof *r);
     memcpy(r, x, sz * sizeof *r);
-    gs_rope2d_cpu(x, heads, n, hd, py, px, 100.0f);
+    t_rope2d(x, heads, n, hd, py, px, 100.0f);
     rope_ref(r, heads, n, hd, py, px, 100.0);
     CHECK(rel_err(x, r, sz) < 1e-6);
     /* position 0 is the identity: token 0 unchanged */
@@ -172,14 +173,14 @@ TEST(ops_nn_rope_matches_definition) {
         for (int c = 0; c < hd; c++) CHECK_NEAR(x[(size_t)h * n * hd + c], x0[(size_t)h * n * hd + c], 0);
     /* the y half moves with pos_y only: swap the roles and the halves differ */
     float *a = rand_buf(sz, 22), *b = rand_buf(sz, 22);
-    gs_rope2d_cpu(a, heads, n, hd, py, px, 100.0f);
-    gs_rope2d_cpu(b, heads, n, hd, px, py, 100.0f);
+    t_rope2d(a, heads, n, hd, py, px, 100.0f);
+    t_rope2d(b, heads, n, hd, px, py, 100.0f);
     CHECK(fabsf(a[(size_t)7 * hd + 1] - b[(size_t)7 * hd + 1]) > 1e-4f); /* token 7: y=2, x=1 */
-    /* a negative position takes the table-free path: same definition */
+    /* a negative position: the table starts at the smallest one */
     py[4] = -3;
     memcpy(a, x0, sz * sizeof *a);
     memcpy(b, x0, sz * sizeof *b);
-    gs_rope2d_cpu(a, heads, n, hd, py, px, 100.0f);
+    t_rope2d(a, heads, n, hd, py, px, 100.0f);
     rope_ref(b, heads, n, hd, py, px, 100.0);
     CHECK(rel_err(a, b, sz) < 1e-6);
     free(x), free(r), free(x0), free(a), free(b);
@@ -221,7 +222,7 @@ TEST(ops_nn_bicubic_matches_definition) {
         float *x = rand_buf((size_t)c * cs[k].h * cs[k].w, 30 + (unsigned)k);
         size_t no = (size_t)c * cs[k].ho * cs[k].wo;
         float *y = malloc(no * sizeof *y), *r = malloc(no * sizeof *r);
-        gs_resize_bicubic_cpu(x, c, cs[k].h, cs[k].w, y, cs[k].ho, cs[k].wo, cs[k].sh, cs[k].sw);
+        gs_resize_bicubic(&g_test_cpu, x, c, cs[k].h, cs[k].w, y, cs[k].ho, cs[k].wo, cs[k].sh, cs[k].sw);
         bicubic_ref(x, c, cs[k].h, cs[k].w, r, cs[k].ho, cs[k].wo, cs[k].sh, cs[k].sw);
         /* the source position is a float in torch (and here): ~36 * 2^-24 of
          * position error moves the weights by a few 1e-6 */
@@ -232,7 +233,7 @@ TEST(ops_nn_bicubic_matches_definition) {
     /* a constant stays constant (weights sum to 1, clamped taps) */
     float one[12], out[30];
     for (int i = 0; i < 12; i++) one[i] = 2.5f;
-    gs_resize_bicubic_cpu(one, 1, 3, 4, out, 5, 6, 5.0 / 3, 1.5);
+    gs_resize_bicubic(&g_test_cpu, one, 1, 3, 4, out, 5, 6, 5.0 / 3, 1.5);
     for (int i = 0; i < 30; i++) CHECK_NEAR(out[i], 2.5, 1e-5);
 }
 
@@ -270,7 +271,7 @@ TEST(ops_nn_rope_and_bicubic_match_torch) {
         const float *ref = golden(&st, out_name, (size_t)c * ho * wo);
         if (!x || !ref) continue;
         float *y = malloc((size_t)c * ho * wo * sizeof *y);
-        gs_resize_bicubic_cpu(x, c, h, w, y, ho, wo, sh, sw);
+        gs_resize_bicubic(&g_test_cpu, x, c, h, w, y, ho, wo, sh, sw);
         double e = rel_err(y, ref, (size_t)c * ho * wo);
         CHECK_MSG(e < 1e-6, "bicubic %s vs torch: rel err %g", cases[k], e);
         free(y);
@@ -286,7 +287,7 @@ TEST(ops_nn_rope_and_bicubic_match_torch) {
             int *py = malloc((size_t)n * sizeof *py), *px = malloc((size_t)n * sizeof *px);
             for (int t = 0; t < n; t++) py[t] = (int)pos[2 * t], px[t] = (int)pos[2 * t + 1];
             memcpy(y, x, sz * sizeof *y);
-            gs_rope2d_cpu(y, heads, n, hd, py, px, 100.0f);
+            t_rope2d(y, heads, n, hd, py, px, 100.0f);
             double e = rel_err(y, ref, sz);
             CHECK_MSG(e < 1e-6, "rope vs torch: rel err %g", e);
             free(y), free(py), free(px);
@@ -321,7 +322,7 @@ TEST(ops_gelu_exact_and_vectorised) {
             continue;
         }
         memcpy(y, x, N * sizeof *y);
-        gs_gelu_cpu(y, N);
+        gs_unary(&g_test_cpu, GS_UNARY_GELU, y, y, N);
         double worst_exact = 0, worst_as = 0;
         for (int i = 0; i < N - 2; i++) {
             const double xi = x[i], ex = 0.5 * xi * (1.0 + erf(xi / sqrt(2.0)));
@@ -357,10 +358,10 @@ TEST(ops_layernorm_vector_matches_portable) {
         float *y0 = malloc((size_t)rows * dim * sizeof *y0), *y1 = malloc((size_t)rows * dim * sizeof *y1);
         for (int affine = 0; affine < 2; affine++) {
             gs_ops_set_simd(0);
-            gs_layernorm_cpu(x, y0, rows, dim, affine ? w : NULL, affine ? b : NULL, 1e-6f);
+            gs_layernorm(&g_test_cpu, x, y0, rows, dim, affine ? w : NULL, affine ? b : NULL, 1e-6f);
             gs_ops_set_simd(1);
             memcpy(y1, x, (size_t)rows * dim * sizeof *y1);
-            gs_layernorm_cpu(y1, y1, rows, dim, affine ? w : NULL, affine ? b : NULL, 1e-6f); /* in place */
+            gs_layernorm(&g_test_cpu, y1, y1, rows, dim, affine ? w : NULL, affine ? b : NULL, 1e-6f); /* in place */
             double worst = 0;
             for (int i = 0; i < rows * dim; i++) {
                 const double d = fabs((double)y1[i] - y0[i]) / (fabs(y0[i]) * 1.2e-7 + 1e-7);

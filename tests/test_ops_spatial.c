@@ -3,6 +3,7 @@
  * against hand-computed values and direct double-precision evaluations of
  * their torch definitions (batches, channels, odd sizes, 1-pixel axes). */
 #include "tests/test.h"
+#include "tests/test_ops_calls.h"
 #include "gs/ops/ops.h"
 
 #include <stdlib.h>
@@ -63,7 +64,7 @@ TEST(ops_spatial_convt_hand_computed) {
     /* one pixel of value 2, kernel [[1,2],[3,4]], bias 0.5 */
     const float x[1] = {2.0f}, wt[4] = {1, 2, 3, 4}, b[1] = {0.5f};
     float y[4];
-    CHECK_OK(gs_conv_transpose2d_cpu(x, 1, 1, 1, 1, wt, b, 1, 2, y));
+    CHECK_OK(t_conv_transpose2d(x, 1, 1, 1, 1, wt, b, 1, 2, y));
     CHECK_NEAR(y[0], 2.5, 1e-6);
     CHECK_NEAR(y[1], 4.5, 1e-6);
     CHECK_NEAR(y[2], 6.5, 1e-6);
@@ -73,7 +74,7 @@ TEST(ops_spatial_convt_hand_computed) {
     const float x2[4] = {1, 2, /* c1 */ 3, 4};
     const float w2[4] = {1, 10, /* c1 -> o0, o1 */ 100, 1000};
     float y2[4];
-    CHECK_OK(gs_conv_transpose2d_cpu(x2, 1, 2, 1, 2, w2, NULL, 2, 1, y2));
+    CHECK_OK(t_conv_transpose2d(x2, 1, 2, 1, 2, w2, NULL, 2, 1, y2));
     CHECK_NEAR(y2[0], 1 * 1 + 3 * 100, 1e-4);
     CHECK_NEAR(y2[1], 2 * 1 + 4 * 100, 1e-4);
     CHECK_NEAR(y2[2], 1 * 10 + 3 * 1000, 1e-3);
@@ -95,7 +96,7 @@ TEST(ops_spatial_convt_matches_definition) {
         for (size_t i = 0; i < nw; i++) wt[i] = srand_f(&s);
         for (int i = 0; i < cout; i++) b[i] = srand_f(&s);
         const float *bp = cases[ci].bias ? b : NULL;
-        CHECK_OK(gs_conv_transpose2d_cpu(x, n, cin, h, w, wt, bp, cout, k, y));
+        CHECK_OK(t_conv_transpose2d(x, n, cin, h, w, wt, bp, cout, k, y));
         convt_ref(x, n, cin, h, w, wt, bp, cout, k, r);
         double md = 0;
         for (size_t i = 0; i < ny; i++) md = fmax(md, fabs((double)y[i] - r[i]));
@@ -106,38 +107,38 @@ TEST(ops_spatial_convt_matches_definition) {
 
 TEST(ops_spatial_convt_rejects_bad_arguments) {
     float x[4] = {0}, wt[4] = {0}, y[16];
-    CHECK_ERR(gs_conv_transpose2d_cpu(x, 1, 1, 2, 2, wt, NULL, 1, 0, y), "conv_transpose2d");
-    CHECK_ERR(gs_conv_transpose2d_cpu(x, 0, 1, 2, 2, wt, NULL, 1, 2, y), "bad arguments");
-    CHECK_ERR(gs_conv_transpose2d_cpu(NULL, 1, 1, 2, 2, wt, NULL, 1, 2, y), "bad arguments");
-    CHECK_ERR(gs_conv_transpose2d_cpu(x, 1, 1, 1 << 20, 1 << 20, wt, NULL, 1, 2, y), "too large");
+    CHECK_ERR(t_conv_transpose2d(x, 1, 1, 2, 2, wt, NULL, 1, 0, y), "conv_transpose2d");
+    CHECK_ERR(t_conv_transpose2d(x, 0, 1, 2, 2, wt, NULL, 1, 2, y), "bad arguments");
+    CHECK_ERR(t_conv_transpose2d(NULL, 1, 1, 2, 2, wt, NULL, 1, 2, y), "bad arguments");
+    CHECK_ERR(t_conv_transpose2d(x, 1, 1, 1 << 20, 1 << 20, wt, NULL, 1, 2, y), "too large");
 }
 
 TEST(ops_spatial_bilinear_hand_computed) {
     /* 2x2 -> 3x3 with align_corners: corners kept, midpoints averaged */
     const float x[4] = {0, 1, 2, 3};
     float y[9];
-    gs_resize_bilinear_ac_cpu(x, 1, 1, 2, 2, y, 3, 3);
+    gs_resize_bilinear_ac(&g_test_cpu, x, 1, 1, 2, 2, y, 3, 3);
     const float want[9] = {0, 0.5f, 1, 1, 1.5f, 2, 2, 2.5f, 3};
     for (int i = 0; i < 9; i++) CHECK_NEAR(y[i], want[i], 1e-6);
     /* 1x3 -> 1x5: src = j * 2/4 */
     const float l[3] = {0, 10, 40};
     float o[5];
-    gs_resize_bilinear_ac_cpu(l, 1, 1, 1, 3, o, 1, 5);
+    gs_resize_bilinear_ac(&g_test_cpu, l, 1, 1, 1, 3, o, 1, 5);
     const float lw[5] = {0, 5, 10, 25, 40};
     for (int i = 0; i < 5; i++) CHECK_NEAR(o[i], lw[i], 1e-5);
     /* to a single pixel: align_corners takes the top-left sample */
     float one;
-    gs_resize_bilinear_ac_cpu(x, 1, 1, 2, 2, &one, 1, 1);
+    gs_resize_bilinear_ac(&g_test_cpu, x, 1, 1, 2, 2, &one, 1, 1);
     CHECK_NEAR(one, 0.0, 0);
     /* from a single pixel: constant */
     const float c = 3.25f;
     float cc[6];
-    gs_resize_bilinear_ac_cpu(&c, 1, 1, 1, 1, cc, 2, 3);
+    gs_resize_bilinear_ac(&g_test_cpu, &c, 1, 1, 1, 1, cc, 2, 3);
     for (int i = 0; i < 6; i++) CHECK_NEAR(cc[i], 3.25, 0);
     /* the x2 of refinenet1 on a 2-row map: rows 0, 1/3, 2/3, 1 */
     const float r2[2] = {0, 3};
     float r4[4];
-    gs_resize_bilinear_ac_cpu(r2, 1, 1, 2, 1, r4, 4, 1);
+    gs_resize_bilinear_ac(&g_test_cpu, r2, 1, 1, 2, 1, r4, 4, 1);
     for (int i = 0; i < 4; i++) CHECK_NEAR(r4[i], i, 1e-6);
 }
 
@@ -152,7 +153,7 @@ TEST(ops_spatial_bilinear_matches_definition) {
               *r = malloc((size_t)planes * ho * wo * 4);
         unsigned s = 99u + (unsigned)ci;
         for (size_t i = 0; i < (size_t)planes * h * w; i++) x[i] = srand_f(&s) * 4.0f;
-        gs_resize_bilinear_ac_cpu(x, cases[ci].n, cases[ci].c, h, w, y, ho, wo);
+        gs_resize_bilinear_ac(&g_test_cpu, x, cases[ci].n, cases[ci].c, h, w, y, ho, wo);
         bilinear_ref(x, planes, h, w, r, ho, wo);
         double md = 0;
         for (size_t i = 0; i < (size_t)planes * ho * wo; i++) md = fmax(md, fabs((double)y[i] - r[i]));

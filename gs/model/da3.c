@@ -93,6 +93,7 @@ gs_status gs_da3_load(gs_da3_model *m, const char *path, const char *config_name
 }
 
 gs_status gs_da3_bind(gs_da3_model *m) {
+    m->ctx = gs_ctx_cpu(NULL); /* the network has only CPU kernels yet */
     gs_status st = bind_net(&m->net, &m->cfg.net, m->cfg.prefix, &m->w);
     if (!st && m->cfg.nested) st = bind_net(&m->metric, &m->cfg.metric, m->cfg.metric_prefix, &m->w);
     if (!st) {
@@ -203,17 +204,45 @@ static void stage(const gs_da3_options *o, const char *name) {
     if (o && o->on_stage) o->on_stage(o->stage_ctx, name);
 }
 
-/* One DepthAnything3Net forward. */
-static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W, const float *w2c_norm,
-                             const float *K, const gs_da3_options *o, int allow_gs, gs_da3_prediction *p) {
+/* Workspace of one network's forward: its modules run one after the other
+ * on one arena, so the largest of their plans. */
+static size_t net_plan(const gs_ctx *c, const gs_da3_net *n, int S, int H, int W, int with_cameras, int allow_gs,
+                       const gs_da3_options *o) {
+    const gs_da3_net_config *cfg = &n->cfg;
+    const int dump = o->dump && o->dump->fn, dual = cfg->head_kind == GS_DA3_HEAD_DUALDPT;
+    size_t need[5] = {gs_vit_plan(c, &n->vit, S, H, W), gs_dpt_plan(c, &n->head, S, H, W, dual && o->use_ray_pose, dump),
+                      0, 0, 0};
+    if (allow_gs && o->infer_gs && cfg->has_gs_head) need[2] = gs_dpt_plan(c, &n->gs_head, S, H, W, 0, dump);
+    if (cfg->has_cam_dec) need[3] = gs_cam_dec_plan(&n->cam_dec, S);
+    if (with_cameras && cfg->has_cam_enc) need[4] = gs_cam_enc_plan(c, &n->cam_enc, S);
+    size_t most = 0;
+    for (int i = 0; i < 5; i++) most = need[i] > most ? need[i] : most;
+    return most;
+}
+
+size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cameras, const gs_da3_options *o) {
+    gs_da3_options def;
+    if (!o) {
+        gs_da3_options_default(&def);
+        o = &def;
+    }
+    if (!m || S < 1 || H < 14 || W < 14 || H % 14 || W % 14) return 0;
+    size_t b = net_plan(&m->ctx, &m->net, S, H, W, with_cameras, 1, o);
+    if (m->cfg.nested) {
+        gs_da3_options mo = *o;
+        mo.infer_gs = mo.use_ray_pose = 0;
+        const size_t t = net_plan(&m->ctx, &m->metric, S, H, W, 0, 0, &mo);
+        b = t > b ? t : b;
+    }
+    return b;
+}
+
+/* Camera encoder (with input cameras) and backbone: vo. */
+static gs_status run_backbone(const gs_ctx *cx, gs_da3_net *n, const float *x, int S, int H, int W,
+                              const float *w2c_norm, const float *K, const gs_da3_options *o, gs_vit_out *vo) {
     const gs_da3_net_config *c = &n->cfg;
-    const gs_dump *d = o->dump;
-    const size_t HW = (size_t)H * W;
-    gs_status st = GS_OK;
     float *tokens = NULL;
-    gs_vit_out vo;
-    memset(&vo, 0, sizeof vo);
-    double t0 = gs_now();
+    gs_status st = GS_OK;
     if (w2c_norm && K) {
         stage(o, "camera encoder");
         if (!c->has_cam_enc)
@@ -221,104 +250,125 @@ static gs_status net_forward(gs_da3_net *n, const float *x, int S, int H, int W,
                             c->head_kind == GS_DA3_HEAD_DPT ? "(mono/metric)" : "");
         tokens = alloc_f((size_t)S * c->embed_dim, "camera tokens");
         if (!tokens) return GS_ERR_NOMEM;
-        st = gs_cam_enc_forward(&n->cam_enc, w2c_norm, K, S, H, W, tokens, d);
-        if (st) { free(tokens); return st; }
+        st = gs_cam_enc_forward(cx, &n->cam_enc, w2c_norm, K, S, H, W, tokens, o->dump);
     }
     stage(o, "backbone");
-    st = gs_vit_forward(&n->vit, x, S, H, W, tokens, o->ref_strategy, d, &vo);
+    if (st == GS_OK) st = gs_vit_forward(cx, &n->vit, x, S, H, W, tokens, o->ref_strategy, o->dump, vo);
     free(tokens);
-    if (st) return st;
-    p->ref_index = vo.ref_index;
-    double t1 = gs_now();
-    p->t_backbone += t1 - t0;
+    return st;
+}
 
-    const float *feats[4] = {vo.feat[0], vo.feat[1], vo.feat[2], vo.feat[3]};
+/* The depth head: depth, confidence, sky (mono/metric) and, with ray pose,
+ * the ray map (*ray, *ray_conf, freed by the caller). */
+static gs_status run_head(const gs_ctx *cx, gs_da3_net *n, const float *const feats[4], const float *x, int S,
+                          int H, int W, const gs_da3_options *o, gs_da3_prediction *p, float **ray, float **ray_conf) {
+    const gs_da3_net_config *c = &n->cfg;
+    const size_t HW = (size_t)H * W;
+    const int rh = 8 * (H / c->patch_size), rw = 8 * (W / c->patch_size);
     gs_dpt_outputs out;
     memset(&out, 0, sizeof out);
-    const int rh = 8 * (H / c->patch_size), rw = 8 * (W / c->patch_size);
-    float *ray = NULL, *ray_conf = NULL;
     p->depth = alloc_f((size_t)S * HW, "depth");
-    if (!p->depth) { st = GS_ERR_NOMEM; goto done; }
+    if (!p->depth) return GS_ERR_NOMEM;
     out.depth = p->depth;
     if (c->head_kind == GS_DA3_HEAD_DUALDPT) {
         p->depth_conf = alloc_f((size_t)S * HW, "confidence");
-        if (!p->depth_conf) { st = GS_ERR_NOMEM; goto done; }
+        if (!p->depth_conf) return GS_ERR_NOMEM;
         out.depth_conf = p->depth_conf;
         if (o->use_ray_pose) {
-            ray = alloc_f((size_t)S * rh * rw * 6, "ray map");
-            ray_conf = alloc_f((size_t)S * rh * rw, "ray confidence");
-            if (!ray || !ray_conf) { st = GS_ERR_NOMEM; goto done; }
-            out.ray = ray;
-            out.ray_conf = ray_conf;
+            *ray = alloc_f((size_t)S * rh * rw * 6, "ray map");
+            *ray_conf = alloc_f((size_t)S * rh * rw, "ray confidence");
+            if (!*ray || !*ray_conf) return GS_ERR_NOMEM;
+            out.ray = *ray;
+            out.ray_conf = *ray_conf;
         }
     } else if (c->head_sky) {
         p->sky = alloc_f((size_t)S * HW, "sky");
-        if (!p->sky) { st = GS_ERR_NOMEM; goto done; }
+        if (!p->sky) return GS_ERR_NOMEM;
         out.sky = p->sky;
     }
     stage(o, "head");
-    if ((st = gs_dpt_forward(&n->head, feats, S, H, W, x, &out, d))) goto done;
+    return gs_dpt_forward(cx, &n->head, feats, S, H, W, x, &out, o->dump);
+}
+
+/* Predicted cameras: from the ray map (ray pose) or the camera decoder. */
+static gs_status run_cameras(const gs_ctx *cx, gs_da3_net *n, const gs_vit_out *vo, const float *ray,
+                             const float *ray_conf, int S, int H, int W, const gs_da3_options *o, gs_da3_prediction *p) {
+    const gs_da3_net_config *c = &n->cfg;
+    const int ray_pose = o->use_ray_pose && c->head_kind == GS_DA3_HEAD_DUALDPT;
+    if (!ray_pose && !c->has_cam_dec) return GS_OK;
+    p->extrinsics = alloc_f((size_t)S * 12, "extrinsics");
+    p->intrinsics = alloc_f((size_t)S * 9, "intrinsics");
+    if (!p->extrinsics || !p->intrinsics) return GS_ERR_NOMEM;
+    const int rh = 8 * (H / c->patch_size), rw = 8 * (W / c->patch_size);
+    if (ray_pose) return gs_ray_pose(ray, ray_conf, S, rh, rw, H, W, o->seed, p->extrinsics, p->intrinsics, o->dump);
+    return gs_cam_dec_forward(cx, &n->cam_dec, vo->cam_token[3], S, H, W, p->extrinsics, p->intrinsics, o->dump);
+}
+
+/* The 3DGS head and the adapter, and the cameras of the Gaussians' frame. */
+static gs_status run_gaussians(const gs_ctx *cx, gs_da3_net *n, const float *const feats[4], const float *x, int S,
+                               int H, int W, const float *w2c_norm, const gs_da3_options *o, gs_da3_prediction *p) {
+    stage(o, "gaussians");
+    if (!n->cfg.has_gs_head)
+        return gs_error(GS_ERR_UNSUPPORTED, "this model has no 3DGS head; Gaussians need da3-giant or "
+                                            "da3nested-giant-large");
+    if (!p->extrinsics) return gs_error(GS_ERR_INVALID, "Gaussians need predicted cameras");
+    const size_t HW = (size_t)H * W;
+    float *raw = alloc_f((size_t)S * HW * GS_GS_RAW_CHANNELS, "Gaussian head output");
+    float *conf = alloc_f((size_t)S * HW, "Gaussian opacity"), *gt = NULL;
+    gs_status st = raw && conf ? GS_OK : GS_ERR_NOMEM;
+    gs_dpt_outputs go;
+    memset(&go, 0, sizeof go);
+    go.gs_raw = raw;
+    go.gs_conf = conf;
+    if (st == GS_OK) st = gs_dpt_forward(cx, &n->gs_head, feats, S, H, W, x, &go, o->dump);
+    if (st == GS_OK && w2c_norm) {
+        gt = alloc_f((size_t)S * 12, "input extrinsics");
+        if (!gt) st = GS_ERR_NOMEM;
+        else st = gs_copy2d(cx, gt, 12, w2c_norm, 16, (size_t)S, 12);   /* [S, 4, 4] -> [S, 3, 4] */
+    }
+    if (st == GS_OK) {
+        gs_adapter_input ai = {S, H, W, raw, conf, p->depth, p->extrinsics, p->intrinsics, gt, o->dump};
+        st = gs_gaussian_adapter(cx, &ai, &p->gaussians);
+    }
+    free(raw), free(conf), free(gt);
+    if (st != GS_OK) return st;
+    p->gs_extrinsics = alloc_f((size_t)S * 12, "extrinsics");
+    p->gs_intrinsics = alloc_f((size_t)S * 9, "intrinsics");
+    if (!p->gs_extrinsics || !p->gs_intrinsics) return GS_ERR_NOMEM;
+    memcpy(p->gs_extrinsics, p->extrinsics, (size_t)S * 12 * sizeof(float));
+    memcpy(p->gs_intrinsics, p->intrinsics, (size_t)S * 9 * sizeof(float));
+    /* c2w translation * s  <=>  w2c translation * s */
+    for (int v = 0; v < S; v++)
+        for (int r = 0; r < 3; r++) p->gs_extrinsics[12 * v + 4 * r + 3] *= (float)p->gaussians.pose_scale;
+    return GS_OK;
+}
+
+/* One DepthAnything3Net forward. */
+static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, int S, int H, int W,
+                             const float *w2c_norm, const float *K, const gs_da3_options *o, int allow_gs,
+                             gs_da3_prediction *p) {
+    gs_vit_out vo;
+    memset(&vo, 0, sizeof vo);
+    float *ray = NULL, *ray_conf = NULL;
+    double t0 = gs_now();
+    gs_status st = run_backbone(cx, n, x, S, H, W, w2c_norm, K, o, &vo);
+    if (st != GS_OK) return st;
+    p->ref_index = vo.ref_index;
+    double t1 = gs_now();
+    p->t_backbone += t1 - t0;
+    const float *feats[4] = {vo.feat[0], vo.feat[1], vo.feat[2], vo.feat[3]};
+    if ((st = run_head(cx, n, feats, x, S, H, W, o, p, &ray, &ray_conf)) != GS_OK) goto done;
     stage(o, "cameras");
     double t2 = gs_now();
     p->t_head += t2 - t1;
-
-    if (o->use_ray_pose && c->head_kind == GS_DA3_HEAD_DUALDPT) {
-        p->extrinsics = alloc_f((size_t)S * 12, "extrinsics");
-        p->intrinsics = alloc_f((size_t)S * 9, "intrinsics");
-        if (!p->extrinsics || !p->intrinsics) { st = GS_ERR_NOMEM; goto done; }
-        if ((st = gs_ray_pose(ray, ray_conf, S, rh, rw, H, W, o->seed, p->extrinsics, p->intrinsics, d))) goto done;
-    } else if (c->has_cam_dec) {
-        p->extrinsics = alloc_f((size_t)S * 12, "extrinsics");
-        p->intrinsics = alloc_f((size_t)S * 9, "intrinsics");
-        if (!p->extrinsics || !p->intrinsics) { st = GS_ERR_NOMEM; goto done; }
-        if ((st = gs_cam_dec_forward(&n->cam_dec, vo.cam_token[3], S, H, W, p->extrinsics, p->intrinsics, d)))
-            goto done;
-    }
+    if ((st = run_cameras(cx, n, &vo, ray, ray_conf, S, H, W, o, p)) != GS_OK) goto done;
     double t3 = gs_now();
     p->t_cameras += t3 - t2;
-
     if (o->infer_gs && allow_gs) {
-        stage(o, "gaussians");
-        if (!c->has_gs_head) {
-            st = gs_error(GS_ERR_UNSUPPORTED, "this model has no 3DGS head; Gaussians need da3-giant or "
-                                              "da3nested-giant-large");
-            goto done;
-        }
-        if (!p->extrinsics) { st = gs_error(GS_ERR_INVALID, "Gaussians need predicted cameras"); goto done; }
-        float *raw = alloc_f((size_t)S * HW * GS_GS_RAW_CHANNELS, "Gaussian head output");
-        float *conf = alloc_f((size_t)S * HW, "Gaussian opacity");
-        float *gt = NULL;
-        if (!raw || !conf) { free(raw); free(conf); st = GS_ERR_NOMEM; goto done; }
-        gs_dpt_outputs go;
-        memset(&go, 0, sizeof go);
-        go.gs_raw = raw;
-        go.gs_conf = conf;
-        st = gs_dpt_forward(&n->gs_head, feats, S, H, W, x, &go, d);
-        if (!st && w2c_norm) {
-            gt = alloc_f((size_t)S * 12, "input extrinsics");
-            if (!gt) st = GS_ERR_NOMEM;
-            else
-                for (int v = 0; v < S; v++) memcpy(gt + 12 * v, w2c_norm + 16 * v, 12 * sizeof(float));
-        }
-        if (!st) {
-            gs_adapter_input ai = {S, H, W, raw, conf, p->depth, p->extrinsics, p->intrinsics, gt, d};
-            st = gs_gaussian_adapter(&ai, &p->gaussians);
-        }
-        free(raw);
-        free(conf);
-        free(gt);
-        if (st) goto done;
-        p->gs_extrinsics = alloc_f((size_t)S * 12, "extrinsics");
-        p->gs_intrinsics = alloc_f((size_t)S * 9, "intrinsics");
-        if (!p->gs_extrinsics || !p->gs_intrinsics) { st = GS_ERR_NOMEM; goto done; }
-        memcpy(p->gs_extrinsics, p->extrinsics, (size_t)S * 12 * sizeof(float));
-        memcpy(p->gs_intrinsics, p->intrinsics, (size_t)S * 9 * sizeof(float));
-        /* c2w translation * s  <=>  w2c translation * s */
-        for (int v = 0; v < S; v++)
-            for (int r = 0; r < 3; r++) p->gs_extrinsics[12 * v + 4 * r + 3] *= (float)p->gaussians.pose_scale;
+        if ((st = run_gaussians(cx, n, feats, x, S, H, W, w2c_norm, o, p)) != GS_OK) goto done;
         p->t_gs += gs_now() - t3;
     }
-    if (p->sky) st = mono_sky_fill(p->depth, p->sky, (size_t)S * HW, d);
+    if (p->sky) st = mono_sky_fill(p->depth, p->sky, (size_t)S * (size_t)H * W, o->dump);
 done:
     free(ray);
     free(ray_conf);
@@ -408,7 +458,16 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
     p->W = W;
     p->ref_index = -1;
     p->scale_factor = 1.0f;
-    gs_status st = net_forward(&m->net, x, S, H, W, w2c_norm, K, o, 1, p);
+    /* the forward's one memory plan, had before anything runs */
+    gs_arena ws;
+    const size_t plan = gs_da3_workspace(m, S, H, W, w2c_norm != NULL, o);
+    gs_status st = gs_arena_create(&ws, m->ctx.device, plan, "network workspace");
+    if (st != GS_OK)
+        return gs_error_prefix(st, "%s: %d view%s of %dx%d", m->cfg.model_name, S, S == 1 ? "" : "s", W, H);
+    p->workspace_bytes = plan;
+    gs_ctx cx = m->ctx;
+    cx.ws = &ws;
+    st = net_forward(&cx, &m->net, x, S, H, W, w2c_norm, K, o, 1, p);
     if (!st && m->cfg.nested) {
         gs_da3_prediction mp;
         memset(&mp, 0, sizeof mp);
@@ -423,7 +482,7 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
         mo.use_ray_pose = 0;
         double t0 = gs_now();
         stage(o, "metric branch");
-        st = net_forward(&m->metric, x, S, H, W, NULL, NULL, &mo, 0, &mp);
+        st = net_forward(&cx, &m->metric, x, S, H, W, NULL, NULL, &mo, 0, &mp);
         if (!st) gs_dump_tensor(mo.dump, "output.depth", mp.depth, 3, (long)S, (long)H, (long)W);
         if (!st) st = nested_post(p, &mp, o->dump);
         gs_da3_prediction_free(&mp);
@@ -435,6 +494,7 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
         if (p->extrinsics) gs_dump_tensor(o->dump, "output.extrinsics", p->extrinsics, 3, (long)S, 3L, 4L);
         if (p->intrinsics) gs_dump_tensor(o->dump, "output.intrinsics", p->intrinsics, 3, (long)S, 3L, 3L);
     }
+    gs_arena_destroy(&ws);
     if (st) gs_da3_prediction_free(p);
     return st;
 }

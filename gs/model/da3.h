@@ -40,6 +40,7 @@ typedef struct {
 
 typedef struct {
     gs_da3_config cfg;
+    gs_ctx ctx;                 /* where the network runs (the CPU today) */
     gs_weights w;
     gs_da3_net net, metric;     /* metric: nested models only */
     char path[1024];            /* the safetensors file */
@@ -94,6 +95,7 @@ typedef struct {
     int is_metric;
     float scale_factor;         /* nested: metric scale applied to depth and translations */
     int cropped;                /* preprocessing centre-cropped mixed sizes */
+    size_t workspace_bytes;     /* the forward's memory plan (gs_da3_workspace) */
     /* seconds per stage */
     double t_preprocess, t_backbone, t_head, t_cameras, t_gs, t_post;
 } gs_da3_prediction;
@@ -106,6 +108,11 @@ void gs_da3_prediction_free(gs_da3_prediction *p);
  * images. */
 gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, const float *w2c_norm,
                          const float *K, const gs_da3_options *o, gs_da3_prediction *p);
+
+/* Bytes of the one workspace arena gs_da3_forward takes for S views of H x
+ * W (with_cameras: input cameras for the camera encoder): the largest plan
+ * of the modules it runs one after the other. Outputs are not included. */
+size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cameras, const gs_da3_options *o);
 
 /* DepthAnything3.inference: preprocess the images (RGB/gray/RGBA 8-bit),
  * run the network, and with user cameras (w2c [S,4,4] and K [S,3,3] in

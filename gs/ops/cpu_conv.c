@@ -6,7 +6,7 @@
  * threads; OpenBLAS itself is set to one thread. With both pools active,
  * OpenMP's and OpenBLAS's idle workers busy-wait on the cores the other pool
  * needs: LPIPS-alex at 504x378 ran 2x slower on 2 cores that way. */
-#include "gs/ops/ops.h"
+#include "gs/ops/cpu.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -80,8 +80,10 @@ int gs_pool_out_size(int in, int k, int stride, int pad, int ceil_mode) {
     return out < 1 || out > INT_MAX ? 0 : (int)out;
 }
 
-void gs_bias_add_cpu(float *x, int n, int c, size_t hw, const float *bias) {
-    if (!bias) return;
+gs_status gs_bias_add_cpu(const gs_ctx *ctx, float *x, int n, int c, size_t hw, const float *bias) {
+    (void)ctx;
+    if (!x || n < 0 || c < 0) return gs_error(GS_ERR_INVALID, "bias_add: bad arguments (n %d, channels %d)", n, c);
+    if (!bias) return GS_OK;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++) {
@@ -89,11 +91,7 @@ void gs_bias_add_cpu(float *x, int n, int c, size_t hw, const float *bias) {
             const float v = bias[ch];
             for (size_t i = 0; i < hw; i++) p[i] += v;
         }
-}
-
-void gs_relu_cpu(float *x, size_t count) {
-#pragma omp parallel for schedule(static) if (count > 65536)
-    for (size_t i = 0; i < count; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    return GS_OK;
 }
 
 /* Rows [r0, r1) of the im2col matrix of one image: col[k][(r - r0)*wo + j]
@@ -137,8 +135,31 @@ static void im2col_band(const gs_conv2d_params *p, const float *x, int h, int w,
     }
 }
 
-gs_status gs_conv2d_cpu(const gs_conv2d_params *p, const float *x, int n, int h, int w,
-                        const float *weight, const float *bias, float *y, int relu) {
+/* Output rows per im2col band: the whole output when the column matrix fits
+ * COL_BAND_FLOATS, else as many rows as do (at least one). */
+static int band_rows_for(size_t K, int ho, int wo) {
+    size_t rows = COL_BAND_FLOATS / (K * (size_t)wo);
+    if (rows < 1) rows = 1;
+    return rows < (size_t)ho ? (int)rows : ho;
+}
+
+static int is_pointwise(const gs_conv2d_params *p) {
+    return p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+}
+
+size_t gs_conv2d_workspace_cpu(const gs_ctx *ctx, const gs_conv2d_params *p, int n, int h, int w) {
+    (void)ctx, (void)n;
+    if (!p || is_pointwise(p)) return 0;
+    const int ho = gs_conv2d_out_size(h, p->kh, p->stride_h, p->pad_h);
+    const int wo = gs_conv2d_out_size(w, p->kw, p->stride_w, p->pad_w);
+    if (ho < 1 || wo < 1 || p->c_in < 1) return 0;
+    const size_t K = (size_t)p->c_in * p->kh * p->kw;
+    return gs_arena_round(K * (size_t)band_rows_for(K, ho, wo) * wo * sizeof(float));
+}
+
+gs_status gs_conv2d_cpu(const gs_ctx *ctx, const gs_conv2d_params *p, const float *x, int n, int h, int w,
+                        const gs_wt *weight_view, const float *bias, float *y, int relu) {
+    const float *weight = gs_cpu_wt(weight_view, "conv2d");
     if (!p || !x || !weight || !y || n < 1 || p->c_in < 1 || p->c_out < 1)
         return gs_error(GS_ERR_INVALID, "conv2d: bad arguments (n %d, c_in %d, c_out %d)", n,
                         p ? p->c_in : 0, p ? p->c_out : 0);
@@ -151,16 +172,20 @@ gs_status gs_conv2d_cpu(const gs_conv2d_params *p, const float *x, int n, int h,
     const size_t K = (size_t)p->c_in * p->kh * p->kw, howo = (size_t)ho * wo;
     if (K > INT_MAX || howo > INT_MAX || (size_t)h * w > INT_MAX)
         return gs_error(GS_ERR_INVALID, "conv2d: %dx%dx%d input too large for one product", p->c_in, w, h);
-    const size_t in_sz = (size_t)p->c_in * h * w, out_sz = (size_t)p->c_out * howo;
-    const int pointwise = p->kh == 1 && p->kw == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-                          p->pad_h == 0 && p->pad_w == 0;
+    if (weight_view->ndim != 4 || weight_view->shape[0] != p->c_out || weight_view->shape[1] != p->c_in ||
+        weight_view->shape[2] != p->kh || weight_view->shape[3] != p->kw)
+        return gs_error(GS_ERR_INVALID, "conv2d: weight is not [%d, %d, %d, %d]", p->c_out, p->c_in, p->kh, p->kw);
+    const size_t in_sz = (size_t)p->c_in * h * w, out_sz = p->y_batch ? p->y_batch : (size_t)p->c_out * howo;
+    if (out_sz < (size_t)p->c_out * howo)
+        return gs_error(GS_ERR_INVALID, "conv2d: output batch stride %zu is below the %zu floats of one image",
+                        out_sz, (size_t)p->c_out * howo);
+    const int pointwise = is_pointwise(p);
     float *col = NULL;
     int band_rows = ho;
+    const size_t mark = gs_ws_mark(ctx);
     if (!pointwise) {
-        size_t rows = COL_BAND_FLOATS / (K * (size_t)wo);
-        if (rows < 1) rows = 1;
-        if (rows < (size_t)ho) band_rows = (int)rows;
-        col = gs_malloc(K * (size_t)band_rows * wo, sizeof *col, "conv2d column buffer");
+        band_rows = band_rows_for(K, ho, wo);
+        col = gs_ws_take(ctx, K * (size_t)band_rows * wo * sizeof *col, "conv2d column buffer");
         if (!col) return GS_ERR_NOMEM;
     }
     for (int b = 0; b < n; b++) {
@@ -177,13 +202,13 @@ gs_status gs_conv2d_cpu(const gs_conv2d_params *p, const float *x, int n, int h,
             sgemm_par(p->c_out, nb, (int)K, weight, (int)K, col, nb, yb + (size_t)r0 * wo, (int)howo);
         }
     }
-    free(col);
+    gs_ws_release(ctx, mark);
     if (bias || relu) {
         const int c_out = p->c_out;
 #pragma omp parallel for collapse(2) schedule(static)
         for (int b = 0; b < n; b++)
             for (int o = 0; o < c_out; o++) {
-                float *q = y + ((size_t)b * c_out + o) * howo;
+                float *q = y + (size_t)b * out_sz + (size_t)o * howo;
                 const float bv = bias ? bias[o] : 0.0f;
                 if (relu)
                     for (size_t i = 0; i < howo; i++) {
@@ -197,8 +222,9 @@ gs_status gs_conv2d_cpu(const gs_conv2d_params *p, const float *x, int n, int h,
     return GS_OK;
 }
 
-gs_status gs_maxpool2d_cpu(const float *x, int n, int c, int h, int w, int k, int stride, int pad,
-                           int ceil_mode, float *y) {
+gs_status gs_maxpool2d_cpu(const gs_ctx *ctx, const float *x, int n, int c, int h, int w, int k, int stride,
+                           int pad, int ceil_mode, float *y) {
+    (void)ctx;
     const int ho = gs_pool_out_size(h, k, stride, pad, ceil_mode);
     const int wo = gs_pool_out_size(w, k, stride, pad, ceil_mode);
     if (!x || !y || n < 1 || c < 1 || k < 1 || stride < 1)
@@ -239,10 +265,16 @@ gs_status gs_maxpool2d_cpu(const float *x, int n, int c, int h, int w, int k, in
     return GS_OK;
 }
 
-void gs_concat_channels_cpu(const float *const *srcs, const int *chans, int count, int n, size_t hw,
-                            float *y) {
+gs_status gs_concat_channels_cpu(const gs_ctx *ctx, const float *const *srcs, const int *chans, int count, int n,
+                                 size_t hw, float *y) {
+    (void)ctx;
+    if (!srcs || !chans || !y || count < 1 || n < 1)
+        return gs_error(GS_ERR_INVALID, "concat_channels: bad arguments (%d inputs, n %d)", count, n);
     int total = 0;
-    for (int i = 0; i < count; i++) total += chans[i];
+    for (int i = 0; i < count; i++) {
+        if (!srcs[i] || chans[i] < 0) return gs_error(GS_ERR_INVALID, "concat_channels: bad input %d", i);
+        total += chans[i];
+    }
     for (int b = 0; b < n; b++) {
         float *dst = y + (size_t)b * total * hw;
         for (int i = 0; i < count; i++) {
@@ -251,4 +283,5 @@ void gs_concat_channels_cpu(const float *const *srcs, const int *chans, int coun
             dst += len;
         }
     }
+    return GS_OK;
 }

@@ -1,12 +1,21 @@
 /* cpu_elem.c - CPU element-wise ops and normalisations of the op layer
- * (ops.h): LayerNorm over tokens or over channels, GELU/SiLU/sigmoid/exp, add,
- * batched transpose. Row statistics are accumulated in double so that the
+ * (ops.h): LayerNorm over tokens or over channels, the unary maps, adds
+ * (broadcast, LayerScale), SwiGLU, batched transpose, strided copies and
+ * the non-finite search. Row statistics are accumulated in double so that the
  * result does not depend on the thread split and stays within float rounding
  * of torch's float32 LayerNorm. */
-#include "gs/ops/ops.h"
+#include "gs/ops/cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Below this many elements a loop runs on one thread: waking the team costs
+ * more than the work. */
+#define PAR_MIN ((size_t)1 << 15)
 
 static void layernorm_row(const float *x, float *y, int dim, size_t stride, const float *w,
                           const float *b, float eps) {
@@ -26,69 +35,143 @@ static void layernorm_row(const float *x, float *y, int dim, size_t stride, cons
     }
 }
 
-void gs_layernorm_cpu(const float *x, float *y, size_t rows, int dim, const float *w, const float *b,
-                      float eps) {
-    if (gs_layernorm_x86(x, y, rows, dim, w, b, eps)) return;
-#pragma omp parallel for schedule(static) if (rows * (size_t)dim > (1u << 15))
+gs_status gs_layernorm_cpu(const gs_ctx *ctx, const float *x, float *y, size_t rows, int dim, const float *w,
+                           const float *b, float eps) {
+    (void)ctx;
+    if (!x || !y || dim < 1) return gs_error(GS_ERR_INVALID, "layernorm: bad arguments (dim %d)", dim);
+    if (gs_layernorm_x86(x, y, rows, dim, w, b, eps)) return GS_OK;
+#pragma omp parallel for schedule(static) if (rows * (size_t)dim > PAR_MIN)
     for (size_t r = 0; r < rows; r++) layernorm_row(x + r * (size_t)dim, y + r * (size_t)dim, dim, 1, w, b, eps);
+    return GS_OK;
 }
 
-void gs_layernorm_channels_cpu(float *x, int n, int c, size_t hw, const float *w, const float *b,
-                               float eps) {
-    /* Strided access over channels is slow for large c; gather each pixel's
-     * channel vector into a small buffer instead. */
-#pragma omp parallel if ((size_t)n * c * hw > (1u << 15))
+int gs_cpu_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+size_t gs_layernorm_channels_workspace_cpu(const gs_ctx *ctx, int c) {
+    (void)ctx;
+    return gs_arena_round((size_t)gs_cpu_threads() * (size_t)(c > 0 ? c : 0) * sizeof(float));
+}
+
+gs_status gs_layernorm_channels_cpu(const gs_ctx *ctx, float *x, int n, int c, size_t hw, const float *w,
+                                    const float *b, float eps) {
+    if (!x || n < 1 || c < 1) return gs_error(GS_ERR_INVALID, "layernorm_channels: bad arguments (n %d, c %d)", n, c);
+    /* Strided access over channels is slow for large c: each thread gathers
+     * a pixel's channel vector into its own slice of the workspace. */
+    const int T = gs_cpu_threads();
+    const size_t mark = gs_ws_mark(ctx);
+    float *bufs = gs_ws_take(ctx, (size_t)T * c * sizeof *bufs, "layernorm_channels buffers");
+    if (!bufs) return GS_ERR_NOMEM;
+#pragma omp parallel num_threads(T) if ((size_t)n * c * hw > PAR_MIN)
     {
-        float *buf = malloc((size_t)c * sizeof *buf);
+        float *buf = bufs + (size_t)thread_id() * c;
 #pragma omp for schedule(static) collapse(2)
         for (int i = 0; i < n; i++)
             for (size_t p = 0; p < hw; p++) {
                 float *base = x + (size_t)i * c * hw + p;
-                if (!buf) {
-                    layernorm_row(base, base, c, hw, w, b, eps);
-                    continue;
-                }
                 for (int ch = 0; ch < c; ch++) buf[ch] = base[(size_t)ch * hw];
                 layernorm_row(buf, buf, c, 1, w, b, eps);
                 for (int ch = 0; ch < c; ch++) base[(size_t)ch * hw] = buf[ch];
             }
-        free(buf);
     }
+    gs_ws_release(ctx, mark);
+    return GS_OK;
 }
 
-void gs_gelu_cpu(float *x, size_t n) {
-    if (gs_gelu_x86(x, n)) return;
-#pragma omp parallel for schedule(static) if (n > (1u << 15))
-    for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
+static void gelu_portable(const float *x, float *y, size_t n) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
 }
 
-void gs_silu_cpu(float *x, size_t n) {
-#pragma omp parallel for schedule(static) if (n > (1u << 15))
-    for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] / (1.0 + exp(-(double)x[i])));
+gs_status gs_unary_cpu(const gs_ctx *ctx, gs_unary_kind f, const float *x, float *y, size_t n) {
+    (void)ctx;
+    if (!n) return GS_OK;
+    if (!x || !y) return gs_error(GS_ERR_INVALID, "unary: missing input or output");
+    switch (f) {
+    case GS_UNARY_RELU:
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        return GS_OK;
+    case GS_UNARY_GELU:
+        if (y != x) memcpy(y, x, n * sizeof *y);
+        if (!gs_gelu_x86(y, n)) gelu_portable(y, y, n);
+        return GS_OK;
+    case GS_UNARY_SILU:
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = (float)(x[i] / (1.0 + exp(-(double)x[i])));
+        return GS_OK;
+    case GS_UNARY_SIGMOID:
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+        return GS_OK;
+    case GS_UNARY_EXP:
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
+        return GS_OK;
+    case GS_UNARY_EXP_PLUS1:
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = expf(x[i]) + 1.0f;
+        return GS_OK;
+    }
+    return gs_error(GS_ERR_INVALID, "unary: unknown function %d", (int)f);
 }
 
-void gs_sigmoid_cpu(float *x, size_t n) {
-#pragma omp parallel for schedule(static) if (n > (1u << 15))
-    for (size_t i = 0; i < n; i++) x[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+gs_status gs_add_cpu(const gs_ctx *ctx, float *y, const float *x, size_t n, size_t rows) {
+    (void)ctx;
+    if (!n || !rows) return GS_OK;
+    if (!x || !y) return gs_error(GS_ERR_INVALID, "add: missing input or output");
+    const size_t total = n * rows;
+#pragma omp parallel for schedule(static) if (total > PAR_MIN)
+    for (size_t i = 0; i < total; i++) y[i] += x[i % n];
+    return GS_OK;
 }
 
-void gs_exp_cpu(float *x, size_t n) {
-#pragma omp parallel for schedule(static) if (n > (1u << 15))
-    for (size_t i = 0; i < n; i++) x[i] = expf(x[i]);
+gs_status gs_add_scaled_cpu(const gs_ctx *ctx, float *x, const float *r, const float *gamma, size_t rows, int dim) {
+    (void)ctx;
+    if (!x || !r || !gamma || dim < 1) return gs_error(GS_ERR_INVALID, "add_scaled: bad arguments (dim %d)", dim);
+#pragma omp parallel for schedule(static) if (rows * dim > PAR_MIN)
+    for (size_t t = 0; t < rows; t++)
+        for (int c = 0; c < dim; c++) x[t * dim + c] += r[t * dim + c] * gamma[c];
+    return GS_OK;
 }
 
-void gs_add_cpu(float *y, const float *x, size_t n) {
-#pragma omp parallel for schedule(static) if (n > (1u << 15))
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
+gs_status gs_swiglu_cpu(const gs_ctx *ctx, const float *x, size_t rows, int hid, float *y) {
+    (void)ctx;
+    if (!x || !y || hid < 1) return gs_error(GS_ERR_INVALID, "swiglu: bad arguments (hidden %d)", hid);
+#pragma omp parallel for schedule(static) if (rows * hid > PAR_MIN)
+    for (size_t t = 0; t < rows; t++) {
+        const float *r = x + t * 2 * hid;
+        float *o = y + t * hid;
+        for (int j = 0; j < hid; j++) {
+            const float a = r[j];
+            o[j] = (float)(a / (1.0 + exp(-(double)a))) * r[hid + j];
+        }
+    }
+    return GS_OK;
 }
 
-void gs_transpose_cpu(const float *x, int n, size_t rows, size_t cols, float *y) {
+gs_status gs_transpose_cpu(const gs_ctx *ctx, const float *x, int n, size_t rows, size_t cols, float *y) {
+    (void)ctx;
+    if (!x || !y || x == y || n < 0) return gs_error(GS_ERR_INVALID, "transpose: bad arguments");
     /* 32x32 blocks keep both sides in cache. */
     const size_t B = 32;
     for (int i = 0; i < n; i++) {
         const float *xs = x + (size_t)i * rows * cols;
         float *ys = y + (size_t)i * rows * cols;
-#pragma omp parallel for schedule(static) collapse(2) if (rows * cols > (1u << 15))
+#pragma omp parallel for schedule(static) collapse(2) if (rows * cols > PAR_MIN)
         for (size_t r0 = 0; r0 < rows; r0 += B)
             for (size_t c0 = 0; c0 < cols; c0 += B) {
                 size_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;
@@ -96,4 +179,28 @@ void gs_transpose_cpu(const float *x, int n, size_t rows, size_t cols, float *y)
                     for (size_t c = c0; c < c1; c++) ys[c * rows + r] = xs[r * cols + c];
             }
     }
+    return GS_OK;
+}
+
+gs_status gs_copy2d_cpu(const gs_ctx *ctx, float *dst, size_t dst_ld, const float *src, size_t src_ld, size_t rows,
+                        size_t cols) {
+    (void)ctx;
+    if (!rows || !cols) return GS_OK;
+    if (!dst || !src || dst_ld < cols || (src_ld && src_ld < cols))
+        return gs_error(GS_ERR_INVALID, "copy2d: bad arguments (%zu x %zu, strides %zu / %zu)", rows, cols, dst_ld,
+                        src_ld);
+#pragma omp parallel for schedule(static) if (rows * cols > PAR_MIN)
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * dst_ld, src + r * src_ld, cols * sizeof *dst);
+    return GS_OK;
+}
+
+gs_status gs_find_nonfinite_cpu(const gs_ctx *ctx, const float *x, size_t n, size_t *first) {
+    (void)ctx;
+    if (!first || (n && !x)) return gs_error(GS_ERR_INVALID, "find_nonfinite: bad arguments");
+    size_t at = n;
+#pragma omp parallel for schedule(static) reduction(min : at) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) && i < at) at = i;
+    *first = at;
+    return GS_OK;
 }

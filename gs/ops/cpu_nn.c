@@ -7,7 +7,7 @@
  * Threading follows cpu_conv.c: OpenBLAS runs single-threaded and the work is
  * split over OpenMP threads, because the two pools' idle workers busy-wait
  * against each other otherwise. */
-#include "gs/ops/ops.h"
+#include "gs/ops/cpu.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -22,11 +22,13 @@
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
-static int max_threads(void) {
+static int max_threads(void) { return gs_cpu_threads(); }
+
+static int thread_id(void) {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    return omp_get_thread_num();
 #else
-    return 1;
+    return 0;
 #endif
 }
 
@@ -47,9 +49,14 @@ static void linear_rows(const float *x, size_t r0, size_t r1, int in, const floa
     }
 }
 
-gs_status gs_linear_cpu(const float *x, size_t rows, int in, const float *weight, const float *bias,
-                        int out, float *y) {
-    if (in < 1 || out < 1 || (rows && (!x || !weight || !y)))
+gs_status gs_linear_cpu(const gs_ctx *ctx, const float *x, size_t rows, int in, const gs_wt *weight_view,
+                        const float *bias, int out, float *y) {
+    (void)ctx;
+    const float *weight = gs_cpu_wt(weight_view, "linear");
+    if (!weight) return GS_ERR_INVALID;
+    if (weight_view->ndim != 2 || weight_view->shape[0] != out || weight_view->shape[1] != in)
+        return gs_error(GS_ERR_INVALID, "linear: weight is not [%d, %d]", out, in);
+    if (in < 1 || out < 1 || (rows && (!x || !y)))
         return gs_error(GS_ERR_INVALID, "linear: bad arguments (rows %zu, in %d, out %d)", rows, in, out);
     if (!rows) return GS_OK;
     pthread_once(&g_blas_once, blas_single_thread);
@@ -169,30 +176,44 @@ static float softmax_row(float *row, int n) {
     return 1.0f / ((acc[0] + acc[1]) + (acc[2] + acc[3]));
 }
 
-gs_status gs_attention_cpu(const float *q, const float *k, const float *v, int heads, int n, int hd,
-                           float scale, float *out) {
+size_t gs_attention_workspace_cpu(const gs_ctx *ctx, int heads, int n, int hd) {
+    (void)ctx;
+    if (heads < 1 || n < 1 || hd < 1) return 0;
+    const int T = gs_cpu_threads();
+    const size_t portable = gs_arena_round((size_t)T * ATTN_BLOCK * n * sizeof(float));
+    const size_t x86 = gs_attention_x86_workspace(heads, n, hd, T);
+    return portable > x86 ? portable : x86;
+}
+
+gs_status gs_attention_cpu(const gs_ctx *ctx, const float *q, const float *k, const float *v, int heads, int n,
+                           int hd, float scale, float *out) {
     if (heads < 1 || n < 1 || hd < 1 || !q || !k || !v || !out || !isfinite(scale))
         return gs_error(GS_ERR_INVALID, "attention: bad arguments (heads %d, tokens %d, head dim %d)", heads, n,
                         hd);
     if ((size_t)heads * hd > INT_MAX)
         return gs_error(GS_ERR_INVALID, "attention: %d heads x %d dims is too wide", heads, hd);
-    if (gs_attention_x86(q, k, v, heads, n, hd, scale, out)) return GS_OK;
+    const int T = max_threads();
+    const size_t mark = gs_ws_mark(ctx);
+    const size_t x86_bytes = gs_attention_x86_workspace(heads, n, hd, T);
+    if (x86_bytes) {
+        float *ws = gs_ws_take(ctx, x86_bytes, "attention workspace");
+        if (!ws) return GS_ERR_NOMEM;
+        const int done = gs_attention_x86(q, k, v, heads, n, hd, scale, out, ws, T);
+        gs_ws_release(ctx, mark);
+        if (done) return GS_OK;
+    }
     pthread_once(&g_blas_once, blas_single_thread);
+    float *scores = gs_ws_take(ctx, (size_t)T * ATTN_BLOCK * n * sizeof *scores, "attention scores");
+    if (!scores) return GS_ERR_NOMEM;
     const int nblk = (n + ATTN_BLOCK - 1) / ATTN_BLOCK;
     const size_t tasks = (size_t)heads * nblk;
     const int ld = heads * hd;
-    int failed = 0;
     /* a tiny problem runs on one thread: waking the team costs more */
-#pragma omp parallel if ((double)heads * n * n * hd > 2e5)
+#pragma omp parallel num_threads(T) if ((double)heads * n * n * hd > 2e5)
     {
-        float *sc = gs_malloc((size_t)ATTN_BLOCK * n, sizeof *sc, "attention scores");
-        if (!sc) {
-#pragma omp atomic write
-            failed = 1;
-        }
+        float *sc = scores + (size_t)thread_id() * ATTN_BLOCK * n;
 #pragma omp for schedule(dynamic, 1)
         for (size_t task = 0; task < tasks; task++) {
-            if (!sc) continue;
             const int h = (int)(task / (size_t)nblk), b = (int)(task % (size_t)nblk);
             const int r0 = b * ATTN_BLOCK, m = n - r0 < ATTN_BLOCK ? n - r0 : ATTN_BLOCK;
             const float *qh = q + ((size_t)h * n + r0) * hd;
@@ -207,9 +228,44 @@ gs_status gs_attention_cpu(const float *q, const float *k, const float *v, int h
             for (int i = 0; i < m; i++)
                 for (int d = 0; d < hd; d++) o[(size_t)i * ld + d] *= inv[i];
         }
-        free(sc);
     }
-    if (failed) return gs_error(GS_ERR_NOMEM, "attention: no memory for a %d x %d score block", ATTN_BLOCK, n);
+    gs_ws_release(ctx, mark);
+    return GS_OK;
+}
+
+gs_status gs_split_heads_cpu(const gs_ctx *ctx, const float *qkv, int T, int heads, int hd, int n, int t0, float *q,
+                             float *k, float *v) {
+    (void)ctx;
+    if (!qkv || !q || !k || !v || T < 0 || heads < 1 || hd < 1 || t0 < 0 || t0 + T > n)
+        return gs_error(GS_ERR_INVALID, "split_heads: bad arguments (%d tokens at %d of %d)", T, t0, n);
+    const size_t C = (size_t)heads * hd;
+    // [T, 3, heads, hd] -> q/k/v [heads, n, hd] at token offset t0
+#pragma omp parallel for schedule(static) if ((size_t)T * C * 3 > ((size_t)1 << 15))
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < heads; h++) {
+            const size_t dst = ((size_t)h * n + (size_t)t0 + t) * hd;
+            const float *src = qkv + (size_t)t * 3 * C + (size_t)h * hd;
+            memcpy(q + dst, src, (size_t)hd * sizeof(float));
+            memcpy(k + dst, src + C, (size_t)hd * sizeof(float));
+            memcpy(v + dst, src + 2 * C, (size_t)hd * sizeof(float));
+        }
+    return GS_OK;
+}
+
+gs_status gs_patchify_cpu(const gs_ctx *ctx, const float *img, int H, int W, int p, float *col) {
+    (void)ctx;
+    if (!img || !col || p < 1 || H < p || W < p || H % p || W % p)
+        return gs_error(GS_ERR_INVALID, "patchify: %dx%d is not a multiple of the %d-pixel patch", W, H, p);
+    const int ph = H / p, pw = W / p, K = 3 * p * p;
+#pragma omp parallel for schedule(static) if ((size_t)ph * pw * K > ((size_t)1 << 15))
+    for (int t = 0; t < ph * pw; t++) {
+        const int py = t / pw, px = t % pw;
+        float *dst = col + (size_t)t * K;
+        for (int c = 0; c < 3; c++)
+            for (int u = 0; u < p; u++)
+                memcpy(dst + (c * p + u) * p, img + ((size_t)c * H + (size_t)py * p + u) * W + (size_t)px * p,
+                       (size_t)p * sizeof *dst);
+    }
     return GS_OK;
 }
 
@@ -230,43 +286,50 @@ static inline void rope_pair(float *t, int j, int quarter, float c, float s) {
     t[j + quarter] = b * c + a * s;
 }
 
-void gs_rope2d_cpu(float *x, int heads, int n, int hd, const int *pos_y, const int *pos_x, float base) {
-    if (!x || !pos_y || !pos_x || heads < 1 || n < 1 || hd < 4 || hd % 4) return;
+size_t gs_rope2d_workspace_cpu(const gs_ctx *ctx, int hd, int span) {
+    (void)ctx;
+    if (hd < 4 || span < 0 || span >= 65536) return 0;
+    return gs_arena_round((size_t)(span + 1) * 2 * (hd / 4) * sizeof(float));
+}
+
+gs_status gs_rope2d_cpu(const gs_ctx *ctx, float *x, int heads, int n, int hd, const int *pos_y, const int *pos_x,
+                        float base) {
+    if (!x || !pos_y || !pos_x || heads < 1 || n < 1 || hd < 4 || hd % 4)
+        return gs_error(GS_ERR_INVALID, "rope2d: bad arguments (heads %d, tokens %d, head dim %d)", heads, n, hd);
     const int quarter = hd / 4, half = hd / 2;
-    /* Positions are small (patch grid + 1): a cos/sin table per position
-     * replaces n * hd/2 trig calls by (max_pos + 1) * hd/4. */
-    int maxp = 0, minp = 0;
+    /* Positions are few (patch grid + 1): a cos/sin table per position
+     * value replaces n * hd/2 trig calls by (span + 1) * hd/4. */
+    int maxp = pos_y[0], minp = pos_y[0];
     for (int t = 0; t < n; t++) {
         if (pos_y[t] > maxp) maxp = pos_y[t];
         if (pos_x[t] > maxp) maxp = pos_x[t];
         if (pos_y[t] < minp) minp = pos_y[t];
         if (pos_x[t] < minp) minp = pos_x[t];
     }
-    float *tab = NULL; // [maxp + 1][cos quarter | sin quarter]
-    if (minp == 0 && maxp < 65536) tab = malloc((size_t)(maxp + 1) * 2 * quarter * sizeof *tab);
-    if (tab)
-        for (int p = 0; p <= maxp; p++)
-            for (int j = 0; j < quarter; j++)
-                rope_angle(p, j, half, base, &tab[(size_t)p * 2 * quarter + j],
-                           &tab[(size_t)p * 2 * quarter + quarter + j]);
+    if ((long)maxp - minp >= 65536)
+        return gs_error(GS_ERR_INVALID, "rope2d: positions %d..%d span more than 65536 values", minp, maxp);
+    const int span = maxp - minp;
+    const size_t mark = gs_ws_mark(ctx);
+    float *tab = gs_ws_take(ctx, (size_t)(span + 1) * 2 * quarter * sizeof *tab, "rope2d table");
+    if (!tab) return GS_ERR_NOMEM; // [span + 1][cos quarter | sin quarter], row p - minp
+    for (int p = 0; p <= span; p++)
+        for (int j = 0; j < quarter; j++)
+            rope_angle(minp + p, j, half, base, &tab[(size_t)p * 2 * quarter + j],
+                       &tab[(size_t)p * 2 * quarter + quarter + j]);
 #pragma omp parallel for schedule(static) if ((size_t)n * heads * hd > ((size_t)1 << 15))
     for (int t = 0; t < n; t++)
         for (int j = 0; j < quarter; j++) {
-            float cy, sy, cx, sx;
-            if (tab) {
-                const float *ty = tab + (size_t)pos_y[t] * 2 * quarter, *tx = tab + (size_t)pos_x[t] * 2 * quarter;
-                cy = ty[j], sy = ty[quarter + j], cx = tx[j], sx = tx[quarter + j];
-            } else { /* odd positions or no memory for the table: direct */
-                rope_angle(pos_y[t], j, half, base, &cy, &sy);
-                rope_angle(pos_x[t], j, half, base, &cx, &sx);
-            }
+            const float *ty = tab + (size_t)(pos_y[t] - minp) * 2 * quarter;
+            const float *tx = tab + (size_t)(pos_x[t] - minp) * 2 * quarter;
+            const float cy = ty[j], sy = ty[quarter + j], cx = tx[j], sx = tx[quarter + j];
             for (int h = 0; h < heads; h++) {
                 float *v = x + ((size_t)h * n + t) * hd;
                 rope_pair(v, j, quarter, cy, sy);        /* first half: y */
                 rope_pair(v + half, j, quarter, cx, sx); /* second half: x */
             }
         }
-    free(tab);
+    gs_ws_release(ctx, mark);
+    return GS_OK;
 }
 
 /* torch's cubic convolution weights (A = -0.75) for fraction t in [0, 1). */
@@ -298,13 +361,14 @@ static void cubic_taps(int in, float rs, int o, int idx[4], float wt[4]) {
     }
 }
 
-void gs_resize_bicubic_cpu(const float *x, int c, int h, int w, float *y, int ho, int wo,
-                           double scale_h, double scale_w) {
-    if (!x || !y || c < 1 || h < 1 || w < 1 || ho < 1 || wo < 1) return;
+gs_status gs_resize_bicubic_cpu(const gs_ctx *ctx, const float *x, int c, int h, int w, float *y, int ho, int wo,
+                                double scale_h, double scale_w) {
+    (void)ctx;
+    if (!x || !y || c < 1 || h < 1 || w < 1 || ho < 1 || wo < 1)
+        return gs_error(GS_ERR_INVALID, "resize_bicubic: bad arguments (%d channels, %dx%d -> %dx%d)", c, w, h, wo, ho);
     const float rsh = scale_h > 0.0 ? (float)(1.0 / scale_h) : (float)h / (float)ho;
     const float rsw = scale_w > 0.0 ? (float)(1.0 / scale_w) : (float)w / (float)wo;
-    /* taps are recomputed per output pixel (a few flops): no buffer, so no
-     * allocation that could fail in this void op */
+    /* taps are recomputed per output pixel (a few flops): no buffer */
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t)c * ho * wo > ((size_t)1 << 14))
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < ho; i++) {
@@ -325,4 +389,5 @@ void gs_resize_bicubic_cpu(const float *x, int c, int h, int w, float *y, int ho
                 yr[j] = acc;
             }
         }
+    return GS_OK;
 }

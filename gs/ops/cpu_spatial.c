@@ -5,7 +5,7 @@
  * The transposed convolution with kernel == stride has no overlapping taps,
  * so it is one matrix product per image, Z[(o,u,v), p] = sum_c W[c][(o,u,v)]
  * x[c][p], followed by a scatter of Z into the k x k blocks of the output. */
-#include "gs/ops/ops.h"
+#include "gs/ops/cpu.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -18,15 +18,26 @@
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
-gs_status gs_conv_transpose2d_cpu(const float *x, int n, int cin, int h, int w, const float *weight,
-                                  const float *bias, int cout, int k, float *y) {
+size_t gs_conv_transpose2d_workspace_cpu(const gs_ctx *ctx, int cin, int h, int w, int cout, int k) {
+    (void)ctx, (void)cin;
+    if (h < 1 || w < 1 || cout < 1 || k < 1) return 0;
+    return gs_arena_round((size_t)cout * k * k * (size_t)h * w * sizeof(float));
+}
+
+gs_status gs_conv_transpose2d_cpu(const gs_ctx *ctx, const float *x, int n, int cin, int h, int w,
+                                  const gs_wt *weight_view, const float *bias, int cout, int k, float *y) {
+    const float *weight = gs_cpu_wt(weight_view, "conv_transpose2d");
+    if (weight && (weight_view->ndim != 4 || weight_view->shape[0] != cin || weight_view->shape[1] != cout ||
+                   weight_view->shape[2] != k || weight_view->shape[3] != k))
+        return gs_error(GS_ERR_INVALID, "conv_transpose2d: weight is not [%d, %d, %d, %d]", cin, cout, k, k);
     if (!x || !weight || !y || n < 1 || cin < 1 || cout < 1 || h < 1 || w < 1 || k < 1)
         return gs_error(GS_ERR_INVALID, "conv_transpose2d: bad arguments (n %d, cin %d, cout %d, %dx%d, k %d)", n,
                         cin, cout, w, h, k);
     const size_t hw = (size_t)h * w, M = (size_t)cout * k * k;
     if (hw > INT_MAX || M > INT_MAX || (size_t)h * k > INT_MAX || (size_t)w * k > INT_MAX)
         return gs_error(GS_ERR_INVALID, "conv_transpose2d: %dx%dx%d input with k %d too large", cout, w, h, k);
-    float *z = gs_malloc(M * hw, sizeof *z, "conv_transpose2d product");
+    const size_t mark = gs_ws_mark(ctx);
+    float *z = gs_ws_take(ctx, M * hw * sizeof *z, "conv_transpose2d product");
     if (!z) return GS_ERR_NOMEM;
     pthread_once(&g_blas_once, blas_single_thread);
     const int ho = h * k, wo = w * k;
@@ -61,7 +72,7 @@ gs_status gs_conv_transpose2d_cpu(const float *x, int n, int cin, int h, int w, 
                 }
             }
     }
-    free(z);
+    gs_ws_release(ctx, mark);
     return GS_OK;
 }
 
@@ -72,6 +83,8 @@ typedef struct {
     int i0, i1;
     float l0, l1;
 } lerp_tap;
+
+#define TAPS_MAX 4096 /* 64 KiB of column taps */
 
 static lerp_tap lerp_tap_at(int in, int out, int d) {
     const float scale = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
@@ -87,13 +100,17 @@ static lerp_tap lerp_tap_at(int in, int out, int d) {
     return t;
 }
 
-void gs_resize_bilinear_ac_cpu(const float *x, int n, int c, int h, int w, float *y, int ho, int wo) {
-    if (!x || !y || n < 1 || c < 1 || h < 1 || w < 1 || ho < 1 || wo < 1) return;
-    /* column taps are shared by every row; recomputed per pixel only if
-     * this small table cannot be allocated */
-    lerp_tap *tx = malloc((size_t)wo * sizeof *tx);
-    if (tx)
-        for (int xx = 0; xx < wo; xx++) tx[xx] = lerp_tap_at(w, wo, xx);
+gs_status gs_resize_bilinear_ac_cpu(const gs_ctx *ctx, const float *x, int n, int c, int h, int w, float *y, int ho,
+                                    int wo) {
+    (void)ctx;
+    if (!x || !y || n < 1 || c < 1 || h < 1 || w < 1 || ho < 1 || wo < 1)
+        return gs_error(GS_ERR_INVALID, "resize_bilinear: bad arguments (%d x %d channels, %dx%d -> %dx%d)", n, c, w,
+                        h, wo, ho);
+    /* column taps are shared by every row: a table on the stack for output
+     * widths up to TAPS_MAX, recomputed per pixel beyond */
+    lerp_tap taps[TAPS_MAX];
+    const lerp_tap *tx = wo <= TAPS_MAX ? taps : NULL;
+    for (int xx = 0; tx && xx < wo; xx++) taps[xx] = lerp_tap_at(w, wo, xx);
     const size_t planes = (size_t)n * c;
 #pragma omp parallel for collapse(2) schedule(static) if (planes * ho * wo > 65536)
     for (size_t pc = 0; pc < planes; pc++)
@@ -107,5 +124,5 @@ void gs_resize_bilinear_ac_cpu(const float *x, int n, int c, int h, int w, float
                 d[xx] = a.l0 * (b.l0 * r0[b.i0] + b.l1 * r0[b.i1]) + a.l1 * (b.l0 * r1[b.i0] + b.l1 * r1[b.i1]);
             }
         }
-    free(tx);
+    return GS_OK;
 }

@@ -8,7 +8,7 @@
  * exponentials and the output accumulator stay in a few tens of KiB per
  * thread instead of a block x n score matrix, and K is packed once per call
  * into 16-key panels for a 6 x 16 register-blocked product. */
-#include "gs/ops/ops.h"
+#include "gs/ops/cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -299,15 +299,28 @@ static int any_nonfinite(const float *x, size_t n) {
     return acc != 0.0f;
 }
 
+static size_t att_pack_floats(int heads, int n, int hd) {
+    const int np = (n + ATT_NR - 1) / ATT_NR * ATT_NR;
+    return ((size_t)heads * np * hd + 15) / 16 * 16; /* whole 64-byte lines */
+}
+
+static size_t att_thread_floats(int hd) { return ((size_t)ATT_MQ * (2 * hd + ATT_KB) + 15) / 16 * 16; }
+
+size_t gs_attention_x86_workspace(int heads, int n, int hd, int threads) {
+    if (!gs_ops_simd() || hd % ATT_NR || hd > 256 || heads < 1 || n < 1 || threads < 1) return 0;
+    return gs_arena_round((att_pack_floats(heads, n, hd) + (size_t)threads * att_thread_floats(hd)) * sizeof(float));
+}
+
 int gs_attention_x86(const float *q, const float *k, const float *v, int heads, int n, int hd, float scale,
-                     float *out) {
-    if (!gs_ops_simd() || hd % ATT_NR || hd > 256) return 0;
+                     float *out, float *ws, int threads) {
+    if (!gs_ops_simd() || hd % ATT_NR || hd > 256 || !ws || threads < 1) return 0;
     const size_t sz = (size_t)heads * n * hd;
     if (any_nonfinite(q, sz) || any_nonfinite(k, sz)) return 0;
     const int np = (n + ATT_NR - 1) / ATT_NR * ATT_NR, panels = np / ATT_NR;
-    /* K [heads, n, hd] -> [heads, panels, hd, 16], keys past n are 0 */
-    float *kp = aligned_alloc(64, ((size_t)heads * np * hd * sizeof *kp + 63) / 64 * 64);
-    if (!kp) return 0;
+    /* K [heads, n, hd] -> [heads, panels, hd, 16], keys past n are 0; the
+     * workspace (64-byte aligned) holds the panels, then each thread's
+     * scratch */
+    float *kp = ws, *thread_bufs = ws + att_pack_floats(heads, n, hd);
     const size_t ptasks = (size_t)heads * panels;
 #pragma omp parallel for schedule(static) if (sz > 65536)
     for (size_t t = 0; t < ptasks; t++) {
@@ -322,28 +335,24 @@ int gs_attention_x86(const float *q, const float *k, const float *v, int heads, 
     const int nqb = (n + ATT_MQ - 1) / ATT_MQ;
     const size_t tasks = (size_t)heads * nqb;
     const int ld = heads * hd;
-    int failed = 0;
-#pragma omp parallel if ((double)heads * n * n * hd > 2e5)
+#pragma omp parallel num_threads(threads) if ((double)heads * n * n * hd > 2e5)
     {
         att_work w;
-        float *buf = aligned_alloc(64, ((size_t)ATT_MQ * (2 * hd + ATT_KB) * sizeof(float) + 63) / 64 * 64);
-        if (!buf) {
-#pragma omp atomic write
-            failed = 1;
-        }
-        w.qs = buf, w.o = buf ? buf + (size_t)ATT_MQ * hd : NULL, w.s = buf ? buf + (size_t)2 * ATT_MQ * hd : NULL;
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *buf = thread_bufs + (size_t)tid * att_thread_floats(hd);
+        w.qs = buf, w.o = buf + (size_t)ATT_MQ * hd, w.s = buf + (size_t)2 * ATT_MQ * hd;
 #pragma omp for schedule(dynamic, 1)
         for (size_t t = 0; t < tasks; t++) {
-            if (!buf) continue;
             const int h = (int)(t / (size_t)nqb), b = (int)(t % (size_t)nqb);
             const int r0 = b * ATT_MQ, m = n - r0 < ATT_MQ ? n - r0 : ATT_MQ;
             attn_task(&w, q + (size_t)h * n * hd, kp + (size_t)h * np * hd, v + (size_t)h * n * hd, n, hd, scale,
                       r0, m, out + (size_t)h * hd, ld);
         }
-        free(buf);
     }
-    free(kp);
-    return failed ? 0 : 1;
+    return 1;
 }
 
 #else /* not x86-64 */
@@ -358,9 +367,14 @@ int gs_gelu_x86(float *x, size_t n) {
     return 0;
 }
 
+size_t gs_attention_x86_workspace(int heads, int n, int hd, int threads) {
+    (void)heads, (void)n, (void)hd, (void)threads;
+    return 0;
+}
+
 int gs_attention_x86(const float *q, const float *k, const float *v, int heads, int n, int hd, float scale,
-                     float *out) {
-    (void)q, (void)k, (void)v, (void)heads, (void)n, (void)hd, (void)scale, (void)out;
+                     float *out, float *ws, int threads) {
+    (void)q, (void)k, (void)v, (void)heads, (void)n, (void)hd, (void)scale, (void)out, (void)ws, (void)threads;
     return 0;
 }
 
