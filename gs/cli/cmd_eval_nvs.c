@@ -1,6 +1,6 @@
 /* cmd_eval_nvs.c - `gs eval-nvs`: the paper-style novel-view evaluation of a
  * Depth Anything 3 model with the 3DGS head on a scene with ground-truth
- * cameras and images. The protocol lives in gs/nvs/eval_nvs.c; this file parses
+ * cameras and images. The protocol lives in gs/nvs/ (one file per stage); this file parses
  * options, prints the table and timings and writes metrics.json. */
 #include "gs/cli/cli.h"
 #include "gs/nvs/eval_nvs.h"
