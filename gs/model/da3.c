@@ -149,54 +149,37 @@ void gs_da3_prediction_free(gs_da3_prediction *p) {
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-/* torch.quantile(x, q) with linear interpolation over all n values (the
- * reference subsamples 100000 values at random above that size; we use all
- * of them, which is the quantity the subsample estimates). */
-static gs_status quantile(const float *x, const unsigned char *mask, size_t n, double q, float *out) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += !mask || mask[i];
-    if (!k) return gs_error(GS_ERR_INVALID, "quantile of an empty set");
-    float *v = gs_malloc(k, sizeof *v, "quantile buffer");
-    if (!v) return GS_ERR_NOMEM;
-    k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!mask || mask[i]) v[k++] = x[i];
-    qsort(v, k, sizeof *v, cmp_float);
-    double pos = q * (double)(k - 1);
-    size_t lo = (size_t)floor(pos), hi = lo + 1 < k ? lo + 1 : lo;
-    float frac = (float)(pos - (double)lo);
-    /* torch.lerp in float: a + w (b - a) */
-    *out = v[lo] + frac * (v[hi] - v[lo]);
-    free(v);
-    return GS_OK;
+/* The sky mask (sky < 0.3: not sky) of the post-processing, from the
+ * forward's workspace; *count = non-sky pixels. */
+static unsigned char *nonsky_mask(const gs_ctx *c, const float *sky, size_t n, size_t *count) {
+    unsigned char *ns = gs_ws_take(c, n, "sky mask");
+    if (ns && gs_mask_below(c, sky, n, 0.3f, ns, count) != GS_OK) return NULL;
+    return ns;
 }
 
 /* DepthAnything3Net._process_mono_sky_estimation: depth at sky pixels (sky
- * >= 0.3) becomes the 0.99 quantile of the non-sky depth, when both sets
- * have more than 10 pixels. */
-static gs_status mono_sky_fill(float *depth, const float *sky, size_t n, const gs_dump *d) {
-    unsigned char *ns = gs_malloc(n, 1, "sky mask");
-    if (!ns) return GS_ERR_NOMEM;
+ * >= 0.3) becomes the 0.99 quantile of the non-sky depth (torch.quantile,
+ * linear; the reference subsamples 100000 values at random above that size,
+ * gs uses all of them, the quantity the subsample estimates), when both
+ * sets have more than 10 pixels. */
+static gs_status mono_sky_fill(const gs_ctx *c, float *depth, const float *sky, size_t n, const gs_dump *d) {
+    const size_t mark = gs_ws_mark(c);
     size_t cnt = 0;
-    for (size_t i = 0; i < n; i++) cnt += ns[i] = sky[i] < 0.3f;
-    gs_status st = GS_OK;
-    if (cnt > 10 && n - cnt > 10) {
+    unsigned char *ns = nonsky_mask(c, sky, n, &cnt);
+    gs_status st = ns ? GS_OK : GS_ERR_NOMEM;
+    if (st == GS_OK && cnt > 10 && n - cnt > 10) {
         float q;
-        st = quantile(depth, ns, n, 0.99, &q);
-        if (!st) {
-            for (size_t i = 0; i < n; i++)
-                if (!ns[i]) depth[i] = q;
-            gs_dump_tensor(d, "output.sky_fill", &q, 1, 1L);
-        }
+        st = gs_quantile(c, depth, ns, n, 0.99, &q);
+        if (st == GS_OK) st = gs_fill_unmasked(c, depth, ns, n, q);
+        if (st == GS_OK) gs_dump_tensor(d, "output.sky_fill", &q, 1, 1L);
     }
-    free(ns);
+    gs_ws_release(c, mark);
     return st;
 }
+
+/* Workspace of the post-processing of n pixels (the sky mask and a
+ * quantile), for models with a sky head or the nested metric branch. */
+static size_t post_workspace(const gs_ctx *c, size_t n) { return gs_arena_round(n) + gs_quantile_workspace(c, n); }
 
 static float *alloc_f(size_t n, const char *what) { return gs_malloc(n ? n : 1, sizeof(float), what); }
 
@@ -232,6 +215,10 @@ size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cam
         gs_da3_options mo = *o;
         mo.infer_gs = mo.use_ray_pose = 0;
         const size_t t = net_plan(&m->ctx, &m->metric, S, H, W, 0, 0, &mo);
+        b = t > b ? t : b;
+    }
+    if (m->cfg.nested || m->cfg.net.head_sky) {
+        const size_t t = post_workspace(&m->ctx, (size_t)S * H * W);
         b = t > b ? t : b;
     }
     return b;
@@ -368,7 +355,7 @@ static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, in
         if ((st = run_gaussians(cx, n, feats, x, S, H, W, w2c_norm, o, p)) != GS_OK) goto done;
         p->t_gs += gs_now() - t3;
     }
-    if (p->sky) st = mono_sky_fill(p->depth, p->sky, (size_t)S * (size_t)H * W, o->dump);
+    if (p->sky) st = mono_sky_fill(cx, p->depth, p->sky, (size_t)S * (size_t)H * W, o->dump);
 done:
     free(ray);
     free(ray_conf);
@@ -393,53 +380,52 @@ static void prefixed_fn(void *ctx, const char *name, const float *data, int ndim
 /* NestedDepthAnything3Net: metric depth × focal / 300, least-squares scale of
  * the any-view depth to it on confident non-sky pixels, sky set to the 0.99
  * quantile of non-sky depth (at most 200) with confidence 1. */
-static gs_status nested_post(gs_da3_prediction *p, gs_da3_prediction *mp, const gs_dump *d) {
+static gs_status nested_post(const gs_ctx *c, gs_da3_prediction *p, gs_da3_prediction *mp, const gs_dump *d) {
     const int S = p->S;
     const size_t HW = (size_t)p->H * p->W, n = (size_t)S * HW;
     if (!p->intrinsics || !p->depth_conf || !mp->sky)
         return gs_error(GS_ERR_INVALID, "nested model: missing intrinsics, confidence or sky");
+    double *f = gs_malloc((size_t)S, sizeof *f, "focal scales");
+    if (!f) return GS_ERR_NOMEM;
     for (int v = 0; v < S; v++) {
         const float *K = p->intrinsics + 9 * v;
-        float f = (K[0] + K[4]) / 2.0f;
-        for (size_t i = 0; i < HW; i++) mp->depth[v * HW + i] = mp->depth[v * HW + i] * (f / 300.0f);
+        f[v] = (K[0] + K[4]) / 2.0f / 300.0f; /* a float factor, as the reference */
     }
+    gs_status st = gs_scale(c, mp->depth, HW, (size_t)S, f, 0);
+    free(f);
+    if (st != GS_OK) return st;
     gs_dump_tensor(d, "metric.output.depth_scaled", mp->depth, 3, (long)S, (long)p->H, (long)p->W);
-    unsigned char *ns = gs_malloc(n, 1, "sky mask");
-    if (!ns) return GS_ERR_NOMEM;
+    const size_t mark = gs_ws_mark(c);
     size_t cnt = 0;
-    for (size_t i = 0; i < n; i++) cnt += ns[i] = mp->sky[i] < 0.3f;
-    gs_status st = GS_OK;
+    unsigned char *ns = nonsky_mask(c, mp->sky, n, &cnt);
+    float med, q;
+    double num = 0.0, den = 0.0;
+    if (!ns) {
+        st = GS_ERR_NOMEM;
+        goto done;
+    }
     if (cnt <= 10) {
         st = gs_error(GS_ERR_INVALID, "nested model: fewer than 11 non-sky pixels, the metric scale cannot be fitted");
         goto done;
     }
-    float med;
-    if ((st = quantile(p->depth_conf, ns, n, 0.5, &med))) goto done;
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        if (!(p->depth_conf[i] >= med && ns[i] && mp->depth[i] > 0.01f && p->depth[i] > 1e-3f)) continue;
-        num += (double)mp->depth[i] * p->depth[i];
-        den += (double)p->depth[i] * p->depth[i];
-    }
-    float s = (float)(num / (den > 1e-12 ? den : 1e-12));
-    for (size_t i = 0; i < n; i++) p->depth[i] *= s;
-    if (p->extrinsics)
+    if ((st = gs_quantile(c, p->depth_conf, ns, n, 0.5, &med)) != GS_OK) goto done;
+    if ((st = gs_metric_scale_sums(c, mp->depth, p->depth, p->depth_conf, med, ns, n, &num, &den)) != GS_OK) goto done;
+    const float s = (float)(num / (den > 1e-12 ? den : 1e-12));
+    const double sd = s;
+    if ((st = gs_scale(c, p->depth, n, 1, &sd, 0)) != GS_OK) goto done;
+    if (p->extrinsics) /* per view: the translations */
         for (int v = 0; v < S; v++)
             for (int r = 0; r < 3; r++) p->extrinsics[12 * v + 4 * r + 3] *= s;
     p->is_metric = 1;
     p->scale_factor = s;
     gs_dump_tensor(d, "output.scale_factor", &p->scale_factor, 1, 1L);
-    float q;
-    if ((st = quantile(p->depth, ns, n, 0.99, &q))) goto done;
+    if ((st = gs_quantile(c, p->depth, ns, n, 0.99, &q)) != GS_OK) goto done;
     if (q > 200.0f) q = 200.0f;
     gs_dump_tensor(d, "output.sky_fill", &q, 1, 1L);
-    for (size_t i = 0; i < n; i++)
-        if (!ns[i]) {
-            p->depth[i] = q;
-            p->depth_conf[i] = 1.0f;
-        }
+    st = gs_fill_unmasked(c, p->depth, ns, n, q);
+    if (st == GS_OK) st = gs_fill_unmasked(c, p->depth_conf, ns, n, 1.0f);
 done:
-    free(ns);
+    gs_ws_release(c, mark);
     return st;
 }
 
@@ -484,7 +470,7 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
         stage(o, "metric branch");
         st = net_forward(&cx, &m->metric, x, S, H, W, NULL, NULL, &mo, 0, &mp);
         if (!st) gs_dump_tensor(mo.dump, "output.depth", mp.depth, 3, (long)S, (long)H, (long)W);
-        if (!st) st = nested_post(p, &mp, o->dump);
+        if (!st) st = nested_post(&cx, p, &mp, o->dump);
         gs_da3_prediction_free(&mp);
         p->t_post += gs_now() - t0;
     }
@@ -503,7 +489,7 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
 /* api._align_to_input_extrinsics_intrinsics: Umeyama Sim(3) from the user's
  * camera centres to the predicted ones (RANSAC from 10 views); the output
  * cameras become the user's and the depth is divided by the scale. */
-static gs_status align_to_user(gs_da3_prediction *p, const float *user_w2c, const float *K_proc,
+static gs_status align_to_user(const gs_da3_model *m, gs_da3_prediction *p, const float *user_w2c, const float *K_proc,
                                const gs_da3_options *o) {
     const int S = p->S;
     memcpy(p->intrinsics, K_proc, (size_t)S * 9 * sizeof(float));
@@ -525,8 +511,7 @@ static gs_status align_to_user(gs_da3_prediction *p, const float *user_w2c, cons
         if (o->align_to_input_scale) {
             for (int v = 0; v < S; v++)
                 for (int r = 0; r < 3; r++) memcpy(p->extrinsics + 12 * v + 4 * r, user_w2c + 16 * v + 4 * r, 4 * sizeof(float));
-            const size_t n = (size_t)S * p->H * p->W;
-            for (size_t i = 0; i < n; i++) p->depth[i] = (float)(p->depth[i] / T.s);
+            st = gs_scale(&m->ctx, p->depth, (size_t)S * p->H * p->W, 1, &T.s, 1);
         } else {
             gs_cameras_apply_sim3(est, S, &T);
             for (int v = 0; v < S; v++)
@@ -573,7 +558,7 @@ gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const flo
         gs_da3_denormalize(x + (size_t)v * 3 * H * W, W, H, p->images + (size_t)v * H * W * 3);
     if (user_w2c && p->extrinsics && p->intrinsics) {
         double t1 = gs_now();
-        st = align_to_user(p, user_w2c, K_proc, o);
+        st = align_to_user(m, p, user_w2c, K_proc, o);
         p->t_post += gs_now() - t1;
     }
 done:

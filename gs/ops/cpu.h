@@ -7,6 +7,10 @@
 
 #include "gs/ops/ops.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,6 +54,13 @@ gs_status gs_rope2d_cpu(const gs_ctx *c, float *x, int heads, int n, int hd, con
                         float base);
 size_t gs_rope2d_workspace_cpu(const gs_ctx *c, int hd, int span);
 gs_status gs_patchify_cpu(const gs_ctx *c, const float *img, int H, int W, int p, float *col);
+gs_status gs_scale_cpu(const gs_ctx *c, float *x, size_t n, size_t rows, const double *s, int divide);
+gs_status gs_mask_below_cpu(const gs_ctx *c, const float *x, size_t n, float t, unsigned char *mask, size_t *count);
+gs_status gs_fill_unmasked_cpu(const gs_ctx *c, float *x, const unsigned char *mask, size_t n, float value);
+gs_status gs_quantile_cpu(const gs_ctx *c, const float *x, const unsigned char *mask, size_t n, double q, float *out);
+size_t gs_quantile_workspace_cpu(const gs_ctx *c, size_t n);
+gs_status gs_metric_scale_sums_cpu(const gs_ctx *c, const float *metric, const float *depth, const float *conf,
+                                   float conf_min, const unsigned char *mask, size_t n, double *num, double *den);
 gs_status gs_uv_embed_cpu(const gs_ctx *c, float *pe, int ch, int hh, int ww, int H, int W);
 size_t gs_uv_embed_workspace_cpu(const gs_ctx *c, int ch, int hh, int ww);
 gs_status gs_pose_decode_cpu(const gs_ctx *c, const float *pose, int S, int H, int W, float *w2c, float *K);
@@ -57,6 +68,28 @@ gs_status gs_pose_encode_cpu(const gs_ctx *c, const float *w2c, const float *K, 
 gs_status gs_gs_adapt_cpu(const gs_ctx *c, const gs_gs_view *views, int S, int H, int W, const float *raw,
                           const float *conf, const float *depth, double scale, float *means, float *scales,
                           float *rotations, float *harmonics, float *opacities);
+
+/* The calling thread's number in its OpenMP team (0 outside one). */
+static inline int gs_cpu_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* [*lo, *hi) of len items for the calling thread of its team: equal chunks
+ * rounded up to a multiple of align (a power of two); empty for the last
+ * threads when the items run out. */
+static inline void gs_cpu_thread_span(size_t len, size_t align, size_t *lo, size_t *hi) {
+    size_t t = 0, T = 1;
+#ifdef _OPENMP
+    t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+#endif
+    const size_t chunk = ((len + T - 1) / T + align - 1) & ~(align - 1);
+    *lo = t * chunk < len ? t * chunk : len;
+    *hi = *lo + chunk < len ? *lo + chunk : len;
+}
 
 /* The F32 data of a weight view, or NULL with an error naming the op when
  * the view is missing or of another dtype (the CPU converts at load). */

@@ -14,9 +14,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Largest im2col band, in floats (16 MiB): large enough that sgemm runs at
  * full speed, small enough that a 1080p VGG layer does not need gigabytes. */
@@ -29,10 +26,7 @@ static void blas_single_thread(void) { openblas_set_num_threads(1); }
  * over the OpenMP threads along N (or M when N is narrow). */
 static void sgemm_par(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
     pthread_once(&g_blas_once, blas_single_thread);
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    const int nt = gs_cpu_threads();
     if (nt <= 1 || (double)M * N * K < 2e6) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
         return;
@@ -40,14 +34,9 @@ static void sgemm_par(int M, int N, int K, const float *A, int lda, const float 
     const int split_n = N >= 64 * nt || N >= M;
 #pragma omp parallel num_threads(nt)
     {
-        int t = 0, T = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num(), T = omp_get_num_threads();
-#endif
-        const int len = split_n ? N : M;
-        int chunk = (len + T - 1) / T;
-        if (split_n) chunk = (chunk + 15) & ~15; /* whole SIMD panels */
-        const int b0 = t * chunk, b1 = b0 + chunk < len ? b0 + chunk : len;
+        size_t lo, hi; /* whole SIMD panels when splitting N */
+        gs_cpu_thread_span((size_t)(split_n ? N : M), split_n ? 16 : 1, &lo, &hi);
+        const int b0 = (int)lo, b1 = (int)hi;
         if (b1 > b0) {
             if (split_n)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, b1 - b0, K, 1.0f, A, lda, B + b0, ldb, 0.0f,

@@ -1,6 +1,7 @@
 /* cpu_da3.c - CPU kernels of the ops particular to Depth Anything 3
  * (ops.h): the DPT heads' UV positional embedding, the camera pose
- * encodings, and the reference's float32 rotation helpers they use (its
+ * encodings, the nested model's metric-scale sums, and the reference's
+ * float32 rotation helpers they use (its
  * float operations followed term by term: the 3DGS adapter's quaternion
  * chain must reproduce its 4-vectors). */
 #include "gs/ops/cpu.h"
@@ -161,5 +162,20 @@ gs_status gs_pose_encode_cpu(const gs_ctx *c, const float *w2c, const float *K, 
         p[7] = 2.0f * atanf((float)(H / 2.0) / k[4]);   // fov_h first
         p[8] = 2.0f * atanf((float)(W / 2.0) / k[0]);
     }
+    return GS_OK;
+}
+
+gs_status gs_metric_scale_sums_cpu(const gs_ctx *c, const float *metric, const float *depth, const float *conf,
+                                   float conf_min, const unsigned char *mask, size_t n, double *num, double *den) {
+    (void)c;
+    if (!metric || !depth || !conf || !mask || !num || !den)
+        return gs_error(GS_ERR_INVALID, "metric_scale_sums: missing input");
+    double a = 0.0, b = 0.0;
+    for (size_t i = 0; i < n; i++) { /* one thread: the sums keep the reference's order */
+        if (!(conf[i] >= conf_min && mask[i] && metric[i] > 0.01f && depth[i] > 1e-3f)) continue;
+        a += (double)metric[i] * depth[i];
+        b += (double)depth[i] * depth[i];
+    }
+    *num = a, *den = b;
     return GS_OK;
 }

@@ -9,9 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Below this many elements a loop runs on one thread: waking the team costs
  * more than the work. */
@@ -53,13 +50,6 @@ int gs_cpu_threads(void) {
 #endif
 }
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 size_t gs_layernorm_channels_workspace_cpu(const gs_ctx *ctx, int c) {
     (void)ctx;
@@ -77,7 +67,7 @@ gs_status gs_layernorm_channels_cpu(const gs_ctx *ctx, float *x, int n, int c, s
     if (!bufs) return GS_ERR_NOMEM;
 #pragma omp parallel num_threads(T) if ((size_t)n * c * hw > PAR_MIN)
     {
-        float *buf = bufs + (size_t)thread_id() * c;
+        float *buf = bufs + (size_t)gs_cpu_thread_id() * c;
 #pragma omp for schedule(static) collapse(2)
         for (int i = 0; i < n; i++)
             for (size_t p = 0; p < hw; p++) {
@@ -133,9 +123,14 @@ gs_status gs_add_cpu(const gs_ctx *ctx, float *y, const float *x, size_t n, size
     (void)ctx;
     if (!n || !rows) return GS_OK;
     if (!x || !y) return gs_error(GS_ERR_INVALID, "add: missing input or output");
-    const size_t total = n * rows;
-#pragma omp parallel for schedule(static) if (total > PAR_MIN)
-    for (size_t i = 0; i < total; i++) y[i] += x[i % n];
+    if (rows == 1) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] += x[i];
+        return GS_OK;
+    }
+#pragma omp parallel for schedule(static) if (n * rows > PAR_MIN)
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < n; i++) y[r * n + i] += x[i];
     return GS_OK;
 }
 
@@ -202,5 +197,67 @@ gs_status gs_find_nonfinite_cpu(const gs_ctx *ctx, const float *x, size_t n, siz
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]) && i < at) at = i;
     *first = at;
+    return GS_OK;
+}
+
+gs_status gs_scale_cpu(const gs_ctx *ctx, float *x, size_t n, size_t rows, const double *s, int divide) {
+    (void)ctx;
+    if (!n || !rows) return GS_OK;
+    if (!x || !s) return gs_error(GS_ERR_INVALID, "scale: missing input or factors");
+    for (size_t r = 0; r < rows; r++) {
+        float *xr = x + r * n;
+        const double f = s[r];
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (size_t i = 0; i < n; i++) xr[i] = divide ? (float)(xr[i] / f) : (float)(xr[i] * f);
+    }
+    return GS_OK;
+}
+
+gs_status gs_mask_below_cpu(const gs_ctx *ctx, const float *x, size_t n, float t, unsigned char *mask, size_t *count) {
+    (void)ctx;
+    if ((n && (!x || !mask)) || !count) return gs_error(GS_ERR_INVALID, "mask_below: bad arguments");
+    size_t k = 0;
+#pragma omp parallel for schedule(static) reduction(+ : k) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) k += mask[i] = x[i] < t;
+    *count = k;
+    return GS_OK;
+}
+
+gs_status gs_fill_unmasked_cpu(const gs_ctx *ctx, float *x, const unsigned char *mask, size_t n, float value) {
+    (void)ctx;
+    if (n && (!x || !mask)) return gs_error(GS_ERR_INVALID, "fill_unmasked: bad arguments");
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        if (!mask[i]) x[i] = value;
+    return GS_OK;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+size_t gs_quantile_workspace_cpu(const gs_ctx *ctx, size_t n) {
+    (void)ctx;
+    return gs_arena_round((n ? n : 1) * sizeof(float));
+}
+
+gs_status gs_quantile_cpu(const gs_ctx *ctx, const float *x, const unsigned char *mask, size_t n, double q, float *out) {
+    if (!x || !out || !(q >= 0 && q <= 1)) return gs_error(GS_ERR_INVALID, "quantile: bad arguments (q %g)", q);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += !mask || mask[i];
+    if (!k) return gs_error(GS_ERR_INVALID, "quantile of an empty set");
+    const size_t mark = gs_ws_mark(ctx);
+    float *v = gs_ws_take(ctx, k * sizeof *v, "quantile buffer");
+    if (!v) return GS_ERR_NOMEM;
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!mask || mask[i]) v[k++] = x[i];
+    qsort(v, k, sizeof *v, cmp_float);
+    const double pos = q * (double)(k - 1);
+    const size_t lo = (size_t)floor(pos), hi = lo + 1 < k ? lo + 1 : lo;
+    const float frac = (float)(pos - (double)lo);
+    *out = v[lo] + frac * (v[hi] - v[lo]); /* torch.lerp in float: a + w (b - a) */
+    gs_ws_release(ctx, mark);
     return GS_OK;
 }

@@ -15,22 +15,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
 static int max_threads(void) { return gs_cpu_threads(); }
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 /* y[r0..r1) = x W^T + b over a slab of rows (bias first, then beta = 1). */
 static void linear_rows(const float *x, size_t r0, size_t r1, int in, const float *weight, const float *bias,
@@ -70,13 +60,8 @@ gs_status gs_linear_cpu(const gs_ctx *ctx, const float *x, size_t rows, int in, 
         /* rows over threads, in multiples of 8 so that sgemm keeps full panels */
 #pragma omp parallel num_threads(nt)
         {
-            int t = 0, T = 1;
-#ifdef _OPENMP
-            t = omp_get_thread_num(), T = omp_get_num_threads();
-#endif
-            size_t chunk = (rows + (size_t)T - 1) / (size_t)T;
-            chunk = (chunk + 7) & ~(size_t)7;
-            const size_t r0 = (size_t)t * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+            size_t r0, r1;
+            gs_cpu_thread_span(rows, 8, &r0, &r1);
             if (r0 < r1) linear_rows(x, r0, r1, in, weight, bias, out, y);
         }
         return GS_OK;
@@ -84,13 +69,9 @@ gs_status gs_linear_cpu(const gs_ctx *ctx, const float *x, size_t rows, int in, 
     /* few rows (a camera token, one view of a tiny image): split the outputs */
 #pragma omp parallel num_threads(nt)
     {
-        int t = 0, T = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num(), T = omp_get_num_threads();
-#endif
-        int chunk = (out + T - 1) / T;
-        chunk = (chunk + 15) & ~15;
-        const int o0 = t * chunk, o1 = o0 + chunk < out ? o0 + chunk : out;
+        size_t lo, hi;
+        gs_cpu_thread_span((size_t)out, 16, &lo, &hi);
+        const int o0 = (int)lo, o1 = (int)hi;
         if (o0 < o1) {
             for (size_t r = 0; r < rows; r++) {
                 float *yr = y + r * (size_t)out + o0;
@@ -211,7 +192,7 @@ gs_status gs_attention_cpu(const gs_ctx *ctx, const float *q, const float *k, co
     /* a tiny problem runs on one thread: waking the team costs more */
 #pragma omp parallel num_threads(T) if ((double)heads * n * n * hd > 2e5)
     {
-        float *sc = scores + (size_t)thread_id() * ATTN_BLOCK * n;
+        float *sc = scores + (size_t)gs_cpu_thread_id() * ATTN_BLOCK * n;
 #pragma omp for schedule(dynamic, 1)
         for (size_t task = 0; task < tasks; task++) {
             const int h = (int)(task / (size_t)nblk), b = (int)(task % (size_t)nblk);

@@ -11,9 +11,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
@@ -48,13 +45,8 @@ gs_status gs_conv_transpose2d_cpu(const gs_ctx *ctx, const float *x, int n, int 
          * Columns (pixels) are split over the threads. */
 #pragma omp parallel if ((double)M * hw * cin > 2e6)
         {
-            int t = 0, T = 1;
-#ifdef _OPENMP
-            t = omp_get_thread_num(), T = omp_get_num_threads();
-#endif
-            size_t chunk = (hw + (size_t)T - 1) / (size_t)T;
-            chunk = (chunk + 15) & ~(size_t)15;
-            const size_t c0 = (size_t)t * chunk, c1 = c0 + chunk < hw ? c0 + chunk : hw;
+            size_t c0, c1;
+            gs_cpu_thread_span(hw, 16, &c0, &c1);
             if (c1 > c0)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)(c1 - c0), cin, 1.0f, weight,
                             (int)M, xb + c0, (int)hw, 0.0f, z + c0, (int)hw);

@@ -13,9 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GS_X86 1
@@ -338,11 +335,7 @@ int gs_attention_x86(const float *q, const float *k, const float *v, int heads, 
 #pragma omp parallel num_threads(threads) if ((double)heads * n * n * hd > 2e5)
     {
         att_work w;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *buf = thread_bufs + (size_t)tid * att_thread_floats(hd);
+        float *buf = thread_bufs + (size_t)gs_cpu_thread_id() * att_thread_floats(hd);
         w.qs = buf, w.o = buf + (size_t)ATT_MQ * hd, w.s = buf + (size_t)2 * ATT_MQ * hd;
 #pragma omp for schedule(dynamic, 1)
         for (size_t t = 0; t < tasks; t++) {

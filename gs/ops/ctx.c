@@ -128,20 +128,23 @@ gs_status gs_ctx_sync(const gs_ctx *c) {
     return GS_OK;
 }
 
-gs_status gs_ctx_upload(const gs_ctx *c, void *dst, const void *host, size_t bytes) {
+/* a copy between host memory and the context's (up: host -> context) */
+static gs_status ctx_copy(const gs_ctx *c, void *dst, const void *src, size_t bytes, int up) {
 #ifdef GS_HAVE_CUDA
-    if (c->device == GS_DEVICE_CUDA) return gs_cuda_upload(c->cuda, dst, host, bytes);
+    if (c->device == GS_DEVICE_CUDA)
+        return up ? gs_cuda_upload(c->cuda, dst, src, bytes) : gs_cuda_download(c->cuda, dst, src, bytes);
 #endif
-    if (bytes) memcpy(dst, host, bytes);
+    (void)c, (void)up;
+    if (bytes) memcpy(dst, src, bytes);
     return GS_OK;
 }
 
+gs_status gs_ctx_upload(const gs_ctx *c, void *dst, const void *host, size_t bytes) {
+    return ctx_copy(c, dst, host, bytes, 1);
+}
+
 gs_status gs_ctx_download(const gs_ctx *c, void *host, const void *src, size_t bytes) {
-#ifdef GS_HAVE_CUDA
-    if (c->device == GS_DEVICE_CUDA) return gs_cuda_download(c->cuda, host, src, bytes);
-#endif
-    if (bytes) memcpy(host, src, bytes);
-    return GS_OK;
+    return ctx_copy(c, host, src, bytes, 0);
 }
 
 gs_wt gs_wt_f32(const float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {

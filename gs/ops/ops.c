@@ -230,3 +230,40 @@ gs_status gs_gs_adapt(const gs_ctx *c, const gs_gs_view *views, int S, int H, in
                                opacities);
     return no_kernel("gs_adapt");
 }
+
+gs_status gs_scale(const gs_ctx *c, float *x, size_t n, size_t rows, const double *s, int divide) {
+    if (!c) return no_ctx("scale");
+    if (ON_CPU(c)) return gs_scale_cpu(c, x, n, rows, s, divide);
+    return no_kernel("scale");
+}
+
+gs_status gs_mask_below(const gs_ctx *c, const float *x, size_t n, float t, unsigned char *mask, size_t *count) {
+    if (!c) return no_ctx("mask_below");
+    if (ON_CPU(c)) return gs_mask_below_cpu(c, x, n, t, mask, count);
+    return no_kernel("mask_below");
+}
+
+gs_status gs_fill_unmasked(const gs_ctx *c, float *x, const unsigned char *mask, size_t n, float value) {
+    if (!c) return no_ctx("fill_unmasked");
+    if (ON_CPU(c)) return gs_fill_unmasked_cpu(c, x, mask, n, value);
+    return no_kernel("fill_unmasked");
+}
+
+gs_status gs_quantile(const gs_ctx *c, const float *x, const unsigned char *mask, size_t n, double q, float *out) {
+    if (!c) return no_ctx("quantile");
+    if (ON_CPU(c)) return gs_quantile_cpu(c, x, mask, n, q, out);
+    return no_kernel("quantile");
+}
+
+size_t gs_quantile_workspace(const gs_ctx *c, size_t n) {
+    if (!c) return 0;
+    if (ON_CPU(c)) return gs_quantile_workspace_cpu(c, n);
+    return 0;
+}
+
+gs_status gs_metric_scale_sums(const gs_ctx *c, const float *metric, const float *depth, const float *conf,
+                               float conf_min, const unsigned char *mask, size_t n, double *num, double *den) {
+    if (!c) return no_ctx("metric_scale_sums");
+    if (ON_CPU(c)) return gs_metric_scale_sums_cpu(c, metric, depth, conf, conf_min, mask, n, num, den);
+    return no_kernel("metric_scale_sums");
+}

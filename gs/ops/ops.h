@@ -180,6 +180,20 @@ gs_status gs_copy2d(const gs_ctx *c, float *dst, size_t dst_ld, const float *src
 /* Index of the first NaN/Inf of x [n] in *first, or n when all are finite. */
 gs_status gs_find_nonfinite(const gs_ctx *c, const float *x, size_t n, size_t *first);
 
+/* x [rows, n] scaled per row in double: x = (float)(x * s[r]), or
+ * (float)(x / s[r]) with divide != 0 (a float factor gives exactly the
+ * float product). s is host memory. */
+gs_status gs_scale(const gs_ctx *c, float *x, size_t n, size_t rows, const double *s, int divide);
+/* mask[i] = x[i] < t (0/1 bytes), *count = number of ones. */
+gs_status gs_mask_below(const gs_ctx *c, const float *x, size_t n, float t, unsigned char *mask, size_t *count);
+/* x[i] = value where mask[i] == 0. */
+gs_status gs_fill_unmasked(const gs_ctx *c, float *x, const unsigned char *mask, size_t n, float value);
+/* torch.quantile(x[mask], q) with linear interpolation (torch.lerp in
+ * float) over the k selected values (mask NULL: all n); GS_ERR_INVALID when
+ * none is selected. */
+gs_status gs_quantile(const gs_ctx *c, const float *x, const unsigned char *mask, size_t n, double q, float *out);
+size_t gs_quantile_workspace(const gs_ctx *c, size_t n);
+
 /* ---- normalisation ------------------------------------------------------------- */
 /* torch.nn.LayerNorm over the last axis of x [rows, dim] (biased variance,
  * accumulated in double); y may be x; w/b NULL = no affine. */
@@ -222,6 +236,12 @@ gs_status gs_patchify(const gs_ctx *c, const float *img, int H, int W, int p, fl
  * of an H x W image, ch a multiple of 4 (sin u, cos u, sin v, cos v blocks). */
 gs_status gs_uv_embed(const gs_ctx *c, float *pe, int ch, int hh, int ww, int H, int W);
 size_t gs_uv_embed_workspace(const gs_ctx *c, int ch, int hh, int ww);
+
+/* The nested model's least-squares metric scale: over the pixels with
+ * conf >= conf_min, mask set, metric > 0.01 and depth > 1e-3, *num = sum
+ * metric * depth and *den = sum depth^2 (in double). */
+gs_status gs_metric_scale_sums(const gs_ctx *c, const float *metric, const float *depth, const float *conf,
+                               float conf_min, const unsigned char *mask, size_t n, double *num, double *den);
 
 /* Camera pose encodings of the camera decoder / encoder (DA3 [t | quat
  * (x, y, z, w) | fov_h, fov_w], float32 as the reference): pose [S, 9] ->
