@@ -160,7 +160,7 @@ void gs_vit_free(gs_vit *m) {
 
 void gs_vit_out_free(gs_vit_out *o) {
     if (!o) return;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 4 && !o->borrowed; k++) {
         free(o->feat[k]);
         free(o->cam_token[k]);
     }
@@ -247,7 +247,7 @@ typedef struct {
     float *y, *qkv, *tmp;    // one view: LayerNorm out [T, C], [T, 3C], [max(T C, P 3pp)]
     float *q, *k, *v, *ao;   // all views
     float *hid, *hid2;       // MLP hidden of one view [T, hid or 2 hid], SwiGLU product [T, hid]
-    float *grid;             // positional-embedding resize scratch [G G C + P C]
+    float *grid;             // positional-embedding resize scratch [G G C + P C], = q (used before the blocks)
     int *pos;                // RoPE positions: local (y, x) [2 T], global (y, x) [2 S T]
 } vit_bufs;
 
@@ -262,16 +262,19 @@ static gs_status vit_take(gs_arena *a, const gs_vit *m, int S, int H, int W, vit
     b->y = gs_arena_floats(a, T * C, "backbone LayerNorm output");
     b->qkv = gs_arena_floats(a, T * 3 * C, "backbone qkv");
     b->tmp = gs_arena_floats(a, T * C > col ? T * C : col, "backbone scratch");
-    b->q = gs_arena_floats(a, N * C, "backbone q");
-    b->k = gs_arena_floats(a, N * C, "backbone k");
-    b->v = gs_arena_floats(a, N * C, "backbone v");
+    /* q, k, v in one block, which the positional-embedding resize uses as
+     * its scratch before the first block */
+    const size_t qkv3 = 3 * N * C, grid = (size_t)G * G * C + P * C;
+    b->q = gs_arena_floats(a, qkv3 > grid ? qkv3 : grid, "backbone q, k, v");
+    b->k = b->q + N * C;
+    b->v = b->k + N * C;
+    b->grid = b->q;
     b->ao = gs_arena_floats(a, N * C, "backbone attention output");
     b->hid = gs_arena_floats(a, T * hidw, "backbone MLP hidden");
     if (cfg->swiglu) b->hid2 = gs_arena_floats(a, T * hid, "backbone SwiGLU product");
-    b->grid = gs_arena_floats(a, (size_t)G * G * C + P * C, "positional embedding resize");
     b->pos = gs_arena_take(a, (2 * T + 2 * N) * sizeof(int), "backbone positions");
-    const int ok = b->x && (!cfg->cat_token || b->local_x) && b->y && b->qkv && b->tmp && b->q && b->k && b->v &&
-                   b->ao && b->hid && (!cfg->swiglu || b->hid2) && b->grid && b->pos;
+    const int ok = b->x && (!cfg->cat_token || b->local_x) && b->y && b->qkv && b->tmp && b->q && b->ao && b->hid &&
+                   (!cfg->swiglu || b->hid2) && b->pos;
     return ok ? GS_OK : GS_ERR_NOMEM;
 }
 
@@ -559,9 +562,6 @@ static gs_status run_blocks(const gs_ctx *c, gs_vit *m, int S, int T, const floa
         dump_block(dump, "backbone.block.%d", i, w->x, 3, (long)S, (long)T, (long)C);
         if (next_out < 4 && i == cfg->out_layers[next_out]) {
             const int k = next_out++;
-            out->feat[k] = gs_malloc((size_t)S * P * D, sizeof(float), "backbone features");
-            out->cam_token[k] = gs_malloc((size_t)S * D, sizeof(float), "backbone camera tokens");
-            if (!out->feat[k] || !out->cam_token[k]) return GS_ERR_NOMEM;
             st = write_output(c, m, w->x, w->local_x, S, T, order, out->feat[k], out->cam_token[k], w->ao);
             dump_block(dump, "backbone.feat.%d", k, out->feat[k], 3, (long)S, (long)P, (long)D);
             dump_block(dump, "backbone.cam_token.%d", k, out->cam_token[k], 2, (long)S, (long)D, 0);
@@ -570,24 +570,70 @@ static gs_status run_blocks(const gs_ctx *c, gs_vit *m, int S, int T, const floa
     return st;
 }
 
+size_t gs_vit_out_bytes(const gs_vit *m, int S, int H, int W) {
+    if (!m || !m->blocks || !sizes_ok(m, S, H, W)) return 0;
+    const int p = m->cfg.patch_size, C = m->cfg.embed_dim, D = m->cfg.cat_token ? 2 * C : C;
+    const size_t P = (size_t)(H / p) * (W / p);
+    return 4 * (gs_arena_round((size_t)S * P * D * sizeof(float)) + gs_arena_round((size_t)S * D * sizeof(float)));
+}
+
+gs_status gs_vit_out_take(gs_vit_out *out, gs_arena *a, const gs_vit *m, int S, int H, int W) {
+    memset(out, 0, sizeof *out);
+    out->ref_index = -1;
+    if (!m || !m->blocks || !sizes_ok(m, S, H, W))
+        return gs_error(GS_ERR_INVALID, "backbone: no outputs for %d views of %dx%d", S, W, H);
+    const int p = m->cfg.patch_size, C = m->cfg.embed_dim, D = m->cfg.cat_token ? 2 * C : C;
+    const size_t P = (size_t)(H / p) * (W / p);
+    out->borrowed = 1;
+    for (int k = 0; k < 4; k++) {
+        out->feat[k] = gs_arena_floats(a, (size_t)S * P * D, "backbone features");
+        out->cam_token[k] = gs_arena_floats(a, (size_t)S * D, "backbone camera tokens");
+        if (!out->feat[k] || !out->cam_token[k]) return GS_ERR_NOMEM;
+    }
+    return GS_OK;
+}
+
 gs_status gs_vit_forward(const gs_ctx *c, gs_vit *m, const float *images, int S, int H, int W,
                          const float *cam_tokens, gs_ref_strategy strategy, const gs_dump *dump, gs_vit_out *out) {
     memset(out, 0, sizeof *out);
     out->ref_index = -1;
     gs_status st = check_forward_args(m, images, S, H, W, cam_tokens, strategy);
     if (st != GS_OK) return st;
-    if (!c) return gs_error(GS_ERR_INVALID, "backbone: no op context");
+    const int p = m->cfg.patch_size, C = m->cfg.embed_dim, D = m->cfg.cat_token ? 2 * C : C;
+    const size_t P = (size_t)(H / p) * (W / p);
+    for (int k = 0; k < 4; k++) {
+        out->feat[k] = gs_malloc((size_t)S * P * D, sizeof(float), "backbone features");
+        out->cam_token[k] = gs_malloc((size_t)S * D, sizeof(float), "backbone camera tokens");
+        if (!out->feat[k] || !out->cam_token[k]) {
+            gs_vit_out_free(out);
+            return GS_ERR_NOMEM;
+        }
+    }
+    st = gs_vit_forward_into(c, m, images, S, H, W, cam_tokens, strategy, dump, out);
+    if (st != GS_OK) {
+        const int ref = out->ref_index;
+        gs_vit_out_free(out);
+        out->ref_index = ref;
+    }
+    return st;
+}
+
+gs_status gs_vit_forward_into(const gs_ctx *c, gs_vit *m, const float *images, int S, int H, int W,
+                              const float *cam_tokens, gs_ref_strategy strategy, const gs_dump *dump,
+                              gs_vit_out *out) {
+    out->ref_index = -1;
+    gs_status st = check_forward_args(m, images, S, H, W, cam_tokens, strategy);
+    if (st != GS_OK) return st;
+    for (int k = 0; k < 4; k++)
+        if (!out->feat[k] || !out->cam_token[k]) return gs_error(GS_ERR_INVALID, "backbone: output %d has no buffer", k);
     const gs_da3_net_config *cfg = &m->cfg;
     const int p = cfg->patch_size, C = cfg->embed_dim;
     const int ph = H / p, pw = W / p, P = ph * pw, T = P + 1, D = cfg->cat_token ? 2 * C : C;
     /* the whole plan is had before anything runs */
-    gs_ctx lc = *c;
-    gs_arena own = {0};
-    if (!lc.ws) {
-        if ((st = gs_arena_create(&own, c->device, gs_vit_plan(c, m, S, H, W), "backbone workspace")) != GS_OK)
-            return st;
-        lc.ws = &own;
-    }
+    gs_ctx lc;
+    gs_arena own;
+    if ((st = gs_ctx_with_workspace(c, gs_vit_plan(c, m, S, H, W), "backbone workspace", &lc, &own)) != GS_OK)
+        return st;
     const size_t mark = gs_arena_mark(lc.ws);
     vit_bufs w;
     int *order = gs_malloc((size_t)S, sizeof *order, "backbone view order");
@@ -615,10 +661,5 @@ done:
     free(order);
     gs_arena_release(lc.ws, mark);
     gs_arena_destroy(&own);
-    if (st != GS_OK) {
-        const int ref = out->ref_index;
-        gs_vit_out_free(out);
-        out->ref_index = ref;
-    }
     return st;
 }

@@ -81,6 +81,7 @@ typedef struct {
     float *feat[4];                       // [S, P, D] in the caller's view order
     float *cam_token[4];                  // [S, D] token 0 of each output, un-normalised
     int ref_index;                        // view chosen as reference, -1 when no reordering
+    int borrowed;                         // the buffers belong to an arena (gs_vit_out_take)
 } gs_vit_out;
 
 /* Fetch every backbone tensor `prefix` + "backbone.pretrained." + name with
@@ -103,6 +104,14 @@ gs_status gs_vit_forward(const gs_ctx *c, gs_vit *m, const float *images, int S,
  * are invalid). */
 size_t gs_vit_plan(const gs_ctx *c, const gs_vit *m, int S, int H, int W);
 void gs_vit_out_free(gs_vit_out *out);
+/* The outputs' buffers from an arena (a caller that plans them with its own
+ * forward, e.g. gs/model): bytes, and the take; gs_vit_forward_into then
+ * fills them, and gs_vit_out_free only forgets them. */
+size_t gs_vit_out_bytes(const gs_vit *m, int S, int H, int W);
+gs_status gs_vit_out_take(gs_vit_out *out, gs_arena *a, const gs_vit *m, int S, int H, int W);
+gs_status gs_vit_forward_into(const gs_ctx *c, gs_vit *m, const float *images, int S, int H, int W,
+                              const float *cam_tokens, gs_ref_strategy strategy, const gs_dump *dump,
+                              gs_vit_out *out);
 
 /* The view index the strategy selects from the un-normalised token-0 vectors
  * cls [S, C] (exposed for tests; computed in double). */

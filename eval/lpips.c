@@ -5,7 +5,7 @@
  * `features` stacks that the lpips package slices; weights come from a
  * safetensors file with the key names of lpips.LPIPS().state_dict(). Both
  * images go through the backbone as one batch of two (float32, ops from
- * gs/ops.h); at every tap the features are unit-normalised per pixel across
+ * gs/ops/ops.h); at every tap the features are unit-normalised per pixel across
  * channels, their squared difference weighted by the learned 1x1 layer and
  * averaged over the pixels (in double). The distance is the sum over taps. */
 #include "eval/lpips_impl.h"
@@ -362,9 +362,7 @@ gs_status gs_lpips_check_inputs(const gs_lpips *m, const gs_image *pred, const g
     return GS_OK;
 }
 
-/* The largest scratch the network's convolutions take from the workspace at
- * an input of h x w (each op gives its scratch back before the next). */
-static size_t conv_workspace(const gs_ctx *c, const gs_lpips *m, int h, int w) {
+size_t gs_lpips_workspace(const gs_ctx *c, const gs_lpips *m, int h, int w) {
     size_t most = 0;
     for (int i = 0; i < m->n_ops; i++) {
         const op_spec *o = &m->ops[i];
@@ -396,7 +394,7 @@ gs_status gs_lpips_eval(gs_lpips *m, const gs_image *pred, const gs_image *gt, d
 
     gs_arena ws;
     gs_ctx host = gs_ctx_cpu(NULL), cx;
-    gs_status s = gs_ctx_with_workspace(&host, conv_workspace(&host, m, h, w), "lpips workspace", &cx, &ws);
+    gs_status s = gs_ctx_with_workspace(&host, gs_lpips_workspace(&host, m, h, w), "lpips workspace", &cx, &ws);
     if (s) return gs_error_prefix(s, "%s", label);
     /* batch of two, NCHW: 2x-1 then (x - shift) / scale, in float like torch */
     float *cur = gs_malloc(2 * 3 * hw, sizeof *cur, "lpips input");

@@ -4,6 +4,7 @@
 #define GS_EVAL_LPIPS_IMPL_H
 
 #include "eval/metrics.h"
+#include "gs/ops/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +45,10 @@ struct gs_lpips {
  * 0 when some layer gets an empty output (*bad_op, when not NULL, is that
  * layer). */
 size_t gs_lpips_plan(const gs_lpips *m, int h, int w, int *bad_op);
+/* The largest scratch the network's convolutions take from a workspace of
+ * context c at an input of h x w (each op gives its scratch back before the
+ * next): the CPU and the CUDA evaluators size their workspace with it. */
+size_t gs_lpips_workspace(const gs_ctx *c, const gs_lpips *m, int h, int w);
 /* Validate a pair of images for LPIPS; the error names the network. */
 gs_status gs_lpips_check_inputs(const gs_lpips *m, const gs_image *pred, const gs_image *gt);
 

@@ -185,9 +185,6 @@ gs_status gs_eval_scene(const gs_scene *scene, const gs_cameras *cams, const cha
 typedef struct gs_eval_cuda gs_eval_cuda;
 
 gs_status gs_eval_cuda_new(gs_eval_cuda **out);
-/* Opens cuBLAS (dlopen, on first call; gs_eval_cuda_new does it): GS_OK
- * when libcublas and the entry points LPIPS uses were found; needs no GPU. */
-gs_status gs_cuda_blas_load(void);
 void gs_eval_cuda_free(gs_eval_cuda *ctx);
 /* "NVIDIA H100 80GB HBM3, sm_90, ..." */
 const char *gs_eval_cuda_device_name(const gs_eval_cuda *ctx);

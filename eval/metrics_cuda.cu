@@ -6,21 +6,21 @@
  *         pass into five planes (x, y, x^2, y^2, xy), then a horizontal pass
  *         that evaluates SSIM per output pixel and sums it per block; "valid"
  *         windows for skimage, zero padding for 3DGS, as on the CPU.
- *  LPIPS  the same network tables (lpips_impl.h) in float32: convolutions as
- *         im2col + cuBLAS SGEMM (default math mode: no TF32) over bands of
- *         output rows, both images of the pair in one strided-batched GEMM;
- *         bias + ReLU, max-pool with torch's window rules, fire modules
- *         writing their two expand branches straight into the concatenated
- *         output; per-tap unit normalisation, weighted squared difference
- *         and spatial mean in double.
- * All reductions use fixed grids and fixed orders, so results are
- * reproducible run to run. Host images are uploaded into buffers that the
- * context keeps and grows, once per metric call, or once for all the metrics
- * of a held pair (gs_eval_cuda_hold_pair). */
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-#include <dlfcn.h>
-#include <pthread.h>
+ *  LPIPS  the same network tables (lpips_impl.h) in float32 through the op
+ *         layer on a CUDA context (gs/ops/ops.h -> gs/ops/cuda_conv.cu:
+ *         im2col + cuBLAS SGEMM without TF32, both images of the pair as one
+ *         batch; max-pool with torch's window rules); fire modules write
+ *         their two expand branches straight into the two halves of the
+ *         concatenated output (y_batch). What stays here is the metric: the
+ *         input scaling, per-tap unit normalisation, weighted squared
+ *         difference and spatial mean in double.
+ * The context (stream, cuBLAS handle: gs/cuda/) and the buffers come from
+ * gs/cuda/cuda_common.cuh; the convolutions' scratch from a device arena
+ * grown to the largest need. All reductions use fixed grids and fixed
+ * orders, so results are reproducible run to run. Host images are uploaded
+ * into buffers that the context keeps and grows, once per metric call, or
+ * once for all the metrics of a held pair (gs_eval_cuda_hold_pair). */
+#include "gs/cuda/cuda_common.cuh"
 
 #include <math.h>
 #include <stdio.h>
@@ -30,188 +30,72 @@
 #include "eval/lpips_impl.h"
 #include "gs/ops/ops.h"
 
-#define BS 256          /* threads per block of every kernel */
-#define MAX_BLOCKS 1024 /* grid of the grid-stride reductions */
+#define BS GS_CUDA_BLOCK /* threads per block of every kernel (block_sum's shared array) */
+#define MAX_BLOCKS 1024  /* grid of the grid-stride reductions */
 #define SSIM_R (GS_SSIM_WIN / 2)
-/* floats of the im2col buffer of one band (both images): 256 MiB */
-#define COL_BUDGET ((size_t)64 << 20)
 
 struct gs_eval_cuda {
-    cudaStream_t stream;
-    cublasHandle_t blas;
-    char name[256];
-    float *img[2];
-    size_t img_cap[2];
-    double *partial;
-    size_t partial_cap;
-    double *result; /* small array of results copied back at the end */
-    int *flag;      /* non-finite input seen */
-    double *planes;
-    size_t planes_cap;
-    float *act[3];
-    size_t act_cap[3];
-    float *col;
-    size_t col_cap;
+    gs_cuda_ctx *cu;   /* device, stream, cuBLAS handle */
+    gs_arena ws;       /* device workspace of the LPIPS convolutions (im2col columns) */
+    gs_ctx ops;        /* the op context: CUDA, cu, &ws */
+    gs_dbuf img[2];    /* the pair, HWC floats */
+    gs_dbuf partial;   /* per-block sums */
+    gs_dbuf planes;    /* SSIM's vertical pass */
+    gs_dbuf act[3];    /* LPIPS activations, both images */
+    double *result;    /* small array of results copied back at the end */
+    int *flag;         /* non-finite input seen */
     /* the held pair (gs_eval_cuda_hold_pair) and whether img[] holds it */
     const float *held[2];
     int held_w, held_h, held_c, held_on_device;
 };
 
-/* Device copy of an LPIPS model's weights (m->cuda). */
+/* Device copy of an LPIPS model's weights (m->cuda): one allocation, every
+ * tensor at a 64-byte aligned offset in it. */
 typedef struct {
+    float *block;
     float *w[GS_LP_MAX_OPS][GS_LP_MAX_PARAMS], *b[GS_LP_MAX_OPS][GS_LP_MAX_PARAMS];
     float *lin[GS_LPIPS_MAX_LAYERS];
 } lp_device;
 
-static gs_status cu_err(cudaError_t e, const char *what) {
-    return gs_error(GS_ERR_DEVICE, "cuda: %s: %s", what, cudaGetErrorString(e));
-}
-
-#define CU(call, what)                                   \
-    do {                                                 \
-        cudaError_t e_ = (call);                         \
-        if (e_ != cudaSuccess) return cu_err(e_, what);  \
-    } while (0)
-
-#define LAUNCHED(what) CU(cudaGetLastError(), what)
-
-static gs_status blas_err(cublasStatus_t st, const char *what) {
-    return gs_error(GS_ERR_DEVICE, "cublas: %s failed (status %d)", what, (int)st);
-}
-
-/* cuBLAS is opened on first use instead of being linked: a linked libcublas
- * (with libcublasLt) puts ~200 MiB of resident pages into every gs process,
- * CPU-only runs included. The five entry points LPIPS needs are looked up
- * by their exported names (the _v2 ones behind the header's macros). */
-#define GS_STR_(x) #x
-#define GS_STR(x) GS_STR_(x)
-static struct {
-    pthread_once_t once;
-    const char *error; /* why it could not be opened; NULL when it was */
-    decltype(&cublasCreate_v2) create;
-    decltype(&cublasDestroy_v2) destroy;
-    decltype(&cublasSetStream_v2) set_stream;
-    decltype(&cublasSetMathMode) set_math_mode;
-    decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
-} g_cublas = {PTHREAD_ONCE_INIT, NULL, NULL, NULL, NULL, NULL, NULL};
-
-static void cublas_open(void) {
-    static char why[512];
-    const char *names[2] = {"libcublas.so." GS_STR(CUBLAS_VER_MAJOR), "libcublas.so"};
-    void *lib = NULL;
-    for (int i = 0; i < 2 && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        const char *e = dlerror();
-        snprintf(why, sizeof why, "cannot open %s: %s", names[0], e ? e : "not found");
-        g_cublas.error = why;
-        return;
-    }
-    struct {
-        const char *sym;
-        void **slot;
-    } want[5] = {{"cublasCreate_v2", (void **)&g_cublas.create},
-                 {"cublasDestroy_v2", (void **)&g_cublas.destroy},
-                 {"cublasSetStream_v2", (void **)&g_cublas.set_stream},
-                 {"cublasSetMathMode", (void **)&g_cublas.set_math_mode},
-                 {"cublasSgemmStridedBatched", (void **)&g_cublas.sgemm_strided_batched}};
-    for (int i = 0; i < 5; i++) {
-        *want[i].slot = dlsym(lib, want[i].sym);
-        if (!*want[i].slot) {
-            snprintf(why, sizeof why, "%s has no %s", names[0], want[i].sym);
-            g_cublas.error = why;
-            return;
-        }
-    }
-}
-
-extern "C" gs_status gs_cuda_blas_load(void) {
-    pthread_once(&g_cublas.once, cublas_open);
-    if (g_cublas.error) return gs_error(GS_ERR_DEVICE, "cublas: %s", g_cublas.error);
-    return GS_OK;
-}
-
-/* Grow a device buffer to hold at least `bytes` (contents are not kept). */
-static gs_status ensure(void **p, size_t *cap, size_t bytes, const char *what) {
-    if (*cap >= bytes && *p) return GS_OK;
-    if (*p) {
-        cudaDeviceSynchronize(); /* queued kernels may still read the old buffer */
-        cudaFree(*p);
-    }
-    *p = NULL;
-    *cap = 0;
-    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
-    if (e != cudaSuccess) {
-        *p = NULL;
-        cudaGetLastError();
-        return gs_error(GS_ERR_NOMEM, "cuda: cannot allocate %.1f MiB for %s: %s", (double)bytes / (1 << 20), what,
-                        cudaGetErrorString(e));
-    }
-    *cap = bytes;
-    return GS_OK;
-}
-
-#define ENSURE(ptr, cap, bytes, what) ensure((void **)&(ptr), &(cap), (bytes), (what))
+#define F(buf) ((float *)(buf).p)
+#define D(buf) ((double *)(buf).p)
 
 /* ---- context ------------------------------------------------------------------- */
 extern "C" gs_status gs_eval_cuda_new(gs_eval_cuda **out) {
     *out = NULL;
-    if (gs_cuda_device_count() < 1) return gs_error(GS_ERR_DEVICE, "no usable CUDA device");
     gs_eval_cuda *c = (gs_eval_cuda *)calloc(1, sizeof *c);
     if (!c) return gs_error(GS_ERR_NOMEM, "cuda: out of memory for the evaluation context");
-    gs_status s = GS_OK;
-    cudaDeviceProp p;
-    cudaError_t e = cudaSetDevice(0);
-    if (e == cudaSuccess) e = cudaGetDeviceProperties(&p, 0);
-    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
-    if (e == cudaSuccess) e = cudaMalloc((void **)&c->result, 64 * sizeof(double));
-    if (e == cudaSuccess) e = cudaMalloc((void **)&c->flag, sizeof(int));
-    if (e != cudaSuccess) s = cu_err(e, "opening the device");
-    if (!s) {
-        snprintf(c->name, sizeof c->name, "%.200s, sm_%d%d", p.name, p.major, p.minor);
-        s = gs_cuda_blas_load();
-    }
-    if (!s) {
-        cublasStatus_t bs = g_cublas.create(&c->blas);
-        if (bs != CUBLAS_STATUS_SUCCESS) {
-            c->blas = NULL;
-            s = blas_err(bs, "cublasCreate");
-        }
-    }
-    if (!s) {
-        cublasStatus_t bs = g_cublas.set_stream(c->blas, c->stream);
-        /* plain FP32 GEMMs: TF32 would cost LPIPS its 1e-4 agreement */
-        if (bs == CUBLAS_STATUS_SUCCESS) bs = g_cublas.set_math_mode(c->blas, CUBLAS_DEFAULT_MATH);
-        if (bs != CUBLAS_STATUS_SUCCESS) s = blas_err(bs, "cublas setup");
-    }
+    gs_status s = gs_cuda_ctx_create(&c->cu, 1);
+    if (!s) s = gs_cuda_alloc((void **)&c->result, 64 * sizeof(double), "metric results");
+    if (!s) s = gs_cuda_alloc((void **)&c->flag, sizeof(int), "the non-finite flag");
     if (s) {
         gs_eval_cuda_free(c);
         return s;
     }
+    c->ops.device = GS_DEVICE_CUDA;
+    c->ops.cuda = c->cu;
+    c->ops.ws = &c->ws;
     *out = c;
     return GS_OK;
 }
 
 extern "C" void gs_eval_cuda_free(gs_eval_cuda *c) {
     if (!c) return;
-    if (c->stream) cudaStreamSynchronize(c->stream);
-    if (c->blas) g_cublas.destroy(c->blas);
-    for (int i = 0; i < 2; i++) cudaFree(c->img[i]);
-    for (int i = 0; i < 3; i++) cudaFree(c->act[i]);
-    cudaFree(c->partial);
-    cudaFree(c->result);
-    cudaFree(c->flag);
-    cudaFree(c->planes);
-    cudaFree(c->col);
-    if (c->stream) cudaStreamDestroy(c->stream);
+    if (c->cu) gs_cuda_ctx_sync(c->cu);
+    gs_dbuf *all[] = {&c->img[0], &c->img[1], &c->partial, &c->planes, &c->act[0], &c->act[1], &c->act[2]};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) gs_dbuf_free(all[i], NULL);
+    gs_arena_destroy(&c->ws);
+    gs_cuda_free(c->result);
+    gs_cuda_free(c->flag);
+    gs_cuda_ctx_free(c->cu);
     free(c);
 }
 
-extern "C" const char *gs_eval_cuda_device_name(const gs_eval_cuda *c) { return c ? c->name : "none"; }
+extern "C" const char *gs_eval_cuda_device_name(const gs_eval_cuda *c) { return c ? gs_cuda_ctx_name(c->cu) : "none"; }
 
 extern "C" gs_status gs_eval_cuda_sync(gs_eval_cuda *c) {
     if (!c) return gs_error(GS_ERR_INVALID, "cuda: no context");
-    CU(cudaStreamSynchronize(c->stream), "synchronising");
-    return GS_OK;
+    return gs_cuda_ctx_sync(c->cu);
 }
 
 extern "C" void gs_eval_cuda_hold_pair(gs_eval_cuda *c, const gs_image *pred, const gs_image *gt) {
@@ -237,11 +121,12 @@ static gs_status upload(gs_eval_cuda *c, const gs_image *pred, const gs_image *g
     if (is_held && c->held_on_device) return GS_OK;
     c->held_on_device = 0; /* img[] is being overwritten */
     const size_t bytes = (size_t)pred->width * pred->height * pred->channels * sizeof(float);
-    gs_status s = ENSURE(c->img[0], c->img_cap[0], bytes, "the prediction");
-    if (!s) s = ENSURE(c->img[1], c->img_cap[1], bytes, "the ground truth");
+    gs_status s = gs_dbuf_reserve(&c->img[0], bytes, 1, NULL, "the prediction");
+    if (!s) s = gs_dbuf_reserve(&c->img[1], bytes, 1, NULL, "the ground truth");
     if (s) return s;
-    CU(cudaMemcpyAsync(c->img[0], pred->data, bytes, cudaMemcpyHostToDevice, c->stream), "uploading the prediction");
-    CU(cudaMemcpyAsync(c->img[1], gt->data, bytes, cudaMemcpyHostToDevice, c->stream), "uploading the ground truth");
+    const cudaStream_t st = c->cu->stream;
+    GS_CU(cudaMemcpyAsync(c->img[0].p, pred->data, bytes, cudaMemcpyHostToDevice, st), "uploading the prediction");
+    GS_CU(cudaMemcpyAsync(c->img[1].p, gt->data, bytes, cudaMemcpyHostToDevice, st), "uploading the ground truth");
     c->held_on_device = is_held;
     return GS_OK;
 }
@@ -304,9 +189,10 @@ __global__ void k_psnr(const float *a, const float *b, size_t n, double *partial
 
 /* Copy n results and the non-finite flag back; waits for the stream. */
 static gs_status fetch(gs_eval_cuda *c, double *res, int n, int *bad) {
-    CU(cudaMemcpyAsync(res, c->result, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, c->stream), "reading back");
-    if (bad) CU(cudaMemcpyAsync(bad, c->flag, sizeof(int), cudaMemcpyDeviceToHost, c->stream), "reading back");
-    CU(cudaStreamSynchronize(c->stream), "computing");
+    const cudaStream_t st = c->cu->stream;
+    GS_CU(cudaMemcpyAsync(res, c->result, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, st), "reading back");
+    if (bad) GS_CU(cudaMemcpyAsync(bad, c->flag, sizeof(int), cudaMemcpyDeviceToHost, st), "reading back");
+    GS_CU(cudaStreamSynchronize(st), "computing");
     return GS_OK;
 }
 
@@ -316,13 +202,14 @@ extern "C" gs_status gs_psnr_cuda(gs_eval_cuda *c, const gs_image *pred, const g
     if (!c || !out) return gs_error(GS_ERR_INVALID, "psnr: missing argument");
     const size_t n = (size_t)pred->width * pred->height * pred->channels;
     const unsigned g = grid_for(n);
-    if ((s = upload(c, pred, gt)) || (s = ENSURE(c->partial, c->partial_cap, g * sizeof(double), "psnr sums")))
+    const cudaStream_t st = c->cu->stream;
+    if ((s = upload(c, pred, gt)) || (s = gs_dbuf_reserve(&c->partial, g * sizeof(double), 1, NULL, "psnr sums")))
         return s;
-    CU(cudaMemsetAsync(c->flag, 0, sizeof(int), c->stream), "psnr");
-    k_psnr<<<g, BS, 0, c->stream>>>(c->img[0], c->img[1], n, c->partial, c->flag);
-    LAUNCHED("psnr kernel");
-    k_finish_sum<<<1, BS, 0, c->stream>>>(c->partial, g, 1.0 / (double)n, c->result);
-    LAUNCHED("psnr sum");
+    GS_CU(cudaMemsetAsync(c->flag, 0, sizeof(int), st), "psnr");
+    k_psnr<<<g, BS, 0, st>>>(F(c->img[0]), F(c->img[1]), n, D(c->partial), c->flag);
+    GS_CU_LAUNCHED("psnr kernel");
+    k_finish_sum<<<1, BS, 0, st>>>(D(c->partial), g, 1.0 / (double)n, c->result);
+    GS_CU_LAUNCHED("psnr sum");
     double mse;
     int bad = 0;
     if ((s = fetch(c, &mse, 1, &bad))) return s;
@@ -432,19 +319,20 @@ extern "C" gs_status gs_ssim_cuda(gs_eval_cuda *c, const gs_image *pred, const g
     const unsigned gx_v = (unsigned)((w + BS - 1) / BS), gx_h = (unsigned)((wo + BS - 1) / BS);
     const size_t n_partial = (size_t)nc * ho * gx_h;
     if ((s = upload(c, pred, gt)) ||
-        (s = ENSURE(c->planes, c->planes_cap, (size_t)5 * nc * ho * w * sizeof(double), "ssim planes")) ||
-        (s = ENSURE(c->partial, c->partial_cap, n_partial * sizeof(double), "ssim sums")))
+        (s = gs_dbuf_reserve(&c->planes, (size_t)5 * nc * ho * w * sizeof(double), 1, NULL, "ssim planes")) ||
+        (s = gs_dbuf_reserve(&c->partial, n_partial * sizeof(double), 1, NULL, "ssim sums")))
         return s;
     const taps11 t = gauss_taps();
-    CU(cudaMemsetAsync(c->flag, 0, sizeof(int), c->stream), "ssim");
-    k_ssim_vertical<<<dim3(gx_v, (unsigned)ho, (unsigned)nc), BS, 0, c->stream>>>(c->img[0], c->img[1], w, h, nc, ho,
-                                                                                  same, t, c->planes, c->flag);
-    LAUNCHED("ssim vertical pass");
-    k_ssim_horizontal<<<dim3(gx_h, (unsigned)ho, (unsigned)nc), BS, 0, c->stream>>>(c->planes, w, nc, ho, wo, same, t,
-                                                                                    c->partial);
-    LAUNCHED("ssim horizontal pass");
-    k_finish_sum<<<1, BS, 0, c->stream>>>(c->partial, n_partial, 1.0 / ((double)nc * ho * wo), c->result);
-    LAUNCHED("ssim sum");
+    const cudaStream_t st = c->cu->stream;
+    GS_CU(cudaMemsetAsync(c->flag, 0, sizeof(int), st), "ssim");
+    k_ssim_vertical<<<dim3(gx_v, (unsigned)ho, (unsigned)nc), BS, 0, st>>>(F(c->img[0]), F(c->img[1]), w, h, nc, ho,
+                                                                           same, t, D(c->planes), c->flag);
+    GS_CU_LAUNCHED("ssim vertical pass");
+    k_ssim_horizontal<<<dim3(gx_h, (unsigned)ho, (unsigned)nc), BS, 0, st>>>(D(c->planes), w, nc, ho, wo, same, t,
+                                                                             D(c->partial));
+    GS_CU_LAUNCHED("ssim horizontal pass");
+    k_finish_sum<<<1, BS, 0, st>>>(D(c->partial), n_partial, 1.0 / ((double)nc * ho * wo), c->result);
+    GS_CU_LAUNCHED("ssim sum");
     double v;
     int bad = 0;
     if ((s = fetch(c, &v, 1, &bad))) return s;
@@ -457,52 +345,66 @@ extern "C" gs_status gs_ssim_cuda(gs_eval_cuda *c, const gs_image *pred, const g
 extern "C" void gs_lpips_cuda_release(gs_lpips *m) {
     lp_device *d = (lp_device *)m->cuda;
     if (!d) return;
-    for (int i = 0; i < GS_LP_MAX_OPS; i++)
-        for (int j = 0; j < GS_LP_MAX_PARAMS; j++) {
-            cudaFree(d->w[i][j]);
-            cudaFree(d->b[i][j]);
-        }
-    for (int i = 0; i < GS_LPIPS_MAX_LAYERS; i++) cudaFree(d->lin[i]);
+    gs_cuda_free(d->block);
     free(d);
     m->cuda = NULL;
 }
 
-static gs_status put(float **dst, const float *src, size_t n) {
-    *dst = NULL;
-    cudaError_t e = cudaMalloc((void **)dst, n * sizeof(float));
-    if (e != cudaSuccess) {
-        *dst = NULL;
-        return cu_err(e, "allocating LPIPS weights");
-    }
-    CU(cudaMemcpy(*dst, src, n * sizeof(float), cudaMemcpyHostToDevice), "uploading LPIPS weights");
-    return GS_OK;
-}
+typedef struct {
+    float **slot;     /* where the device pointer goes */
+    const float *src; /* host data */
+    size_t n;         /* floats */
+} lp_tensor;
 
-/* Upload every tensor of m once (kept until gs_lpips_free). */
-static gs_status upload_model(gs_lpips *m) {
-    if (m->cuda) return GS_OK;
-    lp_device *d = (lp_device *)calloc(1, sizeof *d);
-    if (!d) return gs_error(GS_ERR_NOMEM, "cuda: out of memory for the LPIPS model");
-    m->cuda = d;
-    gs_status s = GS_OK;
-    for (int i = 0; i < m->n_ops && !s; i++) {
+#define LP_MAX_TENSORS (2 * GS_LP_MAX_OPS * GS_LP_MAX_PARAMS + GS_LPIPS_MAX_LAYERS)
+
+/* Every tensor of m with its device slot in d; returns the count. */
+static int lp_tensors(const gs_lpips *m, lp_device *d, lp_tensor *t) {
+    int k = 0;
+    for (int i = 0; i < m->n_ops; i++) {
         const gs_lp_op *o = &m->ops[i];
         if (o->kind == GS_LP_CONV) {
-            s = put(&d->w[i][0], m->wts[i].w[0], (size_t)o->cout * o->cin * o->k * o->k);
-            if (!s) s = put(&d->b[i][0], m->wts[i].b[0], (size_t)o->cout);
+            t[k++] = {&d->w[i][0], m->wts[i].w[0], (size_t)o->cout * o->cin * o->k * o->k};
+            t[k++] = {&d->b[i][0], m->wts[i].b[0], (size_t)o->cout};
         } else if (o->kind == GS_LP_FIRE) {
             const size_t wn[3] = {(size_t)o->squeeze * o->cin, (size_t)o->cout * o->squeeze,
                                   (size_t)o->cout * o->squeeze * 9};
             const size_t bn[3] = {(size_t)o->squeeze, (size_t)o->cout, (size_t)o->cout};
-            for (int j = 0; j < 3 && !s; j++) {
-                s = put(&d->w[i][j], m->wts[i].w[j], wn[j]);
-                if (!s) s = put(&d->b[i][j], m->wts[i].b[j], bn[j]);
+            for (int j = 0; j < 3; j++) {
+                t[k++] = {&d->w[i][j], m->wts[i].w[j], wn[j]};
+                t[k++] = {&d->b[i][j], m->wts[i].b[j], bn[j]};
             }
         }
     }
-    for (int t = 0; t < m->n_taps && !s; t++) s = put(&d->lin[t], m->lin[t], (size_t)m->lin_c[t]);
-    if (s) gs_lpips_cuda_release(m);
-    return s;
+    for (int j = 0; j < m->n_taps; j++) t[k++] = {&d->lin[j], m->lin[j], (size_t)m->lin_c[j]};
+    return k;
+}
+
+static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; } /* floats: 64 bytes */
+
+/* Upload every tensor of m once, into one allocation (kept until gs_lpips_free). */
+static gs_status upload_model(gs_eval_cuda *c, gs_lpips *m) {
+    if (m->cuda) return GS_OK;
+    lp_device *d = (lp_device *)calloc(1, sizeof *d);
+    if (!d) return gs_error(GS_ERR_NOMEM, "cuda: out of memory for the LPIPS model");
+    lp_tensor t[LP_MAX_TENSORS];
+    const int nt = lp_tensors(m, d, t);
+    size_t total = 0;
+    for (int i = 0; i < nt; i++) total += align16(t[i].n);
+    gs_status s = gs_cuda_alloc((void **)&d->block, total * sizeof(float), "the LPIPS weights");
+    size_t off = 0;
+    for (int i = 0; i < nt && !s; i++) {
+        *t[i].slot = d->block + off;
+        s = gs_cuda_upload(c->cu, *t[i].slot, t[i].src, t[i].n * sizeof(float));
+        off += align16(t[i].n);
+    }
+    if (s) {
+        gs_cuda_free(d->block);
+        free(d);
+        return gs_error_prefix(s, "uploading the LPIPS weights");
+    }
+    m->cuda = d;
+    return GS_OK;
 }
 
 typedef struct {
@@ -520,54 +422,6 @@ __global__ void k_lpips_input(const float *pred, const float *gt, size_t hw, int
         const float v = 2.0f * src[p * nc + (nc == 1 ? 0 : c)] - 1.0f;
         out[((size_t)b * 3 + c) * hw + p] = __fdiv_rn(v - sc.shift[c], sc.scale[c]);
     }
-}
-
-/* Column matrix of a band of output rows [r0, r0 + rows) for both images:
- * col[b][kk][p], p = (r - r0) * wo + j, kk = (ci * k + u) * k + v (one grid
- * row per kk, one grid layer per image); zero outside the image.
- * Column-major (bandP x K) per image for cuBLAS. */
-__global__ void k_im2col(const float *x, int cin, int h, int w, int k, int stride, int pad, int wo, int r0,
-                         unsigned bandP, float *col) {
-    const unsigned p = blockIdx.x * BS + threadIdx.x, kk = blockIdx.y, K = gridDim.y;
-    const int b = blockIdx.z;
-    if (p >= bandP) return;
-    const int ci = (int)(kk / (unsigned)(k * k)), u = (int)(kk / (unsigned)k % (unsigned)k), v = (int)(kk % (unsigned)k);
-    const int i = r0 + (int)(p / (unsigned)wo), j = (int)(p % (unsigned)wo);
-    const int yy = i * stride - pad + u, xx = j * stride - pad + v;
-    float val = 0.0f;
-    if (yy >= 0 && yy < h && xx >= 0 && xx < w) val = x[(((size_t)b * cin + ci) * h + yy) * w + xx];
-    col[((size_t)b * K + kk) * bandP + p] = val;
-}
-
-/* y[b][c][p] = max(y + bias[c], 0), image b at y + b * bstride; grid (P blocks, cout, 2) */
-__global__ void k_bias_relu(float *y, size_t P, size_t bstride, const float *bias) {
-    const size_t p = (size_t)blockIdx.x * BS + threadIdx.x;
-    const int c = blockIdx.y, b = blockIdx.z;
-    if (p >= P) return;
-    float *py = y + (size_t)b * bstride + (size_t)c * P + p;
-    const float v = *py + bias[c];
-    *py = v > 0.0f ? v : 0.0f;
-}
-
-/* torch MaxPool2d (square window, ceil mode handled by the output size):
- * windows clipped to the input; NaN wins. x [n*c, h, w] -> y [n*c, ho, wo]. */
-__global__ void k_maxpool(const float *x, int h, int w, int k, int stride, int pad, int ho, int wo, float *y) {
-    const size_t idx = (size_t)blockIdx.x * BS + threadIdx.x;
-    const size_t plane = blockIdx.y;
-    if (idx >= (size_t)ho * wo) return;
-    const int i = (int)(idx / wo), j = (int)(idx % wo);
-    int y0 = i * stride - pad, y1 = y0 + k, x0 = j * stride - pad, x1 = x0 + k;
-    y0 = y0 < 0 ? 0 : y0, y1 = y1 > h ? h : y1, x0 = x0 < 0 ? 0 : x0, x1 = x1 > w ? w : x1;
-    const float *xc = x + plane * h * w;
-    float m = -3.402823466e38f;
-    int any = 0;
-    for (int yy = y0; yy < y1; yy++)
-        for (int xx = x0; xx < x1; xx++) {
-            const float v = xc[(size_t)yy * w + xx];
-            if (!any || v > m || v != v) m = v;
-            any = 1;
-        }
-    y[plane * ho * wo + idx] = m;
 }
 
 /* One LPIPS tap, per block: sum over its pixels of
@@ -598,41 +452,58 @@ __global__ void k_tap(const float *feat, int c, size_t hw, const float *lin, dou
 
 static unsigned blocks_for(size_t n) { return (unsigned)((n + BS - 1) / BS); }
 
-/* conv2d + bias + ReLU on both images: x [2, cin, h, w] -> y, image b at
- * y + b * ystride, [cout, ho, wo]. */
-static gs_status conv(gs_eval_cuda *c, const float *x, int cin, int h, int w, const float *wt, const float *bias,
-                      int cout, int k, int stride, int pad, float *y, size_t ystride) {
-    const int ho = gs_conv2d_out_size(h, k, stride, pad), wo = gs_conv2d_out_size(w, k, stride, pad);
-    if (ho < 1 || wo < 1) return gs_error(GS_ERR_INVALID, "lpips: empty convolution output");
-    const size_t P = (size_t)ho * wo, K = (size_t)cin * k * k;
-    const float one = 1.0f, zero = 0.0f;
-    cublasStatus_t bs;
-    if (k == 1 && stride == 1 && pad == 0) {
-        /* y_b' (P x cout) = x_b' (P x cin) * W' (cin x cout), column-major views */
-        bs = g_cublas.sgemm_strided_batched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)P, cout, cin, &one, x, (int)P,
-                                       (long long)cin * P, wt, cin, 0, &zero, y, (int)P, (long long)ystride, 2);
-        if (bs != CUBLAS_STATUS_SUCCESS) return blas_err(bs, "1x1 convolution");
-    } else {
-        size_t rows = COL_BUDGET / (2 * K * (size_t)wo);
-        if (rows < 1) rows = 1;
-        if (rows > (size_t)ho) rows = (size_t)ho;
-        gs_status s = ENSURE(c->col, c->col_cap, 2 * K * rows * wo * sizeof(float), "im2col");
+static gs_conv2d_params conv_params(int cin, int cout, int k, int stride, int pad, size_t y_batch) {
+    gs_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.c_in = cin, p.c_out = cout, p.kh = p.kw = k, p.stride_h = p.stride_w = stride, p.pad_h = p.pad_w = pad;
+    p.y_batch = y_batch;
+    return p;
+}
+
+/* Make the op workspace hold at least `bytes`. */
+static gs_status reserve_ws(gs_eval_cuda *c, size_t bytes) {
+    if (c->ws.base && c->ws.size >= bytes) return GS_OK;
+    if (c->ws.base) {
+        gs_status s = gs_cuda_ctx_sync(c->cu); /* queued convolutions may still use it */
         if (s) return s;
-        for (int r0 = 0; r0 < ho; r0 += (int)rows) {
-            const int nr = (int)(r0 + rows > (size_t)ho ? ho - r0 : rows);
-            const size_t bandP = (size_t)nr * wo;
-            k_im2col<<<dim3(blocks_for(bandP), (unsigned)K, 2), BS, 0, c->stream>>>(x, cin, h, w, k, stride, pad, wo,
-                                                                                     r0, (unsigned)bandP, c->col);
-            LAUNCHED("im2col");
-            bs = g_cublas.sgemm_strided_batched(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)bandP, cout, (int)K, &one, c->col,
-                                           (int)bandP, (long long)(bandP * K), wt, (int)K, 0, &zero,
-                                           y + (size_t)r0 * wo, (int)P, (long long)ystride, 2);
-            if (bs != CUBLAS_STATUS_SUCCESS) return blas_err(bs, "convolution");
-        }
+        gs_arena_destroy(&c->ws);
     }
-    k_bias_relu<<<dim3(blocks_for(P), (unsigned)cout, 2), BS, 0, c->stream>>>(y, P, ystride, bias);
-    LAUNCHED("bias + relu");
-    return GS_OK;
+    return gs_arena_create(&c->ws, GS_DEVICE_CUDA, bytes, "the LPIPS convolution workspace");
+}
+
+/* One layer of the network on the pair: cur [2, ch, h, w] -> next (tmp: a
+ * fire module's squeeze output); updates h, w, ch. */
+static gs_status lpips_layer(gs_eval_cuda *c, const gs_lp_op *o, const lp_device *d, int i, const float *cur,
+                             float *next, float *tmp, int *h, int *w, int *ch) {
+    const gs_ctx *x = &c->ops;
+    if (o->kind == GS_LP_CONV) {
+        const gs_conv2d_params p = conv_params(o->cin, o->cout, o->k, o->stride, o->pad, 0);
+        const gs_wt wt = gs_wt_f32(d->w[i][0], 4, o->cout, o->cin, o->k, o->k);
+        gs_status s = gs_conv2d(x, &p, cur, 2, *h, *w, &wt, d->b[i][0], next, 1);
+        *h = gs_conv2d_out_size(*h, o->k, o->stride, o->pad), *w = gs_conv2d_out_size(*w, o->k, o->stride, o->pad);
+        *ch = o->cout;
+        return s;
+    }
+    if (o->kind == GS_LP_POOL) {
+        gs_status s = gs_maxpool2d(x, cur, 2, *ch, *h, *w, o->k, o->stride, o->pad, o->ceil_mode, next);
+        *h = gs_pool_out_size(*h, o->k, o->stride, o->pad, o->ceil_mode);
+        *w = gs_pool_out_size(*w, o->k, o->stride, o->pad, o->ceil_mode);
+        return s;
+    }
+    /* fire: squeeze 1x1 + relu into tmp, the two expands (+ relu) into the
+     * two halves of each image's concatenated output */
+    const size_t P = (size_t)*h * *w, cat = (size_t)2 * o->cout * P;
+    const gs_conv2d_params sq = conv_params(o->cin, o->squeeze, 1, 1, 0, 0);
+    const gs_conv2d_params e1 = conv_params(o->squeeze, o->cout, 1, 1, 0, cat);
+    const gs_conv2d_params e3 = conv_params(o->squeeze, o->cout, 3, 1, 1, cat);
+    const gs_wt wsq = gs_wt_f32(d->w[i][0], 4, o->squeeze, o->cin, 1, 1);
+    const gs_wt we1 = gs_wt_f32(d->w[i][1], 4, o->cout, o->squeeze, 1, 1);
+    const gs_wt we3 = gs_wt_f32(d->w[i][2], 4, o->cout, o->squeeze, 3, 3);
+    gs_status s = gs_conv2d(x, &sq, cur, 2, *h, *w, &wsq, d->b[i][0], tmp, 1);
+    if (!s) s = gs_conv2d(x, &e1, tmp, 2, *h, *w, &we1, d->b[i][1], next, 1);
+    if (!s) s = gs_conv2d(x, &e3, tmp, 2, *h, *w, &we3, d->b[i][2], next + (size_t)o->cout * P, 1);
+    *ch = 2 * o->cout;
+    return s;
 }
 
 extern "C" gs_status gs_lpips_eval_cuda(gs_eval_cuda *c, gs_lpips *m, const gs_image *pred, const gs_image *gt,
@@ -643,56 +514,37 @@ extern "C" gs_status gs_lpips_eval_cuda(gs_eval_cuda *c, gs_lpips *m, const gs_i
     const char *label = gs_lpips_label(m->net);
     int h = pred->height, w = pred->width, ch = 3;
     const size_t biggest = gs_lpips_plan(m, h, w, NULL);
-    if ((s = upload_model(m)) || (s = upload(c, pred, gt))) return gs_error_prefix(s, "%s", label);
-    for (int i = 0; i < 3 && !s; i++) s = ENSURE(c->act[i], c->act_cap[i], 2 * biggest * sizeof(float), "activations");
+    if ((s = upload_model(c, m)) || (s = upload(c, pred, gt))) return gs_error_prefix(s, "%s", label);
+    for (int i = 0; i < 3 && !s; i++)
+        s = gs_dbuf_reserve(&c->act[i], 2 * biggest * sizeof(float), 1, NULL, "activations");
     const size_t max_hw = (size_t)h * w; /* taps never exceed the input's pixel count */
-    if (!s) s = ENSURE(c->partial, c->partial_cap, grid_for(max_hw) * sizeof(double), "lpips sums");
+    if (!s) s = gs_dbuf_reserve(&c->partial, grid_for(max_hw) * sizeof(double), 1, NULL, "lpips sums");
+    if (!s) s = reserve_ws(c, gs_lpips_workspace(&c->ops, m, h, w));
     if (s) return gs_error_prefix(s, "%s", label);
     const lp_device *d = (const lp_device *)m->cuda;
+    const cudaStream_t st = c->cu->stream;
     scaling sc;
     memcpy(sc.shift, m->shift, sizeof sc.shift);
     memcpy(sc.scale, m->scale, sizeof sc.scale);
-    float *cur = c->act[0], *next = c->act[1], *tmp = c->act[2];
+    float *cur = F(c->act[0]), *next = F(c->act[1]), *tmp = F(c->act[2]);
     const size_t hw0 = (size_t)h * w;
-    k_lpips_input<<<dim3(blocks_for(hw0), 2), BS, 0, c->stream>>>(c->img[0], c->img[1], hw0, pred->channels, sc, cur);
-    LAUNCHED("lpips input");
+    k_lpips_input<<<dim3(blocks_for(hw0), 2), BS, 0, st>>>(F(c->img[0]), F(c->img[1]), hw0, pred->channels, sc, cur);
+    s = gs_cuda_launched("lpips input");
     int tap = 0;
     for (int i = 0; i < m->n_ops && !s; i++) {
         const gs_lp_op *o = &m->ops[i];
-        if (o->kind == GS_LP_CONV) {
-            const int ho = gs_conv2d_out_size(h, o->k, o->stride, o->pad), wo = gs_conv2d_out_size(w, o->k, o->stride, o->pad);
-            s = conv(c, cur, o->cin, h, w, d->w[i][0], d->b[i][0], o->cout, o->k, o->stride, o->pad, next,
-                     (size_t)o->cout * ho * wo);
-            h = ho, w = wo, ch = o->cout;
-        } else if (o->kind == GS_LP_POOL) {
-            const int ho = gs_pool_out_size(h, o->k, o->stride, o->pad, o->ceil_mode);
-            const int wo = gs_pool_out_size(w, o->k, o->stride, o->pad, o->ceil_mode);
-            k_maxpool<<<dim3(blocks_for((size_t)ho * wo), (unsigned)(2 * ch)), BS, 0, c->stream>>>(
-                cur, h, w, o->k, o->stride, o->pad, ho, wo, next);
-            if (cudaPeekAtLastError() != cudaSuccess) s = cu_err(cudaGetLastError(), "max-pool");
-            h = ho, w = wo;
-        } else { /* fire: squeeze 1x1 + relu into tmp, expands into the two halves of next */
-            const size_t P = (size_t)h * w;
-            s = conv(c, cur, o->cin, h, w, d->w[i][0], d->b[i][0], o->squeeze, 1, 1, 0, tmp, (size_t)o->squeeze * P);
-            if (!s)
-                s = conv(c, tmp, o->squeeze, h, w, d->w[i][1], d->b[i][1], o->cout, 1, 1, 0, next,
-                         (size_t)2 * o->cout * P);
-            if (!s)
-                s = conv(c, tmp, o->squeeze, h, w, d->w[i][2], d->b[i][2], o->cout, 3, 1, 1, next + (size_t)o->cout * P,
-                         (size_t)2 * o->cout * P);
-            ch = 2 * o->cout;
-        }
+        s = lpips_layer(c, o, d, i, cur, next, tmp, &h, &w, &ch);
         float *t = cur;
         cur = next;
         next = t;
         if (!s && o->tap) {
             const size_t hw = (size_t)h * w;
             const unsigned g = grid_for(hw);
-            k_tap<<<g, BS, 0, c->stream>>>(cur, ch, hw, d->lin[tap], c->partial);
-            if (cudaPeekAtLastError() != cudaSuccess) s = cu_err(cudaGetLastError(), "lpips tap");
+            k_tap<<<g, BS, 0, st>>>(cur, ch, hw, d->lin[tap], D(c->partial));
+            s = gs_cuda_launched("lpips tap");
             if (!s) {
-                k_finish_sum<<<1, BS, 0, c->stream>>>(c->partial, g, 1.0 / (double)hw, c->result + tap);
-                if (cudaPeekAtLastError() != cudaSuccess) s = cu_err(cudaGetLastError(), "lpips tap sum");
+                k_finish_sum<<<1, BS, 0, st>>>(D(c->partial), g, 1.0 / (double)hw, c->result + tap);
+                s = gs_cuda_launched("lpips tap sum");
             }
             tap++;
         }

@@ -12,7 +12,6 @@ gs_status gs_eval_cuda_new(gs_eval_cuda **out) {
 }
 
 void gs_eval_cuda_free(gs_eval_cuda *ctx) { (void)ctx; }
-gs_status gs_cuda_blas_load(void) { return no_cuda(); }
 const char *gs_eval_cuda_device_name(const gs_eval_cuda *ctx) {
     (void)ctx;
     return "none";

@@ -278,6 +278,12 @@ static gs_status uv_add(run *r, float *x, int n, int c, int hh, int ww) {
     return gs_add(r->c, x, pe, (size_t)c * hh * ww, (size_t)n);
 }
 
+/* gs_dump_tensor, except on a dry run */
+#define DUMP(r, d, ...)                                        \
+    do {                                                       \
+        if (!(r)->dry && (d) && (d)->fn) gs_dump_tensor((d), __VA_ARGS__); \
+    } while (0)
+
 static void dump4(run *r, const gs_dump *d, const char *fmt, int k, const float *x, int n, int c, int hh, int ww) {
     if (r->dry || !d || !d->fn) return;
     char name[64];
@@ -414,8 +420,7 @@ static gs_status add_merger(run *r, const float *img, int n, float *up, const gs
     if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_GELU, B, B, (size_t)n * (F / 4) * HW));
     if (st == GS_OK) st = conv(r, &h->merger[2], F / 4, F / 2, 3, 1, B, n, r->H, r->W, A, 0);
     if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_GELU, A, A, (size_t)n * (F / 2) * HW));
-    if (st == GS_OK && !r->dry && d && d->fn)
-        gs_dump_tensor(d, "gs.merger", A, 4, (long)n, (long)(F / 2), (long)r->H, (long)r->W);
+    if (st == GS_OK) DUMP(r, d, "gs.merger", A, 4, (long)n, (long)(F / 2), (long)r->H, (long)r->W);
     if (st == GS_OK) st = OP(r, gs_add(r->c, up, A, (size_t)n * (F / 2) * HW, 1));
     gs_arena_release(r->a, mark);
     return st;
@@ -463,18 +468,25 @@ static gs_status run_main(run *r, const fmap rn[4], const float *images, int s0,
     const size_t HW = (size_t)H * W, HW8 = (size_t)h8 * w8, mark = gs_arena_mark(r->a);
     const char *tag = p->kind == GS_DPT_GS ? "gs" : "head";
     char name[64];
-    float *up = take(r, (size_t)n * (F / 2) * HW, "head upsampled map");
-    const size_t o1_mark = gs_arena_mark(r->a);
-    float *o1 = take(r, (size_t)n * (F / 2) * HW8, "head output_conv1");
-    if (!up || !o1) return GS_ERR_NOMEM;
+    /* The layout that keeps the peak at the live set: the chain's maps, with
+     * f1 last; then, as the chain is dead but for f1, up is taken over it
+     * (at least as large as the chain, so that o1, taken above up, cannot
+     * overlap f1), o1 = out_conv1(f1) above it, up = resize(o1) overwriting
+     * the dead chain, and o1 given back. */
     float *f1 = NULL;
     snprintf(name, sizeof name, "%s.fusion", tag);
     gs_status st = run_chain(r, h->ref, F, rn, n, &f1, name, d);
+    const size_t chain = gs_arena_mark(r->a) - mark, up_n = (size_t)n * (F / 2) * HW;
+    gs_arena_release(r->a, mark);
+    float *up = take(r, up_n * sizeof *up > chain ? up_n : (chain + sizeof *up - 1) / sizeof *up, "head upsampled map");
+    const size_t o1_mark = gs_arena_mark(r->a);
+    float *o1 = take(r, (size_t)n * (F / 2) * HW8, "head output_conv1");
+    if (st == GS_OK && (!up || !o1)) st = GS_ERR_NOMEM;
     if (st == GS_OK) st = conv(r, &h->out1, F, F / 2, 3, 1, f1, n, h8, w8, o1, 0);
     snprintf(name, sizeof name, "%s.out_conv1", tag);
-    if (st == GS_OK && !r->dry && d && d->fn) gs_dump_tensor(d, name, o1, 4, (long)n, (long)(F / 2), (long)h8, (long)w8);
+    if (st == GS_OK) DUMP(r, d, name, o1, 4, (long)n, (long)(F / 2), (long)h8, (long)w8);
     if (st == GS_OK) st = OP(r, gs_resize_bilinear_ac(r->c, o1, n, F / 2, h8, w8, up, H, W));
-    gs_arena_release(r->a, o1_mark); /* o1 and the chain's maps */
+    gs_arena_release(r->a, o1_mark);
     if (st == GS_OK && p->kind == GS_DPT_GS) st = add_merger(r, images ? images + (size_t)s0 * 3 * HW : NULL, n, up, d);
     if (st == GS_OK && p->kind != GS_DPT_MONO) st = uv_add(r, up, n, F / 2, H, W);
     float *l32 = take(r, (size_t)n * 32 * HW, "head output_conv2"), *logit = take(r, (size_t)n * h->out_dim * HW, "head logits");
@@ -487,7 +499,7 @@ static gs_status run_main(run *r, const fmap rn[4], const float *images, int s0,
         st = conv(r, &h->sky2a, F / 2, 32, 3, 1, up, n, H, W, l32, 1);
         if (st == GS_OK) st = conv(r, &h->sky2b, 32, 1, 1, 1, l32, n, H, W, logit, 0);
         if (st == GS_OK) st = OP(r, gs_unary(r->c, GS_UNARY_RELU, logit, sky, (size_t)n * HW));
-        if (st == GS_OK && !r->dry && d && d->fn) gs_dump_tensor(d, "head.sky", sky, 3, (long)n, (long)H, (long)W);
+        if (st == GS_OK) DUMP(r, d, "head.sky", sky, 3, (long)n, (long)H, (long)W);
     }
     gs_arena_release(r->a, mark);
     return st;
@@ -525,9 +537,9 @@ static gs_status run_ray(run *r, const fmap rn[4], int s0, int n, const gs_dpt_o
         st = gs_transpose(r->c, lg, 1, 6, HW8, out->ray + (size_t)(s0 + b) * HW8 * 6);
         if (st == GS_OK) st = gs_unary(r->c, GS_UNARY_EXP_PLUS1, lg + 6 * HW8, out->ray_conf + (size_t)(s0 + b) * HW8, HW8);
     }
-    if (st == GS_OK && !r->dry && d && d->fn) {
-        gs_dump_tensor(d, "head.ray", out->ray + (size_t)s0 * HW8 * 6, 4, (long)n, (long)h8, (long)w8, 6L);
-        gs_dump_tensor(d, "head.ray_conf", out->ray_conf + (size_t)s0 * HW8, 3, (long)n, (long)h8, (long)w8);
+    if (st == GS_OK) {
+        DUMP(r, d, "head.ray", out->ray + (size_t)s0 * HW8 * 6, 4, (long)n, (long)h8, (long)w8, 6L);
+        DUMP(r, d, "head.ray_conf", out->ray_conf + (size_t)s0 * HW8, 3, (long)n, (long)h8, (long)w8);
     }
     gs_arena_release(r->a, mark);
     return st;
@@ -616,13 +628,10 @@ gs_status gs_dpt_forward(const gs_ctx *c, gs_dpt_head *h, const float *const fea
     /* one view at a time; the whole batch at once when dumping, so that
      * every dumped tensor has its [S, ...] shape */
     const int dumping = d && d->fn, chunk = dumping ? S : 1, ray = out->ray != NULL;
-    gs_ctx lc = *c;
-    gs_arena own = {0};
-    if (!lc.ws) {
-        if ((st = gs_arena_create(&own, c->device, gs_dpt_plan(c, h, S, H, W, ray, dumping), "head workspace")) != GS_OK)
-            return gs_error_prefix(st, "%s", what);
-        lc.ws = &own;
-    }
+    gs_ctx lc;
+    gs_arena own;
+    if ((st = gs_ctx_with_workspace(c, gs_dpt_plan(c, h, S, H, W, ray, dumping), "head workspace", &lc, &own)) != GS_OK)
+        return gs_error_prefix(st, "%s", what);
     run r = {&lc, lc.ws, 0, 0, h, H, W};
     for (int s0 = 0; s0 < S && st == GS_OK; s0 += chunk) {
         const int n = s0 + chunk <= S ? chunk : S - s0;

@@ -46,7 +46,7 @@ void gs_gaussians_free(gs_gaussians *g) {
     memset(g, 0, sizeof *g);
 }
 
-static gs_status check_input(const gs_adapter_input *in, int64_t *n_out) {
+static gs_status check_input(const gs_ctx *c, const gs_adapter_input *in, int64_t *n_out) {
     if (!in || !in->raw || !in->conf || !in->depth || !in->w2c || !in->K)
         return gs_error(GS_ERR_INVALID, "gaussian adapter: missing input array (raw, conf, depth, w2c and K are required)");
     if (in->views < 1 || in->height < 1 || in->width < 1 || in->views > 100000 || in->height > 65536 ||
@@ -58,16 +58,18 @@ static gs_status check_input(const gs_adapter_input *in, int64_t *n_out) {
         n > (size_t)GS_SCENE_MAX_SPLATS)
         return gs_error(GS_ERR_NOMEM, "gaussian adapter: %d x %d x %d Gaussians is too many", in->views,
                         in->height, in->width);
-    size_t bad;
-    if (!finite_f32(in->raw, n * GS_GS_RAW_CHANNELS, &bad))
+    size_t bad = 0;
+    gs_status st = gs_find_nonfinite(c, in->raw, n * GS_GS_RAW_CHANNELS, &bad);
+    if (st == GS_OK && bad < n * GS_GS_RAW_CHANNELS)
         return gs_error(GS_ERR_INVALID, "gaussian adapter: raw GS channels: non-finite value at Gaussian %zu channel %zu",
                         bad / GS_GS_RAW_CHANNELS, bad % GS_GS_RAW_CHANNELS);
-    if (!finite_f32(in->depth, n, &bad))
-        return gs_error(GS_ERR_INVALID, "gaussian adapter: depth: non-finite value at pixel %zu", bad);
-    for (size_t i = 0; i < n; i++)
-        if (!(in->conf[i] >= 0 && in->conf[i] <= 1))
-            return gs_error(GS_ERR_INVALID, "gaussian adapter: opacity conf[%zu] = %g is not in [0, 1]", i,
-                            (double)in->conf[i]);
+    if (st == GS_OK) st = gs_find_nonfinite(c, in->depth, n, &bad);
+    if (st == GS_OK && bad < n) return gs_error(GS_ERR_INVALID, "gaussian adapter: depth: non-finite value at pixel %zu", bad);
+    if (st == GS_OK) st = gs_find_outside(c, in->conf, n, 0.0f, 1.0f, &bad);
+    if (st == GS_OK && bad < n)
+        return gs_error(GS_ERR_INVALID, "gaussian adapter: opacity conf[%zu] = %g is not in [0, 1]", bad,
+                        (double)in->conf[bad]);
+    if (st != GS_OK) return st;
     if (!finite_f32(in->w2c, (size_t)in->views * 12, &bad))
         return gs_error(GS_ERR_INVALID, "gaussian adapter: w2c of view %zu is not finite", bad / 12);
     if (!finite_f32(in->K, (size_t)in->views * 9, &bad))
@@ -149,7 +151,7 @@ gs_status gs_gaussian_adapter(const gs_ctx *c, const gs_adapter_input *in, gs_ga
     memset(out, 0, sizeof *out);
     if (!c) return gs_error(GS_ERR_INVALID, "gaussian adapter: no op context");
     int64_t n = 0;
-    gs_status st = check_input(in, &n);
+    gs_status st = check_input(c, in, &n);
     if (st) return st;
     const int S = in->views, H = in->height, W = in->width;
 

@@ -11,8 +11,10 @@
  *   5. k_ranges: [start, end) of every tile in the sorted list;
  *   6. k_blend: one 16x16 block per tile, batches of 256 splats staged in
  *      shared memory, front to back, early termination per pixel and block.
- * Device buffers live in the gs_raster_cuda context and only grow. Every CUDA
- * call is checked and reported through gs_error. */
+ * Device buffers (gs_dbuf, gs/cuda/cuda_common.cuh) live in the
+ * gs_raster_cuda context and only grow; their bytes are counted for the
+ * peak-memory report. Every CUDA call is checked (GS_CU) and reported
+ * through gs_error. Work runs on the legacy default stream, in order. */
 #include <cub/cub.cuh>
 #include <cuda_runtime.h>
 
@@ -20,67 +22,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gs/core/device.h"
+#include "gs/cuda/cuda_common.cuh"
 #include "raster/raster.h"
 #include "raster/raster_math.h"
 
 #define BLOCK (GS_TILE * GS_TILE)
 #define MAX_PAIRS ((int64_t)INT32_MAX - 1) /* CUB sorts with int counts; ranges hold int32 */
 
-struct dbuf {
-    void *p;
-    size_t cap;
-};
-
 struct gs_raster_cuda {
     int64_t n;
     int sh_degree, has_scene;
-    dbuf means, scales, rots, ops, sh;                  /* the scene */
-    dbuf xy, conic_op, rgbd, tbox, level, count, offset; /* per splat */
-    dbuf keys[2], vals[2], temp, ranges;                 /* per frame */
-    dbuf img_rgb, img_depth, img_alpha, counters;
-    size_t cur_bytes, peak_bytes, scene_bytes;
+    gs_dbuf means, scales, rots, ops, sh;                  /* the scene */
+    gs_dbuf xy, conic_op, rgbd, tbox, level, count, offset; /* per splat */
+    gs_dbuf keys[2], vals[2], temp, ranges;                 /* per frame */
+    gs_dbuf img_rgb, img_depth, img_alpha, counters;
+    gs_cuda_usage mem; /* device bytes held now and at most (the stats' peak) */
+    size_t scene_bytes;
     cudaEvent_t ev0, ev1;
     int events;
     gs_raster_cuda_stats stats;
 };
 
-static gs_status cuda_fail(cudaError_t e, const char *what) {
-    cudaGetLastError(); /* clear a non-sticky error so that later calls are not blamed */
-    return gs_error(GS_ERR_DEVICE, "render cuda: %s: %s", what, cudaGetErrorString(e));
-}
-#define CU(call, what)                                  \
-    do {                                                \
-        cudaError_t e_ = (call);                        \
-        if (e_ != cudaSuccess) return cuda_fail(e_, what); \
-    } while (0)
-
-static void dbuf_free(gs_raster_cuda *c, dbuf *b) {
-    if (b->p) {
-        cudaFree(b->p);
-        c->cur_bytes -= b->cap;
-    }
-    b->p = NULL;
-    b->cap = 0;
-}
-
-/* Make b hold at least `bytes` (growing by `slack` to avoid reallocating every frame). */
-static gs_status dbuf_reserve(gs_raster_cuda *c, dbuf *b, size_t bytes, double slack, const char *what) {
-    if (b->p && bytes <= b->cap) return GS_OK;
-    dbuf_free(c, b);
-    size_t want = (size_t)((double)bytes * slack);
-    if (want < bytes) want = bytes;
-    if (want < 256) want = 256;
-    cudaError_t e = cudaMalloc(&b->p, want);
-    if (e != cudaSuccess) {
-        b->p = NULL;
-        cudaGetLastError();
-        return gs_error(GS_ERR_DEVICE, "render cuda: cannot allocate %.1f MiB of device memory for %s: %s",
-                        (double)want / (1 << 20), what, cudaGetErrorString(e));
-    }
-    b->cap = want;
-    c->cur_bytes += want;
-    if (c->cur_bytes > c->peak_bytes) c->peak_bytes = c->cur_bytes;
-    return GS_OK;
+/* Make b hold at least `bytes`, counted in c's memory use. */
+static gs_status reserve(gs_raster_cuda *c, gs_dbuf *b, size_t bytes, double slack, const char *what) {
+    return gs_dbuf_reserve(b, bytes, slack, &c->mem, what);
 }
 
 /* ---- kernels -------------------------------------------------------------------- */
@@ -231,23 +197,18 @@ __global__ void __launch_bounds__(BLOCK) k_blend(const int2 *ranges, const int32
 /* ---- host side ------------------------------------------------------------------- */
 extern "C" gs_status gs_raster_cuda_new(gs_raster_cuda **out) {
     *out = NULL;
-    int ndev = 0;
-    cudaError_t e = cudaGetDeviceCount(&ndev);
-    if (e != cudaSuccess || ndev <= 0) {
-        cudaGetLastError();
-        return gs_error(GS_ERR_DEVICE, "render cuda: no usable CUDA device (%s)",
-                        e != cudaSuccess ? cudaGetErrorString(e) : "none found");
-    }
-    CU(cudaSetDevice(0), "selecting device 0");
+    if (gs_cuda_device_count() < 1)
+        return gs_error(GS_ERR_DEVICE, "render cuda: no usable CUDA device (%s)", gs_cuda_unusable_reason());
+    GS_CU(cudaSetDevice(0), "selecting device 0");
     gs_raster_cuda *c = (gs_raster_cuda *)calloc(1, sizeof *c);
     if (!c) return gs_error(GS_ERR_NOMEM, "render cuda: out of host memory");
     if (cudaEventCreate(&c->ev0) != cudaSuccess || cudaEventCreate(&c->ev1) != cudaSuccess) {
-        gs_status st = cuda_fail(cudaGetLastError(), "creating timing events");
+        gs_status st = gs_cuda_check(cudaGetLastError(), "creating timing events");
         free(c);
         return st;
     }
     c->events = 1;
-    gs_status st = dbuf_reserve(c, &c->counters, 2 * sizeof(unsigned long long), 1, "frame counters");
+    gs_status st = reserve(c, &c->counters, 2 * sizeof(unsigned long long), 1, "frame counters");
     if (st) {
         gs_raster_cuda_free(c);
         return st;
@@ -258,10 +219,10 @@ extern "C" gs_status gs_raster_cuda_new(gs_raster_cuda **out) {
 
 extern "C" void gs_raster_cuda_free(gs_raster_cuda *c) {
     if (!c) return;
-    dbuf *all[] = {&c->means, &c->scales, &c->rots, &c->ops, &c->sh, &c->xy, &c->conic_op, &c->rgbd,
-                   &c->tbox, &c->level, &c->count, &c->offset, &c->keys[0], &c->keys[1], &c->vals[0], &c->vals[1],
-                   &c->temp, &c->ranges, &c->img_rgb, &c->img_depth, &c->img_alpha, &c->counters};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) dbuf_free(c, all[i]);
+    gs_dbuf *all[] = {&c->means, &c->scales, &c->rots, &c->ops, &c->sh, &c->xy, &c->conic_op, &c->rgbd,
+                      &c->tbox, &c->level, &c->count, &c->offset, &c->keys[0], &c->keys[1], &c->vals[0], &c->vals[1],
+                      &c->temp, &c->ranges, &c->img_rgb, &c->img_depth, &c->img_alpha, &c->counters};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) gs_dbuf_free(all[i], &c->mem);
     if (c->events) {
         cudaEventDestroy(c->ev0);
         cudaEventDestroy(c->ev1);
@@ -269,10 +230,10 @@ extern "C" void gs_raster_cuda_free(gs_raster_cuda *c) {
     free(c);
 }
 
-static gs_status upload(gs_raster_cuda *c, dbuf *b, const void *src, size_t bytes, const char *what) {
-    gs_status st = dbuf_reserve(c, b, bytes, 1, what);
+static gs_status upload(gs_raster_cuda *c, gs_dbuf *b, const void *src, size_t bytes, const char *what) {
+    gs_status st = reserve(c, b, bytes, 1, what);
     if (st) return st;
-    if (bytes) CU(cudaMemcpy(b->p, src, bytes, cudaMemcpyHostToDevice), what);
+    if (bytes) GS_CU(cudaMemcpy(b->p, src, bytes, cudaMemcpyHostToDevice), what);
     return GS_OK;
 }
 
@@ -292,13 +253,13 @@ extern "C" gs_status gs_raster_cuda_set_scene(gs_raster_cuda *c, const gs_scene 
         (st = upload(c, &c->sh, s->sh, n * k * sizeof(float), "splat SH coefficients")))
         return st;
     c->scene_bytes = c->means.cap + c->scales.cap + c->rots.cap + c->ops.cap + c->sh.cap;
-    if ((st = dbuf_reserve(c, &c->xy, n * sizeof(float2), 1, "projected means")) ||
-        (st = dbuf_reserve(c, &c->conic_op, n * sizeof(float4), 1, "conics")) ||
-        (st = dbuf_reserve(c, &c->rgbd, n * sizeof(float4), 1, "colours")) ||
-        (st = dbuf_reserve(c, &c->tbox, n * sizeof(int4), 1, "tile boxes")) ||
-        (st = dbuf_reserve(c, &c->level, n * sizeof(float), 1, "ellipse levels")) ||
-        (st = dbuf_reserve(c, &c->count, n * sizeof(int64_t), 1, "tile counts")) ||
-        (st = dbuf_reserve(c, &c->offset, n * sizeof(int64_t), 1, "tile offsets")))
+    if ((st = reserve(c, &c->xy, n * sizeof(float2), 1, "projected means")) ||
+        (st = reserve(c, &c->conic_op, n * sizeof(float4), 1, "conics")) ||
+        (st = reserve(c, &c->rgbd, n * sizeof(float4), 1, "colours")) ||
+        (st = reserve(c, &c->tbox, n * sizeof(int4), 1, "tile boxes")) ||
+        (st = reserve(c, &c->level, n * sizeof(float), 1, "ellipse levels")) ||
+        (st = reserve(c, &c->count, n * sizeof(int64_t), 1, "tile counts")) ||
+        (st = reserve(c, &c->offset, n * sizeof(int64_t), 1, "tile offsets")))
         return st;
     c->n = s->n;
     c->sh_degree = s->sh_degree;
@@ -350,22 +311,22 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
     size_t np = (size_t)W * H;
     int64_t n = c->n;
     gs_status st;
-    if ((st = dbuf_reserve(c, &c->ranges, (size_t)nt * sizeof(int2), 1, "tile ranges")) ||
-        (st = dbuf_reserve(c, &c->img_rgb, np * 3 * sizeof(float), 1, "the colour image")) ||
-        (st = dbuf_reserve(c, &c->img_depth, np * sizeof(float), 1, "the depth image")) ||
-        (st = dbuf_reserve(c, &c->img_alpha, np * sizeof(float), 1, "the alpha image")))
+    if ((st = reserve(c, &c->ranges, (size_t)nt * sizeof(int2), 1, "tile ranges")) ||
+        (st = reserve(c, &c->img_rgb, np * 3 * sizeof(float), 1, "the colour image")) ||
+        (st = reserve(c, &c->img_depth, np * sizeof(float), 1, "the depth image")) ||
+        (st = reserve(c, &c->img_alpha, np * sizeof(float), 1, "the alpha image")))
         return st;
     /* CUB scratch for the scan (the sort's is reserved once the pair count is known) */
     size_t scan_bytes = 0;
     if (n > 0) {
-        CU(cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (int64_t *)c->count.p, (int64_t *)c->offset.p, (int)n),
-           "sizing the scan");
-        if ((st = dbuf_reserve(c, &c->temp, scan_bytes, 1.25, "scan scratch"))) return st;
+        GS_CU(cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (int64_t *)c->count.p, (int64_t *)c->offset.p, (int)n),
+              "sizing the scan");
+        if ((st = reserve(c, &c->temp, scan_bytes, 1.25, "scan scratch"))) return st;
     }
 
-    CU(cudaEventRecord(c->ev0), "timing");
+    GS_CU(cudaEventRecord(c->ev0), "timing");
     unsigned long long *counters = (unsigned long long *)c->counters.p;
-    CU(cudaMemset(counters, 0, 2 * sizeof(unsigned long long)), "clearing counters");
+    GS_CU(cudaMemset(counters, 0, 2 * sizeof(unsigned long long)), "clearing counters");
     int64_t total = 0;
     unsigned long long hc[2] = {0, 0};
     if (n > 0) {
@@ -374,50 +335,51 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
                                    (const float *)c->ops.p, (const float *)c->sh.p, P, (float2 *)c->xy.p,
                                    (float4 *)c->conic_op.p, (float4 *)c->rgbd.p, (int4 *)c->tbox.p,
                                    (float *)c->level.p, (int64_t *)c->count.p, counters);
-        CU(cudaGetLastError(), "launching the projection");
-        CU(cub::DeviceScan::InclusiveSum(c->temp.p, scan_bytes, (int64_t *)c->count.p, (int64_t *)c->offset.p, (int)n),
-           "scanning tile counts");
-        CU(cudaMemcpy(&total, (int64_t *)c->offset.p + (n - 1), sizeof total, cudaMemcpyDeviceToHost),
-           "projection (reading the pair count)");
+        GS_CU_LAUNCHED("launching the projection");
+        GS_CU(cub::DeviceScan::InclusiveSum(c->temp.p, scan_bytes, (int64_t *)c->count.p, (int64_t *)c->offset.p,
+                                            (int)n),
+              "scanning tile counts");
+        GS_CU(cudaMemcpy(&total, (int64_t *)c->offset.p + (n - 1), sizeof total, cudaMemcpyDeviceToHost),
+              "projection (reading the pair count)");
     }
-    CU(cudaMemcpy(hc, counters, sizeof hc, cudaMemcpyDeviceToHost), "reading counters");
+    GS_CU(cudaMemcpy(hc, counters, sizeof hc, cudaMemcpyDeviceToHost), "reading counters");
     if (total < 0 || total > MAX_PAIRS)
         return gs_error(GS_ERR_UNSUPPORTED, "render cuda: %lld splat-tile pairs exceed the limit of %lld",
                         (long long)total, (long long)MAX_PAIRS);
-    CU(cudaMemset(c->ranges.p, 0, (size_t)nt * sizeof(int2)), "clearing tile ranges");
+    GS_CU(cudaMemset(c->ranges.p, 0, (size_t)nt * sizeof(int2)), "clearing tile ranges");
     uint64_t *sorted_keys = NULL;
     int32_t *sorted_vals = NULL;
     if (total > 0) {
         for (int b = 0; b < 2; b++)
-            if ((st = dbuf_reserve(c, &c->keys[b], (size_t)total * sizeof(uint64_t), 1.25, "sort keys")) ||
-                (st = dbuf_reserve(c, &c->vals[b], (size_t)total * sizeof(int32_t), 1.25, "sort values")))
+            if ((st = reserve(c, &c->keys[b], (size_t)total * sizeof(uint64_t), 1.25, "sort keys")) ||
+                (st = reserve(c, &c->vals[b], (size_t)total * sizeof(int32_t), 1.25, "sort values")))
                 return st;
         cub::DoubleBuffer<uint64_t> kb((uint64_t *)c->keys[0].p, (uint64_t *)c->keys[1].p);
         cub::DoubleBuffer<int32_t> vb((int32_t *)c->vals[0].p, (int32_t *)c->vals[1].p);
         int end_bit = 32 + bits_for((uint32_t)nt); /* nt itself marks an unused slot */
         size_t sort_bytes = 0;
-        CU(cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, kb, vb, (int)total, 0, end_bit), "sizing the sort");
-        if ((st = dbuf_reserve(c, &c->temp, sort_bytes, 1.25, "sort scratch"))) return st;
+        GS_CU(cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, kb, vb, (int)total, 0, end_bit), "sizing the sort");
+        if ((st = reserve(c, &c->temp, sort_bytes, 1.25, "sort scratch"))) return st;
         unsigned blocks = (unsigned)((n + 255) / 256);
         k_emit<<<blocks, 256>>>(n, (const float2 *)c->xy.p, (const float4 *)c->conic_op.p, (const float4 *)c->rgbd.p,
                                 (const int4 *)c->tbox.p, (const float *)c->level.p, (const int64_t *)c->count.p,
                                 (const int64_t *)c->offset.p, P.W, P.H, nt, kb.Current(), vb.Current());
-        CU(cudaGetLastError(), "launching the pair emission");
-        CU(cub::DeviceRadixSort::SortPairs(c->temp.p, sort_bytes, kb, vb, (int)total, 0, end_bit), "sorting pairs");
+        GS_CU_LAUNCHED("launching the pair emission");
+        GS_CU(cub::DeviceRadixSort::SortPairs(c->temp.p, sort_bytes, kb, vb, (int)total, 0, end_bit), "sorting pairs");
         sorted_keys = kb.Current();
         sorted_vals = vb.Current();
         k_ranges<<<(unsigned)((total + 255) / 256), 256>>>(total, sorted_keys, nt, (int2 *)c->ranges.p);
-        CU(cudaGetLastError(), "launching the tile ranges");
+        GS_CU_LAUNCHED("launching the tile ranges");
     }
     float3 bg = make_float3(opts->bg[0], opts->bg[1], opts->bg[2]);
     k_blend<<<(unsigned)nt, BLOCK>>>((const int2 *)c->ranges.p, sorted_vals, (const float2 *)c->xy.p,
                                      (const float4 *)c->conic_op.p, (const float4 *)c->rgbd.p, W, H, P.tw, bg,
                                      (float *)c->img_rgb.p, (float *)c->img_depth.p, (float *)c->img_alpha.p);
-    CU(cudaGetLastError(), "launching the blending");
-    CU(cudaEventRecord(c->ev1), "timing");
-    CU(cudaEventSynchronize(c->ev1), "rendering");
+    GS_CU_LAUNCHED("launching the blending");
+    GS_CU(cudaEventRecord(c->ev1), "timing");
+    GS_CU(cudaEventSynchronize(c->ev1), "rendering");
     float ms = 0;
-    CU(cudaEventElapsedTime(&ms, c->ev0, c->ev1), "timing");
+    GS_CU(cudaEventElapsedTime(&ms, c->ev0, c->ev1), "timing");
     c->stats.render_ms = ms;
     c->stats.download_ms = 0;
     c->stats.n_invalid = (int64_t)hc[0];
@@ -439,7 +401,7 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
         if (e == cudaSuccess) e = cudaMemcpy(out->alpha, c->img_alpha.p, np * sizeof(float), cudaMemcpyDeviceToHost);
         if (e != cudaSuccess) {
             gs_raster_out_free(out);
-            return cuda_fail(e, "copying the images to the host");
+            return gs_cuda_check(e, "copying the images to the host");
         }
         out->n_invalid = c->stats.n_invalid;
         out->n_visible = c->stats.n_visible;
@@ -453,6 +415,6 @@ extern "C" void gs_raster_cuda_get_stats(const gs_raster_cuda *c, gs_raster_cuda
     memset(st, 0, sizeof *st);
     if (!c) return;
     *st = c->stats;
-    st->peak_bytes = c->peak_bytes;
+    st->peak_bytes = c->mem.peak;
     st->scene_bytes = c->scene_bytes;
 }

@@ -1,4 +1,4 @@
-/* test_da3_model.c - end-to-end parity of the whole DA3 network (gs/da3.h)
+/* test_da3_model.c - end-to-end parity of the whole DA3 network (gs/model/da3.h)
  * with the official PyTorch code: every case of tests/golden/da3 is run
  * through the normal loader (model folder with config.json) and
  * gs_da3_forward; every tensor the forward pass dumps is compared, in

@@ -8,6 +8,7 @@
  * fails with a clear message. */
 #include "tests/test_eval_common.h"
 #include "gs/core/device.h"
+#include "gs/cuda/cuda.h"
 #include "raster/raster.h"
 
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-/* test_eval_nvs.c - the novel-view evaluation protocol (gs/eval_nvs.h,
+/* test_eval_nvs.c - the novel-view evaluation protocol (gs/nvs/eval_nvs.h,
  * `gs eval-nvs`): view selection against hand-worked cases and an
  * independent farthest-point sampling, the Sim(3) alignment on cameras with
  * a known transform (in isolation and through the whole protocol), the whole

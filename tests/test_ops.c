@@ -1,4 +1,4 @@
-/* test_ops.c - the shared CNN ops (gs/ops.h) against hand-computed values and
+/* test_ops.c - the shared CNN ops (gs/ops/ops.h) against hand-computed values and
  * a naive direct convolution: padding, stride, rectangular kernels, batches,
  * the banded im2col path, both ways of splitting the product over threads,
  * max-pool floor/ceil modes, concat, bad shapes. */

@@ -284,6 +284,109 @@ TEST(ops_pose_encoding_round_trip) {
     CHECK_ERR(gs_pose_decode(&g_test_cpu, pose, S, H, W, e, k2), "degenerate");
 }
 
+TEST(ops_transpose_and_channel_layernorm) {
+    const int n = 2, rows = 37, cols = 45; /* over one 32-block in both directions */
+    float *x = rnd((size_t)n * rows * cols, 41, 1.0f), *y = malloc((size_t)n * rows * cols * sizeof *y);
+    CHECK_OK(gs_transpose(&g_test_cpu, x, n, rows, cols, y));
+    int ok = 1;
+    for (int b = 0; b < n; b++)
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                ok &= y[((size_t)b * cols + c) * rows + r] == x[((size_t)b * rows + r) * cols + c];
+    CHECK(ok);
+    CHECK_ERR(gs_transpose(&g_test_cpu, x, n, rows, cols, x), "transpose");
+    /* LayerNorm over the channels of every pixel, against a double loop */
+    const int ch = 32;
+    const size_t hw = 300;
+    float *m = rnd((size_t)n * ch * hw, 42, 3.0f), *w = rnd(ch, 43, 1.0f), *bb = rnd(ch, 44, 1.0f);
+    double *ref = malloc((size_t)n * ch * hw * sizeof *ref);
+    for (int b = 0; b < n; b++)
+        for (size_t p = 0; p < hw; p++) {
+            double mean = 0, var = 0;
+            for (int c = 0; c < ch; c++) mean += m[((size_t)b * ch + c) * hw + p];
+            mean /= ch;
+            for (int c = 0; c < ch; c++) var += pow(m[((size_t)b * ch + c) * hw + p] - mean, 2);
+            var /= ch;
+            for (int c = 0; c < ch; c++)
+                ref[((size_t)b * ch + c) * hw + p] =
+                    (m[((size_t)b * ch + c) * hw + p] - mean) / sqrt(var + 1e-5) * w[c] + bb[c];
+        }
+    gs_ctx c = gs_test_ctx(gs_layernorm_channels_workspace(&g_test_cpu, ch));
+    CHECK_OK(gs_layernorm_channels(&c, m, n, ch, hw, w, bb, 1e-5f));
+    CHECK(max_rel(m, ref, (size_t)n * ch * hw) < 1e-6);
+    c = gs_test_ctx(gs_layernorm_channels_workspace(&g_test_cpu, ch) - GS_ARENA_ALIGN);
+    CHECK_ERR(gs_layernorm_channels(&c, m, n, ch, hw, w, bb, 1e-5f), "layernorm_channels buffers");
+    free(x), free(y), free(m), free(w), free(bb), free(ref);
+}
+
+TEST(ops_scale_masks_quantile_and_metric_sums) {
+    const size_t n = 1001;
+    float *x = rnd(2 * n, 51, 5.0f), *x0 = malloc(2 * n * sizeof *x0);
+    memcpy(x0, x, 2 * n * sizeof *x0);
+    const double s[2] = {0.3, 7.0 / 3.0};
+    CHECK_OK(gs_scale(&g_test_cpu, x, n, 2, s, 0));
+    int ok = 1;
+    for (size_t i = 0; i < 2 * n; i++) ok &= x[i] == (float)((double)x0[i] * s[i / n]);
+    CHECK(ok);
+    memcpy(x, x0, 2 * n * sizeof *x);
+    CHECK_OK(gs_scale(&g_test_cpu, x, n, 2, s, 1));
+    for (size_t i = 0; i < 2 * n; i++) ok &= x[i] == (float)((double)x0[i] / s[i / n]);
+    CHECK(ok);
+    /* masks, fill and a masked quantile against sorting by hand */
+    unsigned char *mask = malloc(n);
+    size_t cnt = 0;
+    CHECK_OK(gs_mask_below(&g_test_cpu, x0, n, 1.0f, mask, &cnt));
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++) want += x0[i] < 1.0f, ok &= mask[i] == (x0[i] < 1.0f);
+    CHECK(ok && cnt == want && cnt > 100 && cnt < n);
+    float *sel = malloc(n * sizeof *sel);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (mask[i]) sel[k++] = x0[i];
+    for (size_t i = 1; i < k; i++) /* insertion sort: plain, independent of the op's qsort */
+        for (size_t j = i; j > 0 && sel[j - 1] > sel[j]; j--) {
+            const float t = sel[j];
+            sel[j] = sel[j - 1], sel[j - 1] = t;
+        }
+    const double pos = 0.9 * (double)(k - 1);
+    const size_t lo = (size_t)pos;
+    const float frac = (float)(pos - (double)lo), qw = sel[lo] + frac * (sel[lo + 1] - sel[lo]);
+    float q = 0;
+    gs_ctx c = gs_test_ctx(gs_quantile_workspace(&g_test_cpu, n));
+    CHECK_OK(gs_quantile(&c, x0, mask, n, 0.9, &q));
+    CHECK(q == qw);
+    CHECK_OK(gs_quantile(&c, x0, NULL, n, 0.0, &q));
+    float mn = x0[0];
+    for (size_t i = 1; i < n; i++) mn = x0[i] < mn ? x0[i] : mn;
+    CHECK(q == mn);
+    memset(mask, 0, n);
+    CHECK_ERR(gs_quantile(&c, x0, mask, n, 0.5, &q), "empty set");
+    CHECK_ERR(gs_quantile(&c, x0, NULL, n, 1.5, &q), "quantile");
+    mask[3] = 1;
+    memcpy(x, x0, n * sizeof *x);
+    CHECK_OK(gs_fill_unmasked(&g_test_cpu, x, mask, n, -2.0f));
+    for (size_t i = 0; i < n; i++) ok &= x[i] == (i == 3 ? x0[3] : -2.0f);
+    CHECK(ok);
+    /* first element outside a range */
+    size_t at = 0;
+    CHECK_OK(gs_find_outside(&g_test_cpu, x0, n, -5.0f, 5.0f, &at));
+    CHECK(at == n);
+    CHECK_OK(gs_find_outside(&g_test_cpu, x0, n, -5.0f, 0.0f, &at));
+    CHECK(at < n && x0[at] > 0.0f);
+    for (size_t i = 0; i < at; i++) ok &= x0[i] <= 0.0f;
+    CHECK(ok);
+    /* the nested metric-scale sums over the selected pixels */
+    float *metric = rnd(n, 52, 2.0f), *depth = rnd(n, 53, 2.0f), *conf = rnd(n, 54, 1.0f);
+    for (size_t i = 0; i < n; i++) mask[i] = i % 3 != 0;
+    double num = 0, den = 0, wn = 0, wd = 0;
+    CHECK_OK(gs_metric_scale_sums(&g_test_cpu, metric, depth, conf, 0.1f, mask, n, &num, &den));
+    for (size_t i = 0; i < n; i++)
+        if (conf[i] >= 0.1f && mask[i] && metric[i] > 0.01f && depth[i] > 1e-3f)
+            wn += (double)metric[i] * depth[i], wd += (double)depth[i] * depth[i];
+    CHECK(num == wn && den == wd && wd > 0);
+    free(x), free(x0), free(mask), free(sel), free(metric), free(depth), free(conf);
+}
+
 /* ---- memory plans of the forwards --------------------------------------------- */
 
 static float *finite_images(int S, int H, int W) { return rnd((size_t)S * 3 * H * W, 31, 1.5f); }
@@ -380,6 +483,12 @@ TEST(ops_model_forward_reports_and_needs_its_workspace) {
     CHECK(plan >= gs_vit_plan(&m.ctx, &m.net.vit, S, H, W));
     CHECK(plan >= gs_dpt_plan(&m.ctx, &m.net.gs_head, S, H, W, 0, 0));
     gs_da3_prediction_free(&p);
+    /* a forward whose plan cannot be had is refused before anything runs:
+     * 28672 x 28672 views plan far beyond the 16 GiB bound, and the input
+     * (a few floats here) is never read */
+    CHECK_ERR(gs_da3_forward(&m, x, 1, 14 * 2048, 14 * 2048, NULL, NULL, &o, &p), "allocation bound");
+    CHECK(strstr(gs_last_error(), "1 view of 28672x28672") != NULL);
+    CHECK(p.depth == NULL);
     free(x);
     gs_da3_free(&m);
 }

@@ -1,4 +1,4 @@
-/* test_cpu_nn.c - the transformer ops (gs/cpu_nn.c) against straightforward
+/* test_ops_nn.c - the transformer ops (gs/ops/cpu_nn.c) against straightforward
  * double-precision references on random inputs (linear in both thread
  * splits, attention across query blocks and with huge logits, RoPE, bicubic)
  * and against torch itself for RoPE and bicubic

@@ -1,4 +1,4 @@
-/* test_cpu_spatial.c - the DPT heads' resampling ops (gs/cpu_spatial.c):
+/* test_ops_spatial.c - the DPT heads' resampling ops (gs/ops/cpu_spatial.c):
  * ConvTranspose2d with kernel == stride and align_corners bilinear resizing,
  * against hand-computed values and direct double-precision evaluations of
  * their torch definitions (batches, channels, odd sizes, 1-pixel axes). */

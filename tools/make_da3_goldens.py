@@ -121,7 +121,7 @@ def setup(da3_src):
 
 
 # ---------------------------------------------------------------------------
-# tiny architectures (gs_arch = the fields of gs_da3_net_config in backbone/da3.h)
+# tiny architectures (gs_arch = the fields of gs_da3_net_config in backbone/da3_config.h)
 # ---------------------------------------------------------------------------
 def arch(embed_dim, depth, num_heads, out_layers, alt, qkn, rope, cat_token, head_kind,
          features, out_channels, swiglu=False, head_sky=False, cam=False, cam_enc_heads=16,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make_ops_goldens.py - torch reference values for two transformer ops of
-gs/cpu_nn.c whose exact semantics matter for Depth Anything 3 parity, written
-to tests/golden/ops/ops_goldens.safetensors and checked by tests/test_cpu_nn.c.
+gs/ops/cpu_nn.c whose exact semantics matter for Depth Anything 3 parity, written
+to tests/golden/ops/ops_goldens.safetensors and checked by tests/test_ops_nn.c.
 
   bicubic.<case>.in / .out   torch.nn.functional.interpolate(mode="bicubic",
         align_corners=False, antialias=False, scale_factor=(sh, sw)) on a

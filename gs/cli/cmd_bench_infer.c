@@ -126,8 +126,8 @@ int bench_infer(int argc, char **argv) {
     printf("device     cpu, %d threads, float32\n", gs_num_threads());
     printf("input      %dx%d network input (synthetic %dx%d photos)\n", W, H, 2 * W, 2 * H);
     printf("runs       %d timed after %d warm-up, median per view\n\n", runs, warmup);
-    printf("%5s  %10s  %10s  %10s  %10s  %10s  %10s  %10s\n", "views", "prep ms/v", "backbone", "head", "cameras",
-           o.infer_gs ? "gaussians" : "-", "total ms/v", "peak MiB");
+    printf("%5s  %10s  %10s  %10s  %10s  %10s  %10s  %10s  %10s\n", "views", "prep ms/v", "backbone", "head", "cameras",
+           o.infer_gs ? "gaussians" : "-", "total ms/v", "plan MiB", "peak MiB");
     FILE *jf = NULL; /* the temporary file of an atomic writer: renamed into place at the end */
     gs_afile ja;
     if (json) {
@@ -145,7 +145,7 @@ int bench_infer(int argc, char **argv) {
         gs_image *imgs = calloc((size_t)S, sizeof *imgs);
         if (!imgs) { rc = 1; break; }
         for (int i = 0; i < S && !st; i++) st = synth_image(&imgs[i], 2 * W, 2 * H, i);
-        double *tp = calloc((size_t)runs * 6, sizeof *tp);
+        double *tp = calloc((size_t)runs * 6, sizeof *tp), plan = 0;
         if (!tp) st = GS_ERR_NOMEM;
         for (int r = 0; r < warmup + runs && !st; r++) {
             gs_da3_prediction p;
@@ -162,6 +162,7 @@ int bench_infer(int argc, char **argv) {
                 t[4] = p.t_gs / S;
                 t[5] = total / S;
             }
+            plan = (double)p.workspace_bytes / (1 << 20);
             gs_da3_prediction_free(&p);
         }
         if (st) {
@@ -173,19 +174,21 @@ int bench_infer(int argc, char **argv) {
                 med[c] = median(col, runs);
             }
             double peak = bench_peak_rss_mib();
-            printf("%5d  %10.1f  %10.1f  %10.1f  %10.1f  %10.1f  %10.1f  %10.0f\n", S, med[0] * 1e3, med[1] * 1e3,
-                   med[2] * 1e3, med[3] * 1e3, med[4] * 1e3, med[5] * 1e3, peak);
+            printf("%5d  %10.1f  %10.1f  %10.1f  %10.1f  %10.1f  %10.1f  %10.1f  %10.0f\n", S, med[0] * 1e3,
+                   med[1] * 1e3, med[2] * 1e3, med[3] * 1e3, med[4] * 1e3, med[5] * 1e3, plan, peak);
             if (jf)
                 fprintf(jf, "%s{\"views\": %d, \"preprocess_ms\": %.2f, \"backbone_ms\": %.2f, \"head_ms\": %.2f, "
-                            "\"cameras_ms\": %.2f, \"gaussians_ms\": %.2f, \"total_ms_per_view\": %.2f, \"peak_rss_mib\": %.0f}",
+                            "\"cameras_ms\": %.2f, \"gaussians_ms\": %.2f, \"total_ms_per_view\": %.2f, "
+                            "\"workspace_mib\": %.1f, \"peak_rss_mib\": %.0f}",
                         k ? ", " : "", S, med[0] * 1e3, med[1] * 1e3, med[2] * 1e3, med[3] * 1e3, med[4] * 1e3,
-                        med[5] * 1e3, peak);
+                        med[5] * 1e3, plan, peak);
         }
         free(tp);
         for (int i = 0; i < S; i++) gs_image_free(&imgs[i]);
         free(imgs);
     }
-    printf("\nbaseline RSS before loading %.0f MiB; peak is the process high-water mark (weights pages touched + activations)\n",
+    printf("\nbaseline RSS before loading %.0f MiB; plan is the forward's workspace arena (gs_da3_workspace); peak is the\n"
+           "process high-water mark (weights pages touched + activations)\n",
            rss0);
     if (jf) {
         fprintf(jf, "]}\n");

@@ -284,7 +284,7 @@ static int run(int argc, char **argv) {
                 p.W, p.H, p.t_preprocess * 1e3, p.t_backbone * 1e3, p.t_head * 1e3, p.t_cameras * 1e3);
         if (p.gaussians.n) fprintf(stderr, ", gaussians %.0f ms", p.t_gs * 1e3);
         if (p.t_post > 0) fprintf(stderr, ", post %.0f ms", p.t_post * 1e3);
-        fprintf(stderr, "\n");
+        fprintf(stderr, "; workspace %.1f MiB\n", (double)p.workspace_bytes / (1 << 20));
         if (p.is_metric) fprintf(stderr, "gs infer: metric depth (scale factor %.4g)\n", p.scale_factor);
         if (dump_dir) fprintf(stderr, "gs infer: %d tensors dumped to %s\n", dc.count, dump_dir);
     }

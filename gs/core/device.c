@@ -5,6 +5,7 @@
 
 #ifdef GS_HAVE_CUDA
 int gs_cuda_device_count_impl(void);
+const char *gs_cuda_unusable_reason_impl(void);
 gs_status gs_cuda_describe_impl(char *buf, size_t n);
 #endif
 
@@ -38,11 +39,21 @@ int gs_cuda_device_count(void) {
 #endif
 }
 
+const char *gs_cuda_unusable_reason(void) {
+#ifdef GS_HAVE_CUDA
+    if (gs_cuda_device_count() > 0) return "";
+    const char *r = gs_cuda_unusable_reason_impl();
+    return r && *r ? r : "no CUDA device found";
+#else
+    return "this build has no CUDA support";
+#endif
+}
+
 gs_status gs_cuda_describe(char *buf, size_t n) {
 #ifdef GS_HAVE_CUDA
     if (gs_cuda_device_count() > 0) return gs_cuda_describe_impl(buf, n);
-    snprintf(buf, n, "CUDA support built in, but no usable GPU");
-    return gs_error(GS_ERR_DEVICE, "no usable CUDA device");
+    snprintf(buf, n, "CUDA support built in, but no usable GPU (%s)", gs_cuda_unusable_reason());
+    return gs_error(GS_ERR_DEVICE, "no usable CUDA device (%s)", gs_cuda_unusable_reason());
 #else
     snprintf(buf, n, "built without CUDA");
     return gs_error(GS_ERR_UNSUPPORTED, "built without CUDA (nvcc was not found at build time)");
@@ -55,8 +66,11 @@ gs_device gs_device_resolve(gs_device requested) {
     if (gs_cuda_device_count() > 0) return GS_DEVICE_CUDA;
     if (requested == GS_DEVICE_CUDA && !warned) {
         warned = 1;
-        fprintf(stderr, "gs: notice: CUDA requested but %s; running on the CPU\n",
-                gs_cuda_compiled() ? "no usable GPU was found" : "this build has no CUDA support");
+        if (gs_cuda_compiled())
+            fprintf(stderr, "gs: notice: CUDA requested but no usable GPU was found (%s); running on the CPU\n",
+                    gs_cuda_unusable_reason());
+        else
+            fprintf(stderr, "gs: notice: CUDA requested but this build has no CUDA support; running on the CPU\n");
     }
     return GS_DEVICE_CPU;
 }

@@ -21,7 +21,12 @@ const char *gs_device_name(gs_device d);
 int gs_cuda_compiled(void);
 /* Number of usable CUDA devices (0 without a GPU or without CUDA support). */
 int gs_cuda_device_count(void);
-/* Describe device 0 ("NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB") into buf. */
+/* Why no CUDA device is usable, in the CUDA runtime's words
+ * ("cudaGetDeviceCount: CUDA driver version is insufficient for CUDA runtime
+ * version (cudaErrorInsufficientDriver)"); "" when one is. */
+const char *gs_cuda_unusable_reason(void);
+/* Describe device 0 ("NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB") into buf;
+ * without one, what is missing and why. */
 gs_status gs_cuda_describe(char *buf, size_t n);
 /* auto -> cuda when a GPU is usable, else cpu; cuda without a GPU -> cpu
  * with a one-line notice on stderr. Never fails. */

@@ -14,6 +14,11 @@ extern "C" {
 
 typedef struct gs_cuda_ctx gs_cuda_ctx;
 
+/* Opens cuBLAS (dlopen, on first call; every context with BLAS does it):
+ * GS_OK when libcublas and the entry points the CUDA ops use were found;
+ * needs no GPU. GS_ERR_UNSUPPORTED in a build without CUDA. */
+gs_status gs_cuda_blas_load(void);
+
 #ifdef GS_HAVE_CUDA
 /* Device 0, a non-blocking stream and (with blas != 0) a cuBLAS handle on
  * it in plain FP32 math; GS_ERR_DEVICE with the CUDA runtime's own error

@@ -187,20 +187,30 @@ static void stage(const gs_da3_options *o, const char *name) {
     if (o && o->on_stage) o->on_stage(o->stage_ctx, name);
 }
 
-/* Workspace of one network's forward: its modules run one after the other
- * on one arena, so the largest of their plans. */
+/* Workspace of one network's forward, laid out as net_forward takes it:
+ * the backbone's four outputs for the whole forward, then per phase its
+ * intermediates (camera tokens; the ray map; the 3DGS head's raw channels)
+ * and the largest plan of the module running on top of them. */
 static size_t net_plan(const gs_ctx *c, const gs_da3_net *n, int S, int H, int W, int with_cameras, int allow_gs,
                        const gs_da3_options *o) {
     const gs_da3_net_config *cfg = &n->cfg;
-    const int dump = o->dump && o->dump->fn, dual = cfg->head_kind == GS_DA3_HEAD_DUALDPT;
-    size_t need[5] = {gs_vit_plan(c, &n->vit, S, H, W), gs_dpt_plan(c, &n->head, S, H, W, dual && o->use_ray_pose, dump),
-                      0, 0, 0};
-    if (allow_gs && o->infer_gs && cfg->has_gs_head) need[2] = gs_dpt_plan(c, &n->gs_head, S, H, W, 0, dump);
-    if (cfg->has_cam_dec) need[3] = gs_cam_dec_plan(&n->cam_dec, S);
-    if (with_cameras && cfg->has_cam_enc) need[4] = gs_cam_enc_plan(c, &n->cam_enc, S);
+    const int dump = o->dump && o->dump->fn, ray = cfg->head_kind == GS_DA3_HEAD_DUALDPT && o->use_ray_pose;
+    const size_t HW = (size_t)H * W, R = (size_t)S * 64 * (H / cfg->patch_size) * (W / cfg->patch_size);
+    const size_t tokens = with_cameras ? gs_arena_round((size_t)S * cfg->embed_dim * sizeof(float)) : 0;
+    const size_t rays = ray ? gs_arena_round(R * 6 * sizeof(float)) + gs_arena_round(R * sizeof(float)) : 0;
+    size_t phase[4] = {tokens + gs_vit_plan(c, &n->vit, S, H, W), rays + gs_dpt_plan(c, &n->head, S, H, W, ray, dump),
+                       rays + (cfg->has_cam_dec ? gs_cam_dec_plan(&n->cam_dec, S) : 0), 0};
+    if (with_cameras && cfg->has_cam_enc) {
+        const size_t t = tokens + gs_cam_enc_plan(c, &n->cam_enc, S);
+        phase[0] = t > phase[0] ? t : phase[0];
+    }
+    if (allow_gs && o->infer_gs && cfg->has_gs_head)
+        phase[3] = gs_arena_round((size_t)S * HW * GS_GS_RAW_CHANNELS * sizeof(float)) +
+                   gs_arena_round((size_t)S * HW * sizeof(float)) + gs_arena_round((size_t)S * 12 * sizeof(float)) +
+                   gs_dpt_plan(c, &n->gs_head, S, H, W, 0, dump);
     size_t most = 0;
-    for (int i = 0; i < 5; i++) most = need[i] > most ? need[i] : most;
-    return most;
+    for (int i = 0; i < 4; i++) most = phase[i] > most ? phase[i] : most;
+    return gs_vit_out_bytes(&n->vit, S, H, W) + most;
 }
 
 size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cameras, const gs_da3_options *o) {
@@ -224,29 +234,33 @@ size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cam
     return b;
 }
 
-/* Camera encoder (with input cameras) and backbone: vo. */
+/* Camera encoder (with input cameras) and backbone: vo, taken from the
+ * workspace (it lives until the end of the network's forward). */
 static gs_status run_backbone(const gs_ctx *cx, gs_da3_net *n, const float *x, int S, int H, int W,
                               const float *w2c_norm, const float *K, const gs_da3_options *o, gs_vit_out *vo) {
     const gs_da3_net_config *c = &n->cfg;
+    gs_status st = gs_vit_out_take(vo, cx->ws, &n->vit, S, H, W);
+    if (st != GS_OK) return st;
+    const size_t mark = gs_arena_mark(cx->ws);
     float *tokens = NULL;
-    gs_status st = GS_OK;
     if (w2c_norm && K) {
         stage(o, "camera encoder");
         if (!c->has_cam_enc)
             return gs_error(GS_ERR_UNSUPPORTED, "model %s has no camera encoder: it cannot take input cameras",
                             c->head_kind == GS_DA3_HEAD_DPT ? "(mono/metric)" : "");
-        tokens = alloc_f((size_t)S * c->embed_dim, "camera tokens");
+        tokens = gs_arena_floats(cx->ws, (size_t)S * c->embed_dim, "camera tokens");
         if (!tokens) return GS_ERR_NOMEM;
         st = gs_cam_enc_forward(cx, &n->cam_enc, w2c_norm, K, S, H, W, tokens, o->dump);
     }
     stage(o, "backbone");
-    if (st == GS_OK) st = gs_vit_forward(cx, &n->vit, x, S, H, W, tokens, o->ref_strategy, o->dump, vo);
-    free(tokens);
+    if (st == GS_OK) st = gs_vit_forward_into(cx, &n->vit, x, S, H, W, tokens, o->ref_strategy, o->dump, vo);
+    gs_arena_release(cx->ws, mark);
+    gs_arena_trim(cx->ws);
     return st;
 }
 
 /* The depth head: depth, confidence, sky (mono/metric) and, with ray pose,
- * the ray map (*ray, *ray_conf, freed by the caller). */
+ * the ray map (*ray, *ray_conf, taken from the workspace). */
 static gs_status run_head(const gs_ctx *cx, gs_da3_net *n, const float *const feats[4], const float *x, int S,
                           int H, int W, const gs_da3_options *o, gs_da3_prediction *p, float **ray, float **ray_conf) {
     const gs_da3_net_config *c = &n->cfg;
@@ -261,9 +275,9 @@ static gs_status run_head(const gs_ctx *cx, gs_da3_net *n, const float *const fe
         p->depth_conf = alloc_f((size_t)S * HW, "confidence");
         if (!p->depth_conf) return GS_ERR_NOMEM;
         out.depth_conf = p->depth_conf;
-        if (o->use_ray_pose) {
-            *ray = alloc_f((size_t)S * rh * rw * 6, "ray map");
-            *ray_conf = alloc_f((size_t)S * rh * rw, "ray confidence");
+        if (o->use_ray_pose) { /* until the cameras are solved: from the workspace */
+            *ray = gs_arena_floats(cx->ws, (size_t)S * rh * rw * 6, "ray map");
+            *ray_conf = gs_arena_floats(cx->ws, (size_t)S * rh * rw, "ray confidence");
             if (!*ray || !*ray_conf) return GS_ERR_NOMEM;
             out.ray = *ray;
             out.ray_conf = *ray_conf;
@@ -299,25 +313,22 @@ static gs_status run_gaussians(const gs_ctx *cx, gs_da3_net *n, const float *con
         return gs_error(GS_ERR_UNSUPPORTED, "this model has no 3DGS head; Gaussians need da3-giant or "
                                             "da3nested-giant-large");
     if (!p->extrinsics) return gs_error(GS_ERR_INVALID, "Gaussians need predicted cameras");
-    const size_t HW = (size_t)H * W;
-    float *raw = alloc_f((size_t)S * HW * GS_GS_RAW_CHANNELS, "Gaussian head output");
-    float *conf = alloc_f((size_t)S * HW, "Gaussian opacity"), *gt = NULL;
-    gs_status st = raw && conf ? GS_OK : GS_ERR_NOMEM;
+    const size_t HW = (size_t)H * W, mark = gs_arena_mark(cx->ws);
+    float *raw = gs_arena_floats(cx->ws, (size_t)S * HW * GS_GS_RAW_CHANNELS, "Gaussian head output");
+    float *conf = gs_arena_floats(cx->ws, (size_t)S * HW, "Gaussian opacity");
+    float *gt = w2c_norm ? gs_arena_floats(cx->ws, (size_t)S * 12, "input extrinsics") : NULL;
+    gs_status st = raw && conf && (gt || !w2c_norm) ? GS_OK : GS_ERR_NOMEM;
     gs_dpt_outputs go;
     memset(&go, 0, sizeof go);
     go.gs_raw = raw;
     go.gs_conf = conf;
     if (st == GS_OK) st = gs_dpt_forward(cx, &n->gs_head, feats, S, H, W, x, &go, o->dump);
-    if (st == GS_OK && w2c_norm) {
-        gt = alloc_f((size_t)S * 12, "input extrinsics");
-        if (!gt) st = GS_ERR_NOMEM;
-        else st = gs_copy2d(cx, gt, 12, w2c_norm, 16, (size_t)S, 12);   /* [S, 4, 4] -> [S, 3, 4] */
-    }
+    if (st == GS_OK && w2c_norm) st = gs_copy2d(cx, gt, 12, w2c_norm, 16, (size_t)S, 12);   /* [S, 4, 4] -> [S, 3, 4] */
     if (st == GS_OK) {
         gs_adapter_input ai = {S, H, W, raw, conf, p->depth, p->extrinsics, p->intrinsics, gt, o->dump};
         st = gs_gaussian_adapter(cx, &ai, &p->gaussians);
     }
-    free(raw), free(conf), free(gt);
+    gs_arena_release(cx->ws, mark);
     if (st != GS_OK) return st;
     p->gs_extrinsics = alloc_f((size_t)S * 12, "extrinsics");
     p->gs_intrinsics = alloc_f((size_t)S * 9, "intrinsics");
@@ -337,10 +348,12 @@ static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, in
     gs_vit_out vo;
     memset(&vo, 0, sizeof vo);
     float *ray = NULL, *ray_conf = NULL;
+    const size_t mark = gs_arena_mark(cx->ws);
     double t0 = gs_now();
     gs_status st = run_backbone(cx, n, x, S, H, W, w2c_norm, K, o, &vo);
-    if (st != GS_OK) return st;
+    if (st != GS_OK) goto done;
     p->ref_index = vo.ref_index;
+    const size_t heads_mark = gs_arena_mark(cx->ws); /* above the backbone's outputs */
     double t1 = gs_now();
     p->t_backbone += t1 - t0;
     const float *feats[4] = {vo.feat[0], vo.feat[1], vo.feat[2], vo.feat[3]};
@@ -349,6 +362,8 @@ static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, in
     double t2 = gs_now();
     p->t_head += t2 - t1;
     if ((st = run_cameras(cx, n, &vo, ray, ray_conf, S, H, W, o, p)) != GS_OK) goto done;
+    gs_arena_release(cx->ws, heads_mark); /* the ray map is spent */
+    gs_arena_trim(cx->ws);
     double t3 = gs_now();
     p->t_cameras += t3 - t2;
     if (o->infer_gs && allow_gs) {
@@ -357,9 +372,9 @@ static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, in
     }
     if (p->sky) st = mono_sky_fill(cx, p->depth, p->sky, (size_t)S * (size_t)H * W, o->dump);
 done:
-    free(ray);
-    free(ray_conf);
     gs_vit_out_free(&vo);
+    gs_arena_release(cx->ws, mark);
+    gs_arena_trim(cx->ws);
     return st;
 }
 

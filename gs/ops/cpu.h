@@ -37,7 +37,7 @@ gs_status gs_swiglu_cpu(const gs_ctx *c, const float *x, size_t rows, int hid, f
 gs_status gs_transpose_cpu(const gs_ctx *c, const float *x, int n, size_t rows, size_t cols, float *y);
 gs_status gs_copy2d_cpu(const gs_ctx *c, float *dst, size_t dst_ld, const float *src, size_t src_ld, size_t rows,
                         size_t cols);
-gs_status gs_find_nonfinite_cpu(const gs_ctx *c, const float *x, size_t n, size_t *first);
+gs_status gs_find_outside_cpu(const gs_ctx *c, const float *x, size_t n, float lo, float hi, size_t *first);
 gs_status gs_layernorm_cpu(const gs_ctx *c, const float *x, float *y, size_t rows, int dim, const float *w,
                            const float *b, float eps);
 gs_status gs_layernorm_channels_cpu(const gs_ctx *c, float *x, int n, int ch, size_t hw, const float *w,

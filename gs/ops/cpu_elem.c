@@ -189,13 +189,13 @@ gs_status gs_copy2d_cpu(const gs_ctx *ctx, float *dst, size_t dst_ld, const floa
     return GS_OK;
 }
 
-gs_status gs_find_nonfinite_cpu(const gs_ctx *ctx, const float *x, size_t n, size_t *first) {
+gs_status gs_find_outside_cpu(const gs_ctx *ctx, const float *x, size_t n, float lo, float hi, size_t *first) {
     (void)ctx;
-    if (!first || (n && !x)) return gs_error(GS_ERR_INVALID, "find_nonfinite: bad arguments");
+    if (!first || (n && !x)) return gs_error(GS_ERR_INVALID, "find_outside: bad arguments");
     size_t at = n;
 #pragma omp parallel for schedule(static) reduction(min : at) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]) && i < at) at = i;
+        if (!(x[i] >= lo && x[i] <= hi) && i < at) at = i;
     *first = at;
     return GS_OK;
 }

@@ -8,6 +8,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef GS_HAVE_CUDA
+gs_status gs_cuda_blas_load(void) {
+    return gs_error(GS_ERR_UNSUPPORTED, "cublas: this build has no CUDA support (nvcc was not found at build time)");
+}
+#endif
 
 size_t gs_arena_round(size_t bytes) { return (bytes + GS_ARENA_ALIGN - 1) / GS_ARENA_ALIGN * GS_ARENA_ALIGN; }
 
@@ -79,6 +87,14 @@ float *gs_arena_floats(gs_arena *a, size_t n, const char *what) {
     return gs_arena_take(a, bytes, what);
 }
 
+void gs_arena_trim(gs_arena *a) {
+    if (!a || !a->base || a->on_device || a->counting) return;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t lo = ((uintptr_t)(a->base + a->used) + page - 1) / page * page;
+    const uintptr_t hi = (uintptr_t)(a->base + a->size) / page * page;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice only: a failure changes nothing */
+}
+
 size_t gs_arena_mark(const gs_arena *a) { return a ? a->used : 0; }
 
 void gs_arena_release(gs_arena *a, size_t mark) {
@@ -103,8 +119,8 @@ gs_status gs_ctx_with_workspace(const gs_ctx *c, size_t bytes, const char *what,
         return st;
     }
     if (!c->ws->counting && c->ws->size - c->ws->used < bytes)
-        return gs_error(GS_ERR_NOMEM, "%s: needs %.2f MiB, the workspace has %.2f MiB left", what,
-                        (double)bytes / (1 << 20), (double)(c->ws->size - c->ws->used) / (1 << 20));
+        return gs_error(GS_ERR_NOMEM, "%s: the plan of %zu bytes does not fit in the %zu bytes left of the workspace",
+                        what, bytes, c->ws->size - c->ws->used);
     return GS_OK;
 }
 

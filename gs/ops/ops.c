@@ -125,10 +125,10 @@ gs_status gs_copy2d(const gs_ctx *c, float *dst, size_t dst_ld, const float *src
     return no_kernel("copy2d");
 }
 
-gs_status gs_find_nonfinite(const gs_ctx *c, const float *x, size_t n, size_t *first) {
-    if (!c) return no_ctx("find_nonfinite");
-    if (ON_CPU(c)) return gs_find_nonfinite_cpu(c, x, n, first);
-    return no_kernel("find_nonfinite");
+gs_status gs_find_outside(const gs_ctx *c, const float *x, size_t n, float lo, float hi, size_t *first) {
+    if (!c) return no_ctx("find_outside");
+    if (ON_CPU(c)) return gs_find_outside_cpu(c, x, n, lo, hi, first);
+    return no_kernel("find_outside");
 }
 
 gs_status gs_layernorm(const gs_ctx *c, const float *x, float *y, size_t rows, int dim, const float *w,

@@ -65,6 +65,10 @@ void *gs_arena_take(gs_arena *a, size_t bytes, const char *what);
 float *gs_arena_floats(gs_arena *a, size_t n, const char *what);
 size_t gs_arena_mark(const gs_arena *a);
 void gs_arena_release(gs_arena *a, size_t mark);
+/* Give the pages above what is taken back to the system (host arenas; a
+ * no-op otherwise): between the modules of a forward, so that a module's
+ * resident memory is what it touches, not the largest module's. */
+void gs_arena_trim(gs_arena *a);
 /* bytes rounded up as a take rounds them */
 size_t gs_arena_round(size_t bytes);
 
@@ -177,8 +181,13 @@ gs_status gs_transpose(const gs_ctx *c, const float *x, int n, size_t rows, size
  * src[r*src_ld + j]; src_ld 0 repeats one source row. Blocks must not overlap. */
 gs_status gs_copy2d(const gs_ctx *c, float *dst, size_t dst_ld, const float *src, size_t src_ld, size_t rows,
                     size_t cols);
-/* Index of the first NaN/Inf of x [n] in *first, or n when all are finite. */
-gs_status gs_find_nonfinite(const gs_ctx *c, const float *x, size_t n, size_t *first);
+/* Index of the first element of x [n] outside [lo, hi] (NaN is outside
+ * every range) in *first, or n when there is none. */
+gs_status gs_find_outside(const gs_ctx *c, const float *x, size_t n, float lo, float hi, size_t *first);
+/* The first NaN or Inf: gs_find_outside over all finite floats. */
+static inline gs_status gs_find_nonfinite(const gs_ctx *c, const float *x, size_t n, size_t *first) {
+    return gs_find_outside(c, x, n, -3.40282347e38f, 3.40282347e38f, first);
+}
 
 /* x [rows, n] scaled per row in double: x = (float)(x * s[r]), or
  * (float)(x / s[r]) with divide != 0 (a float factor gives exactly the
