@@ -14,7 +14,9 @@
  * Device buffers (gs_dbuf, gs/cuda/cuda_common.cuh) live in the
  * gs_raster_cuda context and only grow; their bytes are counted for the
  * peak-memory report. Every CUDA call is checked (GS_CU) and reported
- * through gs_error. Work runs on the legacy default stream, in order. */
+ * through gs_error. Work is queued in order on the stream of the renderer's
+ * gs_cuda_ctx (gs/cuda); the host waits on it only where it reads a result
+ * (the pair count and counters, the frame) and for uploads. */
 #include <cub/cub.cuh>
 #include <cuda_runtime.h>
 
@@ -39,6 +41,7 @@ struct gs_raster_cuda {
     gs_dbuf img_rgb, img_depth, img_alpha, counters;
     gs_cuda_usage mem; /* device bytes held now and at most (the stats' peak) */
     size_t scene_bytes;
+    gs_cuda_ctx *cu;                                    /* the device and the stream every call is queued on */
     cudaEvent_t ev0, ev1;
     int events;
     gs_raster_cuda_stats stats;
@@ -199,11 +202,16 @@ extern "C" gs_status gs_raster_cuda_new(gs_raster_cuda **out) {
     *out = NULL;
     if (gs_cuda_device_count() < 1)
         return gs_error(GS_ERR_DEVICE, "render cuda: no usable CUDA device (%s)", gs_cuda_unusable_reason());
-    GS_CU(cudaSetDevice(0), "selecting device 0");
     gs_raster_cuda *c = (gs_raster_cuda *)calloc(1, sizeof *c);
     if (!c) return gs_error(GS_ERR_NOMEM, "render cuda: out of host memory");
+    gs_status cs = gs_cuda_ctx_create(&c->cu, 0);
+    if (cs) {
+        free(c);
+        return gs_error_prefix(cs, "render cuda");
+    }
     if (cudaEventCreate(&c->ev0) != cudaSuccess || cudaEventCreate(&c->ev1) != cudaSuccess) {
         gs_status st = gs_cuda_check(cudaGetLastError(), "creating timing events");
+        gs_cuda_ctx_free(c->cu);
         free(c);
         return st;
     }
@@ -227,14 +235,14 @@ extern "C" void gs_raster_cuda_free(gs_raster_cuda *c) {
         cudaEventDestroy(c->ev0);
         cudaEventDestroy(c->ev1);
     }
+    gs_cuda_ctx_free(c->cu);
     free(c);
 }
 
 static gs_status upload(gs_raster_cuda *c, gs_dbuf *b, const void *src, size_t bytes, const char *what) {
     gs_status st = reserve(c, b, bytes, 1, what);
     if (st) return st;
-    if (bytes) GS_CU(cudaMemcpy(b->p, src, bytes, cudaMemcpyHostToDevice), what);
-    return GS_OK;
+    return gs_cuda_upload(c->cu, b->p, src, bytes); /* waited for: src may go away */
 }
 
 extern "C" gs_status gs_raster_cuda_set_scene(gs_raster_cuda *c, const gs_scene *s) {
@@ -311,6 +319,7 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
     size_t np = (size_t)W * H;
     int64_t n = c->n;
     gs_status st;
+    const cudaStream_t s = c->cu->stream; /* every call of the frame, in order */
     if ((st = reserve(c, &c->ranges, (size_t)nt * sizeof(int2), 1, "tile ranges")) ||
         (st = reserve(c, &c->img_rgb, np * 3 * sizeof(float), 1, "the colour image")) ||
         (st = reserve(c, &c->img_depth, np * sizeof(float), 1, "the depth image")) ||
@@ -319,34 +328,35 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
     /* CUB scratch for the scan (the sort's is reserved once the pair count is known) */
     size_t scan_bytes = 0;
     if (n > 0) {
-        GS_CU(cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (int64_t *)c->count.p, (int64_t *)c->offset.p, (int)n),
+        GS_CU(cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (int64_t *)c->count.p, (int64_t *)c->offset.p, (int)n, s),
               "sizing the scan");
         if ((st = reserve(c, &c->temp, scan_bytes, 1.25, "scan scratch"))) return st;
     }
 
-    GS_CU(cudaEventRecord(c->ev0), "timing");
+    GS_CU(cudaEventRecord(c->ev0, s), "timing");
     unsigned long long *counters = (unsigned long long *)c->counters.p;
-    GS_CU(cudaMemset(counters, 0, 2 * sizeof(unsigned long long)), "clearing counters");
+    GS_CU(cudaMemsetAsync(counters, 0, 2 * sizeof(unsigned long long), s), "clearing counters");
     int64_t total = 0;
     unsigned long long hc[2] = {0, 0};
     if (n > 0) {
         unsigned blocks = (unsigned)((n + 255) / 256);
-        k_project<<<blocks, 256>>>(n, (const float *)c->means.p, (const float *)c->scales.p, (const float *)c->rots.p,
+        k_project<<<blocks, 256, 0, s>>>(n, (const float *)c->means.p, (const float *)c->scales.p, (const float *)c->rots.p,
                                    (const float *)c->ops.p, (const float *)c->sh.p, P, (float2 *)c->xy.p,
                                    (float4 *)c->conic_op.p, (float4 *)c->rgbd.p, (int4 *)c->tbox.p,
                                    (float *)c->level.p, (int64_t *)c->count.p, counters);
         GS_CU_LAUNCHED("launching the projection");
         GS_CU(cub::DeviceScan::InclusiveSum(c->temp.p, scan_bytes, (int64_t *)c->count.p, (int64_t *)c->offset.p,
-                                            (int)n),
+                                            (int)n, s),
               "scanning tile counts");
-        GS_CU(cudaMemcpy(&total, (int64_t *)c->offset.p + (n - 1), sizeof total, cudaMemcpyDeviceToHost),
+        GS_CU(cudaMemcpyAsync(&total, (int64_t *)c->offset.p + (n - 1), sizeof total, cudaMemcpyDeviceToHost, s),
               "projection (reading the pair count)");
     }
-    GS_CU(cudaMemcpy(hc, counters, sizeof hc, cudaMemcpyDeviceToHost), "reading counters");
+    GS_CU(cudaMemcpyAsync(hc, counters, sizeof hc, cudaMemcpyDeviceToHost, s), "reading counters");
+    GS_CU(cudaStreamSynchronize(s), "projection");
     if (total < 0 || total > MAX_PAIRS)
         return gs_error(GS_ERR_UNSUPPORTED, "render cuda: %lld splat-tile pairs exceed the limit of %lld",
                         (long long)total, (long long)MAX_PAIRS);
-    GS_CU(cudaMemset(c->ranges.p, 0, (size_t)nt * sizeof(int2)), "clearing tile ranges");
+    GS_CU(cudaMemsetAsync(c->ranges.p, 0, (size_t)nt * sizeof(int2), s), "clearing tile ranges");
     uint64_t *sorted_keys = NULL;
     int32_t *sorted_vals = NULL;
     if (total > 0) {
@@ -358,25 +368,25 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
         cub::DoubleBuffer<int32_t> vb((int32_t *)c->vals[0].p, (int32_t *)c->vals[1].p);
         int end_bit = 32 + bits_for((uint32_t)nt); /* nt itself marks an unused slot */
         size_t sort_bytes = 0;
-        GS_CU(cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, kb, vb, (int)total, 0, end_bit), "sizing the sort");
+        GS_CU(cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, kb, vb, (int)total, 0, end_bit, s), "sizing the sort");
         if ((st = reserve(c, &c->temp, sort_bytes, 1.25, "sort scratch"))) return st;
         unsigned blocks = (unsigned)((n + 255) / 256);
-        k_emit<<<blocks, 256>>>(n, (const float2 *)c->xy.p, (const float4 *)c->conic_op.p, (const float4 *)c->rgbd.p,
+        k_emit<<<blocks, 256, 0, s>>>(n, (const float2 *)c->xy.p, (const float4 *)c->conic_op.p, (const float4 *)c->rgbd.p,
                                 (const int4 *)c->tbox.p, (const float *)c->level.p, (const int64_t *)c->count.p,
                                 (const int64_t *)c->offset.p, P.W, P.H, nt, kb.Current(), vb.Current());
         GS_CU_LAUNCHED("launching the pair emission");
-        GS_CU(cub::DeviceRadixSort::SortPairs(c->temp.p, sort_bytes, kb, vb, (int)total, 0, end_bit), "sorting pairs");
+        GS_CU(cub::DeviceRadixSort::SortPairs(c->temp.p, sort_bytes, kb, vb, (int)total, 0, end_bit, s), "sorting pairs");
         sorted_keys = kb.Current();
         sorted_vals = vb.Current();
-        k_ranges<<<(unsigned)((total + 255) / 256), 256>>>(total, sorted_keys, nt, (int2 *)c->ranges.p);
+        k_ranges<<<(unsigned)((total + 255) / 256), 256, 0, s>>>(total, sorted_keys, nt, (int2 *)c->ranges.p);
         GS_CU_LAUNCHED("launching the tile ranges");
     }
     float3 bg = make_float3(opts->bg[0], opts->bg[1], opts->bg[2]);
-    k_blend<<<(unsigned)nt, BLOCK>>>((const int2 *)c->ranges.p, sorted_vals, (const float2 *)c->xy.p,
+    k_blend<<<(unsigned)nt, BLOCK, 0, s>>>((const int2 *)c->ranges.p, sorted_vals, (const float2 *)c->xy.p,
                                      (const float4 *)c->conic_op.p, (const float4 *)c->rgbd.p, W, H, P.tw, bg,
                                      (float *)c->img_rgb.p, (float *)c->img_depth.p, (float *)c->img_alpha.p);
     GS_CU_LAUNCHED("launching the blending");
-    GS_CU(cudaEventRecord(c->ev1), "timing");
+    GS_CU(cudaEventRecord(c->ev1, s), "timing");
     GS_CU(cudaEventSynchronize(c->ev1), "rendering");
     float ms = 0;
     GS_CU(cudaEventElapsedTime(&ms, c->ev0, c->ev1), "timing");
@@ -396,9 +406,12 @@ extern "C" gs_status gs_render_cuda(gs_raster_cuda *c, const gs_camera *cam, con
             gs_raster_out_free(out);
             return GS_ERR_NOMEM;
         }
-        cudaError_t e = cudaMemcpy(out->rgb, c->img_rgb.p, np * 3 * sizeof(float), cudaMemcpyDeviceToHost);
-        if (e == cudaSuccess) e = cudaMemcpy(out->depth, c->img_depth.p, np * sizeof(float), cudaMemcpyDeviceToHost);
-        if (e == cudaSuccess) e = cudaMemcpy(out->alpha, c->img_alpha.p, np * sizeof(float), cudaMemcpyDeviceToHost);
+        cudaError_t e = cudaMemcpyAsync(out->rgb, c->img_rgb.p, np * 3 * sizeof(float), cudaMemcpyDeviceToHost, s);
+        if (e == cudaSuccess)
+            e = cudaMemcpyAsync(out->depth, c->img_depth.p, np * sizeof(float), cudaMemcpyDeviceToHost, s);
+        if (e == cudaSuccess)
+            e = cudaMemcpyAsync(out->alpha, c->img_alpha.p, np * sizeof(float), cudaMemcpyDeviceToHost, s);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s);
         if (e != cudaSuccess) {
             gs_raster_out_free(out);
             return gs_cuda_check(e, "copying the images to the host");

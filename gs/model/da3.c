@@ -363,7 +363,7 @@ static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, in
     p->t_head += t2 - t1;
     if ((st = run_cameras(cx, n, &vo, ray, ray_conf, S, H, W, o, p)) != GS_OK) goto done;
     gs_arena_release(cx->ws, heads_mark); /* the ray map is spent */
-    gs_arena_trim(cx->ws);
+    if (o->infer_gs && allow_gs) gs_arena_trim(cx->ws); /* the 3DGS head touches its own pages */
     double t3 = gs_now();
     p->t_cameras += t3 - t2;
     if (o->infer_gs && allow_gs) {
@@ -374,7 +374,6 @@ static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, in
 done:
     gs_vit_out_free(&vo);
     gs_arena_release(cx->ws, mark);
-    gs_arena_trim(cx->ws);
     return st;
 }
 
