@@ -198,8 +198,10 @@ static size_t net_plan(const gs_ctx *c, const gs_da3_net *n, int S, int H, int W
     const size_t HW = (size_t)H * W, R = (size_t)S * 64 * (H / cfg->patch_size) * (W / cfg->patch_size);
     const size_t tokens = with_cameras ? gs_arena_round((size_t)S * cfg->embed_dim * sizeof(float)) : 0;
     const size_t rays = ray ? gs_arena_round(R * 6 * sizeof(float)) + gs_arena_round(R * sizeof(float)) : 0;
-    size_t phase[4] = {tokens + gs_vit_plan(c, &n->vit, S, H, W), rays + gs_dpt_plan(c, &n->head, S, H, W, ray, dump),
-                       rays + (cfg->has_cam_dec ? gs_cam_dec_plan(&n->cam_dec, S) : 0), 0};
+    /* the mono sky fill runs last, on top of the backbone's outputs too */
+    const size_t sky = cfg->head_kind == GS_DA3_HEAD_DPT && cfg->head_sky ? post_workspace(c, (size_t)S * HW) : 0;
+    size_t phase[5] = {tokens + gs_vit_plan(c, &n->vit, S, H, W), rays + gs_dpt_plan(c, &n->head, S, H, W, ray, dump),
+                       rays + (cfg->has_cam_dec ? gs_cam_dec_plan(&n->cam_dec, S) : 0), 0, sky};
     if (with_cameras && cfg->has_cam_enc) {
         const size_t t = tokens + gs_cam_enc_plan(c, &n->cam_enc, S);
         phase[0] = t > phase[0] ? t : phase[0];
@@ -209,7 +211,7 @@ static size_t net_plan(const gs_ctx *c, const gs_da3_net *n, int S, int H, int W
                    gs_arena_round((size_t)S * HW * sizeof(float)) + gs_arena_round((size_t)S * 12 * sizeof(float)) +
                    gs_dpt_plan(c, &n->gs_head, S, H, W, 0, dump);
     size_t most = 0;
-    for (int i = 0; i < 4; i++) most = phase[i] > most ? phase[i] : most;
+    for (int i = 0; i < 5; i++) most = phase[i] > most ? phase[i] : most;
     return gs_vit_out_bytes(&n->vit, S, H, W) + most;
 }
 
@@ -227,7 +229,7 @@ size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cam
         const size_t t = net_plan(&m->ctx, &m->metric, S, H, W, 0, 0, &mo);
         b = t > b ? t : b;
     }
-    if (m->cfg.nested || m->cfg.net.head_sky) {
+    if (m->cfg.nested) { /* the nested post-processing, after both networks */
         const size_t t = post_workspace(&m->ctx, (size_t)S * H * W);
         b = t > b ? t : b;
     }
