@@ -337,7 +337,8 @@ typedef struct {
 
 /* The 4 fused levels l1..l4 (rn outputs) -> one chain's refinenet1 output
  * *out [n, F, 8ph, 8pw], taken from the arena with the other levels'
- * outputs below it; dumps "<tag>.<k>" after each refinenet. */
+ * outputs below it; dumps "<tag>.<k>" after each refinenet. *out must stay
+ * the last take: run_main reads it after giving the chain back (see there). */
 static gs_status run_chain(run *r, const gs_dpt_fusion ref[4], int F, const fmap rn[4], int n, float **out,
                            const char *tag, const gs_dump *d) {
     float *prev = NULL;
