@@ -144,8 +144,7 @@ int bench_eval(int argc, char **argv) {
     if (strcmp(dev_arg, "cpu")) {
         if (gpu) devs[n_devs++] = GS_DEVICE_CUDA;
         else if (!strcmp(dev_arg, "cuda"))
-            return cli_fail("bench eval", gs_error(GS_ERR_DEVICE, "--device cuda: %s",
-                                                   gs_cuda_compiled() ? "no usable GPU" : "this build has no CUDA"));
+            return cli_fail("bench eval", gs_error(GS_ERR_DEVICE, "--device cuda: %s", gs_cuda_unusable_reason()));
     }
     /* LPIPS weights */
     bench_ctx cpu = {0}, gpu_ctx = {0};

@@ -1,8 +1,9 @@
 /* ops.h - the op layer: every computation of the networks (the Depth
  * Anything 3 backbone and heads, the LPIPS backbones of the evaluator) goes
  * through these functions, and each runs on the backend its context names.
- * One network definition, any backend: backbone/, heads/, gs/model/ and
- * eval/lpips.c call only these.
+ * One network definition, any backend: backbone/, heads/ and gs/model/
+ * compute only through these, and so do the layers of eval/lpips.c (its
+ * input scaling and per-tap distances are the metric's own).
  *
  *   gs_ctx   device (CPU or CUDA), the CUDA stream + handles (gs/cuda/), and
  *            the workspace arena the ops may take scratch from. Ops never
