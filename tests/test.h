@@ -2,7 +2,8 @@
  *
  * TEST(name) { ... } registers a test (via a constructor) in the single test
  * binary build/test_gs. Checks record failures with file:line and keep going.
- * TEST_SKIP("why") marks the test skipped (e.g. ../shared/data absent).
+ * TEST_SKIP("why") marks the test skipped (e.g. ../shared/data absent; never
+ * for a tracked golden, see REQUIRE_GOLDEN).
  * The runner prints one line per test and ends with "N passed, N failed,
  * N skipped". Run a subset with: build/test_gs <substring>. */
 #ifndef GS_TEST_H
@@ -74,5 +75,26 @@ int gs_test_run_gs(const char *args, char **out);
              gs_test_fail(__FILE__, __LINE__, "%s: error \"%s\" lacks \"%s\"", #expr, gs_last_error(), (const char *)(needle)); } while (0)
 #define TEST_SKIP(why) do { gs_test_skip(why); return; } while (0)
 #define REQUIRE_DATA() do { if (!gs_test_data_dir()) TEST_SKIP("../shared/data not found (set GS_SHARED_DATA)"); } while (0)
+
+/* CUDA tests. A test whose name or file contains "cuda" is a CUDA test; it
+ * starts with NEED_CUDA(), which returns from it (skipped) when this build has
+ * no CUDA or no GPU is usable, in the CUDA runtime's words. With
+ * GS_REQUIRE_CUDA=1 in the environment (a GPU session) NEED_CUDA() fails the
+ * test instead, and the runner turns any skip of a CUDA test (missing data,
+ * say) into a failure: a GPU run cannot pass by skipping. */
+int gs_test_cuda_required(void);
+int gs_test_need_cuda(const char *file, int line);
+/* Run this test binary again for the test `name` alone with no GPU visible
+ * (CUDA_VISIBLE_DEVICES=""), so that the no-GPU paths are checked on a GPU
+ * machine too; fails the calling test unless it passed there. */
+void gs_test_rerun_without_gpu(const char *file, int line, const char *name);
+#define NEED_CUDA() do { if (!gs_test_need_cuda(__FILE__, __LINE__)) return; } while (0)
+
+/* A golden file this repository tracks (tests/golden/...) must be there: a
+ * missing one fails the test (it is never a reason to skip). */
+#define GOLDEN_MISSING(what) \
+    do { gs_test_fail(__FILE__, __LINE__, "tracked golden %s is missing (run from the repository root)", (const char *)(what)); return; } while (0)
+#define REQUIRE_GOLDEN(path) \
+    do { if (!gs_file_exists(path) && !gs_is_dir(path)) GOLDEN_MISSING(path); } while (0)
 
 #endif

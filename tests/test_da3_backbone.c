@@ -343,7 +343,7 @@ out:
 }
 
 TEST(da3_backbone_matches_reference_on_every_case) {
-    if (!gs_is_dir(GOLDEN_DIR)) TEST_SKIP(GOLDEN_DIR " not found (tools/make_da3_goldens.py)");
+    REQUIRE_GOLDEN(GOLDEN_DIR);
     DIR *d = opendir(GOLDEN_DIR);
     CHECK(d != NULL);
     if (!d) return;
@@ -370,7 +370,7 @@ TEST(da3_backbone_odd_alt_start_case) {
      * differ; a 5x5 positional grid; saddle_balanced picks view 1. Weights and
      * reference tensors share the file. */
     const char *path = "tests/golden/backbone/odd_alt.safetensors";
-    if (!gs_file_exists(path)) TEST_SKIP("tests/golden/backbone/odd_alt.safetensors not found");
+    REQUIRE_GOLDEN(path);
     gs_safetensors ref;
     CHECK_OK(gs_st_open(&ref, path));
     if (gs_test_failed()) return;
@@ -421,7 +421,7 @@ TEST(da3_backbone_odd_alt_start_case) {
 TEST(da3_backbone_bf16_checkpoint) {
     /* the bf16 copy of the tiny model: weights are converted on load; the
      * reference ran on the same values upcast to f32 */
-    if (!gs_is_dir(GOLDEN_DIR)) TEST_SKIP(GOLDEN_DIR " not found (tools/make_da3_goldens.py)");
+    REQUIRE_GOLDEN(GOLDEN_DIR);
     gs_safetensors st;
     CHECK_OK(gs_st_open(&st, GOLDEN_DIR "/tiny-anyview-bf16/model.safetensors"));
     if (gs_test_failed()) return;
@@ -435,7 +435,7 @@ TEST(da3_backbone_bf16_checkpoint) {
 TEST(da3_backbone_pos_embed_cache_follows_image_size) {
     /* the same model on two sizes and back: the cached interpolation must be
      * recomputed each time, results identical to a fresh model */
-    if (!gs_is_dir(GOLDEN_DIR)) TEST_SKIP(GOLDEN_DIR " not found (tools/make_da3_goldens.py)");
+    REQUIRE_GOLDEN(GOLDEN_DIR);
     gs_da3_config cfg;
     gs_weights w;
     CHECK_OK(gs_da3_config_load(GOLDEN_DIR "/tiny-anyview/config.json", &cfg));
@@ -501,7 +501,7 @@ static gs_status rewrite_ckpt(const char *src, const char *dst, const char *drop
 }
 
 TEST(da3_backbone_reports_bad_checkpoints_by_key) {
-    if (!gs_is_dir(GOLDEN_DIR)) TEST_SKIP(GOLDEN_DIR " not found (tools/make_da3_goldens.py)");
+    REQUIRE_GOLDEN(GOLDEN_DIR);
     const char *src = GOLDEN_DIR "/tiny-anyview/model.safetensors";
     gs_da3_config cfg;
     CHECK_OK(gs_da3_config_load(GOLDEN_DIR "/tiny-anyview/config.json", &cfg));
@@ -560,7 +560,7 @@ TEST(da3_backbone_reports_bad_checkpoints_by_key) {
 }
 
 TEST(da3_backbone_rejects_bad_inputs) {
-    if (!gs_is_dir(GOLDEN_DIR)) TEST_SKIP(GOLDEN_DIR " not found (tools/make_da3_goldens.py)");
+    REQUIRE_GOLDEN(GOLDEN_DIR);
     gs_da3_config cfg, mono;
     gs_weights w, wm;
     CHECK_OK(gs_da3_config_load(GOLDEN_DIR "/tiny-anyview/config.json", &cfg));

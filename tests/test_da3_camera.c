@@ -122,7 +122,7 @@ static void grab_pose(void *ctx, const char *name, const float *data, int ndim, 
 
 static void cam_dec_case(const char *cname) {
     da3_golden c;
-    if (!da3_golden_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3)");
+    if (!da3_golden_open(&c, cname)) GOLDEN_MISSING(cname);
     gmodel m;
     const char *mname = gs_st_meta(&c.st, "model");
     if (!mname || !gmodel_open(&m, mname)) {
@@ -169,7 +169,7 @@ TEST(da3_camera_dec_nested) { cam_dec_case("nested_s2"); }
 
 static void posed_case(const char *cname) {
     da3_golden c;
-    if (!da3_golden_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3)");
+    if (!da3_golden_open(&c, cname)) GOLDEN_MISSING(cname);
     gmodel m;
     if (!gmodel_open(&m, gs_st_meta(&c.st, "model"))) {
         CHECK(0);
@@ -395,7 +395,7 @@ static double explained(const float *ray, const float *conf, int h, int w, int H
  * worst seed reaches 0.19x; a broken solver explains ~none). */
 TEST(da3_camera_ray_pose_golden) {
     da3_golden c;
-    if (!da3_golden_open(&c, "anyview_ray_s2")) TEST_SKIP("golden case missing (tests/golden/da3)");
+    if (!da3_golden_open(&c, "anyview_ray_s2")) GOLDEN_MISSING("anyview_ray_s2");
     size_t nr = 0;
     float *ray = da3_golden_f32(&c, "head.ray", &nr), *conf = da3_golden_f32(&c, "head.ray_conf", NULL),
           *ge = da3_golden_f32(&c, "ray_pose.extrinsics", NULL), *gk = da3_golden_f32(&c, "ray_pose.intrinsics", NULL);
@@ -446,7 +446,7 @@ TEST(da3_camera_ray_pose_golden) {
 
 TEST(da3_camera_missing_keys_and_bad_tokens) {
     const char *src = DA3_GOLDEN_DIR "tiny-anyview/model.safetensors";
-    if (!gs_file_exists(src)) TEST_SKIP("golden model missing");
+    REQUIRE_GOLDEN(src);
     /* drop cam_dec.fc_qvec.bias and cam_enc.trunk.2.ls1.gamma */
     gs_safetensors st;
     CHECK_OK(gs_st_open(&st, src));

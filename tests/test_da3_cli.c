@@ -20,7 +20,7 @@ static int have_ffmpeg(void) { return system("ffmpeg -version > /dev/null 2>&1")
 TEST(cli_infer_outputs_match_library) {
     NEED_GS_BIN();
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_ANY "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
     char img0[512], img1[512], args[2048], *out = NULL;
     snprintf(img0, sizeof img0, "%s", gs_test_data(FERN "image000.png"));
     snprintf(img1, sizeof img1, "%s", gs_test_data(FERN "image007.png"));
@@ -77,7 +77,7 @@ TEST(cli_infer_outputs_match_library) {
 TEST(cli_infer_errors) {
     NEED_GS_BIN();
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_ANY "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
     char args[2048], *out = NULL;
     CHECK_EQ_INT(gs_test_run_gs("infer --model " TINY_ANY " --out /tmp/x", &out), 2);
     CHECK(out && strstr(out, "no IMAGES"));
@@ -111,7 +111,7 @@ TEST(cli_infer_errors) {
 TEST(cli_nvs_splats_and_video) {
     NEED_GS_BIN();
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_GS "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
     char args[3000], *out = NULL, path[1024];
     const char *dir = gs_test_tmp("nvs1");
     int video = have_ffmpeg();
@@ -158,7 +158,7 @@ TEST(cli_nvs_splats_and_video) {
 TEST(cli_nvs_errors) {
     NEED_GS_BIN();
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_ANY "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
     char args[2048], *out = NULL;
     snprintf(args, sizeof args, "nvs --model " TINY_ANY " %s --out %s", gs_test_data(FERN "image000.png"),
              gs_test_tmp("nvse"));
@@ -174,7 +174,7 @@ TEST(cli_nvs_errors) {
 
 TEST(cli_bench_infer_quick) {
     NEED_GS_BIN();
-    if (!gs_file_exists(TINY_ANY "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
     char *out = NULL;
     const char *json = gs_test_tmp("bench.json");
     char args[1024];

@@ -196,7 +196,7 @@ static gs_status run_head(gs_dpt_head *h, const da3_golden *c, run_bufs *b, int 
 /* Run the depth head (and the GS head) of one case; compare all dumps. */
 static void head_case(const char *cname) {
     da3_golden c;
-    if (!da3_golden_open(&c, cname)) TEST_SKIP("golden case missing (tests/golden/da3, tools/make_da3_goldens.py)");
+    if (!da3_golden_open(&c, cname)) GOLDEN_MISSING(cname);
     const char *mname = gs_st_meta(&c.st, "model");
     const int want_gs = gs_st_find(&c.st, "gs.conf") != NULL;
     model m;
@@ -263,7 +263,7 @@ TEST(da3_heads_nested_anyview_and_metric) { head_case("nested_s2"); }
 TEST(da3_heads_reused_across_image_sizes) {
     const char *cases[] = {"anyview_s1", "anyview_s2", "anyview_ray_s2", "anyview_s1"};
     model m;
-    if (!gs_file_exists(DA3_GOLDEN_DIR "tiny-anyview/model.safetensors")) TEST_SKIP("golden model missing");
+    REQUIRE_GOLDEN(DA3_GOLDEN_DIR "tiny-anyview/model.safetensors");
     if (!model_open(&m, "tiny-anyview", 0)) {
         model_close(&m);
         return;
@@ -319,7 +319,7 @@ static int rewrite_checkpoint(const char *src, const char *dst, const char *cons
 
 TEST(da3_heads_missing_and_misshaped_keys_named) {
     const char *src = DA3_GOLDEN_DIR "tiny-mono/model.safetensors";
-    if (!gs_file_exists(src)) TEST_SKIP("golden model missing");
+    REQUIRE_GOLDEN(src);
     const char *path = gs_test_tmp("mono_broken.safetensors");
     const char *drop[] = {"head.scratch.output_conv1.weight", "head.scratch.refinenet2.resConfUnit1.conv2.bias", NULL};
     CHECK(rewrite_checkpoint(src, path, drop, "model.head.projects.1.bias"));
@@ -353,7 +353,8 @@ TEST(da3_heads_missing_and_misshaped_keys_named) {
 TEST(da3_heads_shared_ln_alias) {
     const char *src = DA3_GOLDEN_DIR "tiny-anyview/model.safetensors";
     da3_golden c;
-    if (!gs_file_exists(src) || !da3_golden_open(&c, "anyview_ray_s2")) TEST_SKIP("golden files missing");
+    REQUIRE_GOLDEN(src);
+    if (!da3_golden_open(&c, "anyview_ray_s2")) GOLDEN_MISSING("anyview_ray_s2");
     /* move alias 0 to alias 2 by rewriting: drop .0.2.*, add .2.2.* */
     gs_safetensors st;
     CHECK_OK(gs_st_open(&st, src));
@@ -396,7 +397,7 @@ TEST(da3_heads_shared_ln_alias) {
 
 TEST(da3_heads_bad_arguments_and_nan) {
     da3_golden c;
-    if (!da3_golden_open(&c, "anyview_s2")) TEST_SKIP("golden case missing");
+    if (!da3_golden_open(&c, "anyview_s2")) GOLDEN_MISSING("anyview_s2");
     model m;
     run_bufs b;
     if (!model_open(&m, "tiny-anyview", 0) || !load_inputs(&c, &b)) {

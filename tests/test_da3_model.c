@@ -177,7 +177,7 @@ static void run_case(const char *case_path, const char *model_dir, int require_a
 static void run_golden(const char *name) {
     char case_path[256], model_dir[256];
     snprintf(case_path, sizeof case_path, GOLD "/%s.safetensors", name);
-    if (!gs_file_exists(case_path)) TEST_SKIP("tests/golden/da3 not generated (tools/make_da3_goldens.py)");
+    REQUIRE_GOLDEN(case_path);
     gs_safetensors ref;
     CHECK_OK(gs_st_open(&ref, case_path));
     if (gs_test_failed()) return;
@@ -217,7 +217,7 @@ TEST(da3_model_load_errors) {
     gs_da3_model m;
     CHECK_ERR(gs_da3_load(&m, gs_test_tmpdir(), NULL), "model.safetensors");
     CHECK_ERR(gs_da3_load(&m, "/nonexistent/model.safetensors", NULL), "no such file");
-    if (!gs_file_exists(GOLD "/tiny-mono/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(GOLD "/tiny-mono/model.safetensors");
     CHECK_ERR(gs_da3_load(&m, GOLD "/tiny-mono/model.safetensors", "da3-nonsense"), "da3-nonsense");
     /* the tiny checkpoint is not da3-small: every mismatch is reported by name */
     CHECK_ERR(gs_da3_load(&m, GOLD "/tiny-mono/model.safetensors", "da3-small"), "model.backbone.pretrained");
@@ -284,7 +284,7 @@ static void free_tsv(int n, char **names, int *ndims, int64_t (*shapes)[GS_MAX_D
 
 TEST(da3_official_key_lists) {
     const char *dir = "../shared/docs/da3-state-dict-keys";
-    if (!gs_is_dir(dir)) TEST_SKIP("../shared/docs/da3-state-dict-keys not found");
+    REQUIRE_GOLDEN(dir);
     for (int k = 0; gs_da3_model_names[k]; k++) {
         char path[512];
         snprintf(path, sizeof path, "%s/statedict_%s.tsv", dir, gs_da3_model_names[k]);
@@ -328,7 +328,7 @@ TEST(da3_official_key_lists) {
  * reference depth within the rounding of the weights (the BF16 case above
  * is exact because its reference used the rounded weights). */
 TEST(da3_model_f16_checkpoint) {
-    if (!gs_file_exists(GOLD "/tiny-anyview/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(GOLD "/tiny-anyview/model.safetensors");
     gs_safetensors src;
     CHECK_OK(gs_st_open(&src, GOLD "/tiny-anyview/model.safetensors"));
     if (gs_test_failed()) return;

@@ -56,7 +56,7 @@ TEST(eval_recipe_interpreter_is_deterministic) {
 
 TEST(eval_psnr_ssim_match_reference_libraries) {
     cJSON *g = load_goldens();
-    if (!g) TEST_SKIP(GOLDEN " missing (run from the repository root)");
+    if (!g) GOLDEN_MISSING(GOLDEN);
     const cJSON *cases = cJSON_GetObjectItem(g, "cases");
     CHECK(cJSON_GetArraySize(cases) >= 15);
     int checked = 0;
@@ -105,7 +105,7 @@ TEST(eval_psnr_ssim_match_reference_libraries) {
 static void check_lpips_net(gs_lpips_net net, const char *key, double *maxd) {
     REQUIRE_DATA();
     cJSON *g = load_goldens();
-    if (!g) TEST_SKIP(GOLDEN " missing (run from the repository root)");
+    if (!g) GOLDEN_MISSING(GOLDEN);
     char rel[128];
     snprintf(rel, sizeof rel, "lpips/lpips_%s_v0.1.safetensors", gs_lpips_net_name(net));
     gs_lpips *m = NULL;
@@ -149,7 +149,7 @@ TEST(eval_lpips_squeeze_matches_lpips_package) { check_lpips_net(GS_LPIPS_SQUEEZ
 
 TEST(eval_lpips_vgg_with_a_full_file_matches_lpips_package) {
     cJSON *g = load_goldens();
-    if (!g) TEST_SKIP(GOLDEN " missing (run from the repository root)");
+    if (!g) GOLDEN_MISSING(GOLDEN);
     const cJSON *vs = cJSON_GetObjectItem(g, "vgg_synthetic");
     /* the weight formula agrees with Python's */
     const cJSON *probe = cJSON_GetObjectItem(cJSON_GetObjectItem(vs, "probe"), "net.slice1.0.weight");

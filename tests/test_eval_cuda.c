@@ -13,14 +13,11 @@
 
 #include <sys/stat.h>
 
-#define NEED_GPU()                                                                                    \
-    do {                                                                                              \
-        if (gs_cuda_device_count() < 1)                                                               \
-            TEST_SKIP(gs_cuda_compiled() ? "no usable CUDA device" : "built without CUDA (make CUDA=0)"); \
-    } while (0)
-
 TEST(eval_cuda_without_a_gpu_fails_clearly) {
-    if (gs_cuda_device_count() > 0) TEST_SKIP("a GPU is present");
+    if (gs_cuda_device_count() > 0) { /* check the no-GPU path in a run that sees none */
+        gs_test_rerun_without_gpu(__FILE__, __LINE__, "eval_cuda_without_a_gpu_fails_clearly");
+        return;
+    }
     gs_eval_cuda *c = (gs_eval_cuda *)1;
     CHECK_ERR(gs_eval_cuda_new(&c), gs_cuda_compiled() ? "no usable CUDA device" : "no CUDA support");
     CHECK(c == NULL);
@@ -42,7 +39,7 @@ TEST(eval_cuda_blas_opens_lazily) {
  * between are uploaded and scored as such, and the held pair's values are the
  * same before and after them. */
 TEST(eval_cuda_held_pair_is_reused_only_for_itself) {
-    NEED_GPU();
+    NEED_CUDA();
     gs_image a, b, c, d;
     CHECK_OK(gs_image_alloc(&a, 67, 45, 3));
     CHECK_OK(gs_image_alloc(&b, 67, 45, 3));
@@ -79,9 +76,12 @@ TEST(eval_cuda_held_pair_is_reused_only_for_itself) {
 static double max_d[6]; /* psnr, ssim, 3dgs, alex, squeeze, vgg: largest |CUDA - reference| */
 
 TEST(eval_cuda_psnr_ssim_match_cpu_and_references) {
-    NEED_GPU();
+    NEED_CUDA();
     cJSON *g = load_goldens();
-    if (!g) TEST_SKIP(GOLDEN " missing (run from the repository root)");
+    if (!g) {
+        gs_test_fail(__FILE__, __LINE__, "tracked golden " GOLDEN " is missing (run from the repository root)");
+        return;
+    }
     gs_eval_cuda *cu = NULL;
     CHECK_OK(gs_eval_cuda_new(&cu));
     if (!cu) {
@@ -159,10 +159,13 @@ TEST(eval_cuda_psnr_ssim_match_cpu_and_references) {
 }
 
 static void check_lpips_cuda(gs_lpips_net net, const char *key, double *maxd) {
-    NEED_GPU();
+    NEED_CUDA();
     REQUIRE_DATA();
     cJSON *g = load_goldens();
-    if (!g) TEST_SKIP(GOLDEN " missing (run from the repository root)");
+    if (!g) {
+        gs_test_fail(__FILE__, __LINE__, "tracked golden " GOLDEN " is missing (run from the repository root)");
+        return;
+    }
     char rel[128];
     snprintf(rel, sizeof rel, "lpips/lpips_%s_v0.1.safetensors", gs_lpips_net_name(net));
     gs_lpips *m = NULL;
@@ -203,9 +206,12 @@ TEST(eval_cuda_lpips_alex_matches_references) { check_lpips_cuda(GS_LPIPS_ALEX, 
 TEST(eval_cuda_lpips_squeeze_matches_references) { check_lpips_cuda(GS_LPIPS_SQUEEZE, "lpips_squeeze", &max_d[4]); }
 
 TEST(eval_cuda_lpips_vgg_synthetic_matches_reference) {
-    NEED_GPU();
+    NEED_CUDA();
     cJSON *g = load_goldens();
-    if (!g) TEST_SKIP(GOLDEN " missing (run from the repository root)");
+    if (!g) {
+        gs_test_fail(__FILE__, __LINE__, "tracked golden " GOLDEN " is missing (run from the repository root)");
+        return;
+    }
     const char *path = gs_test_tmp("lpips_vgg_synthetic_cuda.safetensors");
     CHECK_OK(write_vgg(path, 0));
     gs_lpips *m = NULL;
@@ -236,7 +242,7 @@ TEST(eval_cuda_lpips_vgg_synthetic_matches_reference) {
 /* Full HD: the im2col of AlexNet's first layer no longer fits one band; also
  * reuses one context across sizes (buffers grow) and models. */
 TEST(eval_cuda_full_hd_pair_matches_cpu) {
-    NEED_GPU();
+    NEED_CUDA();
     REQUIRE_DATA();
     gs_image a, b;
     const int w = 1920, h = 1080;
@@ -275,7 +281,7 @@ TEST(eval_cuda_full_hd_pair_matches_cpu) {
 
 /* gs_eval_dirs on the GPU gives the CPU's table. */
 TEST(eval_cuda_directory_evaluation_matches_cpu) {
-    NEED_GPU();
+    NEED_CUDA();
     char pd[512], gd[512], p[1024];
     snprintf(pd, sizeof pd, "%s", gs_test_tmp("cu_pred"));
     snprintf(gd, sizeof gd, "%s", gs_test_tmp("cu_gt"));
@@ -319,7 +325,7 @@ TEST(eval_cuda_directory_evaluation_matches_cpu) {
 /* gs eval --scene on the GPU: the CUDA rasterizer and the CUDA metrics give
  * the CPU's table up to the rasterizers' float rounding. */
 TEST(eval_cuda_scene_evaluation_matches_cpu) {
-    NEED_GPU();
+    NEED_CUDA();
     gs_scene s;
     CHECK_OK(gs_scene_alloc(&s, 64, 0));
     for (int i = 0; i < 64; i++) {

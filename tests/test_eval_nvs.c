@@ -308,7 +308,7 @@ static int files_equal(const char *a, const char *b) {
 
 TEST(eval_nvs_fern_end_to_end) {
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_GS "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
     gs_da3_model m;
     CHECK_OK(gs_da3_load(&m, TINY_GS, NULL));
     if (gs_test_failed()) return;
@@ -445,7 +445,7 @@ TEST(eval_nvs_fern_end_to_end) {
  * the same images predicts the same cameras. */
 TEST(eval_nvs_recovers_known_alignment) {
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_GS "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
     gs_da3_model m;
     CHECK_OK(gs_da3_load(&m, TINY_GS, NULL));
     if (gs_test_failed()) return;
@@ -521,7 +521,7 @@ TEST(eval_nvs_recovers_known_alignment) {
 
 TEST(eval_nvs_lego_posed_end_to_end) {
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_GS "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
     gs_da3_model m;
     CHECK_OK(gs_da3_load(&m, TINY_GS, NULL));
     if (gs_test_failed()) return;
@@ -676,7 +676,7 @@ TEST(eval_nvs_bad_inputs) {
 TEST(eval_nvs_cli) {
     NEED_GS_BIN();
     REQUIRE_DATA();
-    if (!gs_file_exists(TINY_GS "/model.safetensors")) TEST_SKIP("goldens absent");
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
     char args[3000], cams[1024], *out = NULL;
     const char *dir = gs_test_tmp("nvs_cli");
     snprintf(cams, sizeof cams, "%s", gs_test_data(FERN_POSES));

@@ -131,11 +131,11 @@ static int run_golden_cases(int want_posed) {
 }
 
 TEST(gs_adapter_matches_reference_goldens) {
-    if (!run_golden_cases(0)) TEST_SKIP("no GS golden case (infer_gs=1, gs.means) in tests/golden/da3");
+    if (!run_golden_cases(0)) GOLDEN_MISSING("GS case (infer_gs=1, gs.means) in tests/golden/da3");
 }
 
 TEST(gs_adapter_matches_reference_goldens_posed) {
-    if (!run_golden_cases(1)) TEST_SKIP("no posed GS golden case in tests/golden/da3");
+    if (!run_golden_cases(1)) GOLDEN_MISSING("posed GS case in tests/golden/da3");
 }
 
 /* ---- hand-made inputs ---------------------------------------------------------------- */

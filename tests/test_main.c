@@ -1,5 +1,6 @@
 /* test_main.c - runner for all TEST()s linked into build/test_gs. */
 #include "tests/test.h"
+#include "gs/core/device.h"
 #include "gs/core/runtime.h"
 
 #include <stdarg.h>
@@ -28,7 +29,7 @@ typedef struct { const char *name, *file; gs_test_fn fn; } entry;
 static entry *g_tests;
 static int g_n, g_cap;
 static int g_fail_count, g_skipped;
-static char g_skip_why[256];
+static char g_skip_why[512];
 
 void gs_test_register(const char *name, const char *file, gs_test_fn fn) {
     if (g_n == g_cap) {
@@ -57,6 +58,38 @@ void gs_test_skip(const char *why) {
 }
 
 int gs_test_failed(void) { return g_fail_count > 0; }
+
+int gs_test_cuda_required(void) {
+    const char *r = getenv("GS_REQUIRE_CUDA");
+    return r && !strcmp(r, "1");
+}
+
+int gs_test_need_cuda(const char *file, int line) {
+    if (gs_cuda_compiled() && gs_cuda_device_count() > 0) return 1;
+    char why[320];
+    if (gs_cuda_compiled()) snprintf(why, sizeof why, "no usable CUDA device: %s", gs_cuda_unusable_reason());
+    else snprintf(why, sizeof why, "built without CUDA (make CUDA=0, or nvcc was not found)");
+    if (gs_test_cuda_required()) gs_test_fail(file, line, "GS_REQUIRE_CUDA=1 but %s", why);
+    else gs_test_skip(why);
+    return 0;
+}
+
+void gs_test_rerun_without_gpu(const char *file, int line, const char *name) {
+    char exe[1024], cmd[2048], *out = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        gs_test_fail(file, line, "cannot find this test binary (/proc/self/exe) to rerun %s without a GPU", name);
+        return;
+    }
+    exe[n] = 0;
+    snprintf(cmd, sizeof cmd, "CUDA_VISIBLE_DEVICES= GS_REQUIRE_CUDA=0 '%s' '%s' 2>&1", exe, name);
+    int rc = gs_test_run(cmd, &out);
+    if (rc != 0 || !out || !strstr(out, "1 passed, 0 failed, 0 skipped"))
+        gs_test_fail(file, line, "%s with no GPU visible: exit %d:\n%s", name, rc, out ? out : "(no output)");
+    free(out);
+}
+
+static int is_cuda_test(const entry *t) { return strstr(t->name, "cuda") || strstr(t->file, "cuda"); }
 
 const char *gs_test_data_dir(void) {
     static int done;
@@ -108,8 +141,10 @@ const char *gs_test_data(const char *rel) {
 const char *gs_test_tmp(const char *rel) { return slot_path(gs_test_tmpdir(), rel); }
 
 int main(int argc, char **argv) {
-    int passed = 0, failed = 0, skipped = 0;
+    int passed = 0, failed = 0, skipped = 0, cuda_n[3] = {0, 0, 0}; /* CUDA tests: passed, failed, skipped */
+    const int require = gs_test_cuda_required();
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (require) printf("GS_REQUIRE_CUDA=1: a CUDA test that would skip fails\n");
     for (int i = 0; i < g_n; i++) {
         int selected = argc < 2;
         for (int a = 1; a < argc; a++)
@@ -121,6 +156,12 @@ int main(int argc, char **argv) {
         double t0 = gs_now();
         g_tests[i].fn();
         double ms = (gs_now() - t0) * 1e3;
+        const int cuda = is_cuda_test(&g_tests[i]);
+        if (g_skipped && cuda && require && !g_fail_count) {
+            printf("    %s: GS_REQUIRE_CUDA=1 and this CUDA test skipped: %s\n", g_tests[i].file, g_skip_why);
+            g_fail_count = 1;
+        }
+        if (cuda) cuda_n[g_fail_count ? 1 : g_skipped ? 2 : 0]++;
         if (g_fail_count) {
             failed++;
             printf("FAIL %-44s (%d failed checks)\n", g_tests[i].name, g_fail_count);
@@ -132,6 +173,8 @@ int main(int argc, char **argv) {
             printf("ok   %-44s %8.1f ms\n", g_tests[i].name, ms);
         }
     }
+    if (cuda_n[0] + cuda_n[1] + cuda_n[2])
+        printf("cuda tests: %d passed, %d failed, %d skipped\n", cuda_n[0], cuda_n[1], cuda_n[2]);
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

@@ -43,21 +43,6 @@ static float srand1(void) { return 2.0f * test_frand(&rs) - 1.0f; } /* [-1, 1) *
 
 static int verbose(void) { return getenv("GS_TEST_VERBOSE") != NULL; }
 
-/* 1 when a GPU is usable; else the test is skipped, or fails when the
- * environment says a GPU is required (GS_REQUIRE_CUDA=1). */
-static int gpu_or_skip(const char *file, int line) {
-    if (gs_cuda_compiled() && gs_cuda_device_count() > 0) return 1;
-    const char *req = getenv("GS_REQUIRE_CUDA");
-    if (req && !strcmp(req, "1"))
-        gs_test_fail(file, line, "GS_REQUIRE_CUDA=1 but no usable CUDA device: %s", gs_cuda_unusable_reason());
-    else
-        gs_test_skip(gs_cuda_compiled() ? "no usable CUDA device" : "built without CUDA (make CUDA=0)");
-    return 0;
-}
-#define NEED_GPU()                                     \
-    do {                                               \
-        if (!gpu_or_skip(__FILE__, __LINE__)) return; \
-    } while (0)
 
 static float *host_floats(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof *p);
@@ -154,6 +139,7 @@ TEST(ops_cuda_context_without_a_gpu_says_why) {
         CHECK(big == NULL);
         CHECK_OK(gs_cuda_ctx_sync(c)); /* the failed allocation left no error behind */
         gs_cuda_ctx_free(c);
+        gs_test_rerun_without_gpu(__FILE__, __LINE__, "ops_cuda_context_without_a_gpu_says_why");
         return;
     }
     /* no GPU: the context cannot be had, and the CUDA runtime's reason is said */
@@ -210,7 +196,7 @@ TEST(ops_cuda_conv2d_workspace_is_banded) {
     const gs_conv2d_params big = {1, 1, 5, 5, 1, 1, 0, 0, 0};
     CHECK_EQ_INT(gs_conv2d_workspace(&c, &big, 1, 3, 3), 0);
 #else
-    TEST_SKIP("built without CUDA (make CUDA=0)");
+    NEED_CUDA(); /* fails with GS_REQUIRE_CUDA=1, else skips: this build has no CUDA */
 #endif
 }
 
@@ -295,7 +281,7 @@ static double run_conv(rig *r, const conv_case *k) {
 }
 
 TEST(ops_cuda_conv2d_matches_cpu) {
-    NEED_GPU();
+    NEED_CUDA();
     rig r;
     if (!rig_open(&r)) return;
     static const conv_case cases[] = {
@@ -328,7 +314,7 @@ TEST(ops_cuda_conv2d_matches_cpu) {
 /* LPIPS's fire module: a 1x1 and a 3x3 convolution of the same squeeze
  * output written into the two halves of each image's concatenated map. */
 TEST(ops_cuda_conv2d_fills_concatenated_halves) {
-    NEED_GPU();
+    NEED_CUDA();
     rig r;
     if (!rig_open(&r)) return;
     const int n = 2, cin = 6, e = 5, h = 11, w = 13;
@@ -373,7 +359,7 @@ TEST(ops_cuda_conv2d_fills_concatenated_halves) {
 }
 
 TEST(ops_cuda_conv2d_rejects_what_the_cpu_rejects) {
-    NEED_GPU();
+    NEED_CUDA();
     rig r;
     if (!rig_open(&r)) return;
     float *d = dev_copy(&r, NULL, 64);
@@ -401,7 +387,7 @@ TEST(ops_cuda_conv2d_rejects_what_the_cpu_rejects) {
 
 /* ---- max-pool -------------------------------------------------------------------- */
 TEST(ops_cuda_maxpool2d_matches_cpu) {
-    NEED_GPU();
+    NEED_CUDA();
     rig r;
     if (!rig_open(&r)) return;
     static const struct {
@@ -450,7 +436,7 @@ TEST(ops_cuda_maxpool2d_matches_cpu) {
 
 /* ---- concat, bias add ------------------------------------------------------------ */
 TEST(ops_cuda_concat_and_bias_add_match_cpu) {
-    NEED_GPU();
+    NEED_CUDA();
     rig r;
     if (!rig_open(&r)) return;
     enum { COUNT = 4, N = 3, HW = 37 };
@@ -495,7 +481,7 @@ TEST(ops_cuda_concat_and_bias_add_match_cpu) {
 
 /* ---- unary maps ------------------------------------------------------------------ */
 TEST(ops_cuda_unary_matches_cpu) {
-    NEED_GPU();
+    NEED_CUDA();
     rig r;
     if (!rig_open(&r)) return;
     static const float special[] = {0.0f, -0.0f, 1e-8f, -1e-8f, 0.5f, -0.5f, 3.0f, -3.0f, 20.0f, -20.0f,

@@ -247,7 +247,7 @@ static const float *golden(const gs_safetensors *st, const char *name, size_t wa
 }
 
 TEST(ops_nn_rope_and_bicubic_match_torch) {
-    if (!gs_file_exists(OPS_GOLDEN)) TEST_SKIP(OPS_GOLDEN " not found (tools/make_ops_goldens.py)");
+    REQUIRE_GOLDEN(OPS_GOLDEN);
     gs_safetensors st;
     CHECK_OK(gs_st_open(&st, OPS_GOLDEN));
     if (gs_test_failed()) return;
