@@ -6,6 +6,7 @@
 #   make test-asan    the same suite under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz         build libFuzzer targets (build-fuzz/); make fuzz-run FUZZ_SECONDS=N runs each
 #   make deps         install the Debian packages the project needs (apt-get)
+#   make install      gs into PREFIX/bin (default /usr/local), LPIPS weights from LPIPS_DIR into PREFIX/share/gs/lpips
 #   make devkit       pack .devkit/ for a GPU session (tools/devkit.sh; see tools/device_checks.sh)
 #   make parity       full-size DA3 parity with the official PyTorch code (outside CI: needs
 #                     torch + the official source, PYTHON=... DA3_SRC=...; random weights)
@@ -78,6 +79,17 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
+
+# `gs --version` names the commit it was built from; commit.h changes (and
+# main.o is rebuilt) only when `git describe` does.
+GS_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+$(BUILD)/gen/commit.h: FORCE
+	@mkdir -p $(dir $@); echo '#define GS_COMMIT "commit $(GS_COMMIT)"' > $@.tmp; \
+	  if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/gs/cli/main.o: $(BUILD)/gen/commit.h
+$(BUILD)/obj/gs/cli/main.o: CFLAGS += -include $(BUILD)/gen/commit.h
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/libgs.a: $(LIB_OBJ)
 	@rm -f $@
@@ -160,6 +172,17 @@ parity: $(BUILD)/test_gs
 	  GS_TEST_VERBOSE=1 GS_PARITY_DIR=$$d $(BUILD)/test_gs da3_parity_full || exit 1; \
 	done; done
 .PHONY: parity
+
+# make install [PREFIX=/usr/local] [DESTDIR=] [LPIPS_DIR=folder of lpips_*_v0.1.safetensors]:
+# gs into PREFIX/bin, and the LPIPS weights (when LPIPS_DIR names them) into
+# PREFIX/share/gs/lpips, where the installed gs looks for them.
+PREFIX ?= /usr/local
+install: $(BUILD)/gs
+	install -D -m 755 $(BUILD)/gs $(DESTDIR)$(PREFIX)/bin/gs
+	install -d $(DESTDIR)$(PREFIX)/share/gs/lpips
+	@if [ -n "$(LPIPS_DIR)" ]; then install -m 644 $(LPIPS_DIR)/lpips_*_v0.1*.safetensors $(DESTDIR)$(PREFIX)/share/gs/lpips/; \
+	else echo "install: no LPIPS_DIR given; put lpips_<net>_v0.1.safetensors into $(DESTDIR)$(PREFIX)/share/gs/lpips"; fi
+.PHONY: install
 
 devkit:
 	bash tools/devkit.sh

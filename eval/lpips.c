@@ -103,29 +103,53 @@ const char *gs_lpips_label(gs_lpips_net net) { return (unsigned)net < N_NETS ? k
 gs_lpips_net gs_lpips_get_net(const gs_lpips *m) { return m->net; }
 int gs_lpips_num_layers(const gs_lpips *m) { return m->n_taps; }
 
+/* The folders the default weights are looked for in, in order (see
+ * metrics.h); returns how many were filled. */
+static int weight_dirs(char dirs[][2048], const char *what[]) {
+    int n = 0;
+    const char *lp = getenv("GS_LPIPS_DIR"), *sd = getenv("GS_SHARED_DATA"), *exe = gs_exe_dir();
+    if (lp && *lp) what[n] = "$GS_LPIPS_DIR", snprintf(dirs[n++], 2048, "%s", lp);
+    if (sd && *sd) what[n] = "$GS_SHARED_DATA/lpips", gs_path_join(dirs[n++], 2048, sd, "lpips");
+    if (*exe) {
+        what[n] = "beside the program", gs_path_join(dirs[n++], 2048, exe, "lpips");
+        what[n] = "the program's share/gs", snprintf(dirs[n++], 2048, "%s/../share/gs/lpips", exe);
+        what[n] = "a checkout's ../shared/data", snprintf(dirs[n++], 2048, "%s/../../shared/data/lpips", exe);
+    }
+    return n;
+}
+
 gs_status gs_lpips_find_weights(gs_lpips_net net, char *path, size_t n) {
     if ((unsigned)net >= N_NETS) return gs_error(GS_ERR_INVALID, "lpips: bad network %d", net);
-    const char *env = getenv("GS_LPIPS_DIR");
-    const char *dirs[] = {env && *env ? env : NULL, "../shared/data/lpips", "../../shared/data/lpips"};
-    char names[2][64];
+    char dirs[5][2048], names[2][64];
+    const char *what[5];
+    const int nd = weight_dirs(dirs, what);
     snprintf(names[0], sizeof names[0], "lpips_%s_v0.1.safetensors", k_nets[net].name);
     snprintf(names[1], sizeof names[1], "lpips_%s_v0.1_lin_only.safetensors", k_nets[net].name);
     const int n_names = net == GS_LPIPS_VGG ? 2 : 1;
     for (int k = 0; k < n_names; k++)
-        for (int d = 0; d < 3; d++) {
-            if (!dirs[d]) continue;
-            char buf[2048];
+        for (int d = 0; d < nd; d++) {
+            char buf[2200];
             gs_path_join(buf, sizeof buf, dirs[d], names[k]);
             if (gs_file_exists(buf)) {
+                char *real = realpath(buf, NULL); /* a plain path to print */
+                if (real && strlen(real) < sizeof buf) memcpy(buf, real, strlen(real) + 1);
+                free(real);
                 if (strlen(buf) >= n) return gs_error(GS_ERR_INVALID, "lpips: path too long: %s", buf);
                 memcpy(path, buf, strlen(buf) + 1);
                 return GS_OK;
             }
         }
+    char looked[4096] = "";
+    for (int d = 0; d < nd; d++) {
+        size_t l = strlen(looked);
+        snprintf(looked + l, sizeof looked - l, "%s%s (%s)", d ? ", " : "", dirs[d], what[d]);
+    }
     return gs_error(GS_ERR_NOT_FOUND,
-                    "no %s weights found: looked for %s in $GS_LPIPS_DIR (%s), ../shared/data/lpips and "
-                    "../../shared/data/lpips; pass the file with --lpips-weights",
-                    k_nets[net].label, names[0], env && *env ? env : "unset");
+                    "no %s weights found: looked for %s in %s%s; pass the file with --lpips-weights, or set "
+                    "GS_LPIPS_DIR",
+                    k_nets[net].label, names[0], nd ? looked : "no folder ($GS_LPIPS_DIR and $GS_SHARED_DATA unset, "
+                                                              "the program's folder unknown)",
+                    getenv("GS_LPIPS_DIR") ? "" : " ($GS_LPIPS_DIR unset)");
 }
 
 void gs_lpips_free(gs_lpips *m) {

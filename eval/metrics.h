@@ -65,10 +65,13 @@ gs_status gs_lpips_net_parse(const char *s, gs_lpips_net *out);
 const char *gs_lpips_net_name(gs_lpips_net net);
 /* e.g. "LPIPS-alex v0.1" */
 const char *gs_lpips_label(gs_lpips_net net);
-/* Find the default weights file: lpips_<net>_v0.1.safetensors in
- * $GS_LPIPS_DIR, then ../shared/data/lpips and ../../shared/data/lpips (for
- * vgg, lpips_vgg_v0.1_lin_only.safetensors is taken last so that loading it
- * explains what is missing). GS_ERR_NOT_FOUND lists where it looked. */
+/* Find the default weights file lpips_<net>_v0.1.safetensors in, in order:
+ * $GS_LPIPS_DIR; $GS_SHARED_DATA/lpips; beside the program (DIR/lpips, where
+ * DIR holds gs); an installed prefix (DIR/../share/gs/lpips); a build folder
+ * of a checkout beside shared/ (DIR/../../shared/data/lpips, as build/gs).
+ * Never relative to the current folder. For vgg,
+ * lpips_vgg_v0.1_lin_only.safetensors is taken last so that loading it
+ * explains what is missing. GS_ERR_NOT_FOUND lists where it looked. */
 gs_status gs_lpips_find_weights(gs_lpips_net net, char *path, size_t n);
 /* Load a safetensors file whose keys are those of
  * lpips.LPIPS(net=...).state_dict() (net.sliceK.I.weight/bias,

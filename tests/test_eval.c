@@ -514,3 +514,96 @@ TEST(eval_dirs_errors_are_clear) {
     gs_eval_report_free(&r);
     gs_image_free(&a), gs_image_free(&b);
 }
+
+/* Where the default LPIPS weights are found (eval/metrics.h): $GS_LPIPS_DIR,
+ * $GS_SHARED_DATA/lpips, beside the program, its prefix's share/gs, a
+ * checkout's ../shared/data seen from build/ - never the current folder. A
+ * copy of gs in a made-up prefix prints what it finds with --version. */
+static void touch(const char *path) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    CHECK_OK(gs_mkdirs(dir));
+    CHECK_OK(gs_write_file_atomic(path, "x", 1));
+}
+
+static char *version_in(const char *cwd, const char *env) {
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u GS_LPIPS_DIR -u GS_SHARED_DATA %s '%s' --version 2>&1", cwd, env,
+             gs_test_tmp("lpfind/prefix/bin/gs"));
+    CHECK_EQ_INT(gs_test_run(cmd, &out), 0);
+    return out;
+}
+
+static void check_found(const char *out, const char *net, const char *rel) {
+    char want[2048];
+    if (rel) snprintf(want, sizeof want, "lpips %s: %s\n", net, gs_test_tmp(rel));
+    else snprintf(want, sizeof want, "lpips %s: not found", net);
+    CHECK_MSG(out && strstr(out, want), "expected \"%s\" in:\n%s", want, out ? out : "(none)");
+}
+
+TEST(eval_lpips_default_weights_are_found_beside_the_program) {
+    const char *bin = getenv("GS_BIN");
+    if (!bin) TEST_SKIP("GS_BIN not set (run through make test)");
+    char cmd[4096], *out = NULL;
+    CHECK_OK(gs_mkdirs(gs_test_tmp("lpfind/prefix/bin")));
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", bin, gs_test_tmp("lpfind/prefix/bin/gs"));
+    CHECK_EQ_INT(gs_test_run(cmd, &out), 0);
+    free(out);
+    /* the current folder's ../shared/data is never looked at */
+    touch(gs_test_tmp("lpfind/a/shared/data/lpips/lpips_alex_v0.1.safetensors"));
+    CHECK_OK(gs_mkdirs(gs_test_tmp("lpfind/a/b")));
+    char cwd[1024]; /* gs_test_tmp's buffers are reused */
+    snprintf(cwd, sizeof cwd, "%s", gs_test_tmp("lpfind/a/b"));
+    out = version_in(cwd, "");
+    check_found(out, "alex", NULL);
+    check_found(out, "squeeze", NULL);
+    free(out);
+    /* an installed prefix's share/gs, then beside the program, then a checkout's shared/ */
+    touch(gs_test_tmp("lpfind/prefix/share/gs/lpips/lpips_alex_v0.1.safetensors"));
+    touch(gs_test_tmp("lpfind/shared/data/lpips/lpips_squeeze_v0.1.safetensors"));
+    out = version_in(cwd, "");
+    check_found(out, "alex", "lpfind/prefix/share/gs/lpips/lpips_alex_v0.1.safetensors");
+    check_found(out, "squeeze", "lpfind/shared/data/lpips/lpips_squeeze_v0.1.safetensors");
+    free(out);
+    touch(gs_test_tmp("lpfind/prefix/bin/lpips/lpips_alex_v0.1.safetensors"));
+    out = version_in(cwd, "");
+    check_found(out, "alex", "lpfind/prefix/bin/lpips/lpips_alex_v0.1.safetensors");
+    free(out);
+    /* $GS_SHARED_DATA/lpips comes before the program's folders, $GS_LPIPS_DIR before that */
+    touch(gs_test_tmp("lpfind/sd/lpips/lpips_alex_v0.1.safetensors"));
+    touch(gs_test_tmp("lpfind/ld/lpips_alex_v0.1.safetensors"));
+    char env[2048];
+    snprintf(env, sizeof env, "GS_SHARED_DATA='%s'", gs_test_tmp("lpfind/sd"));
+    out = version_in(cwd, env);
+    check_found(out, "alex", "lpfind/sd/lpips/lpips_alex_v0.1.safetensors");
+    check_found(out, "squeeze", "lpfind/shared/data/lpips/lpips_squeeze_v0.1.safetensors");
+    free(out);
+    snprintf(env, sizeof env, "GS_SHARED_DATA='%s' GS_LPIPS_DIR='%s'", gs_test_tmp("lpfind/sd"),
+             gs_test_tmp("lpfind/ld"));
+    out = version_in(cwd, env);
+    check_found(out, "alex", "lpfind/ld/lpips_alex_v0.1.safetensors");
+    free(out);
+    /* nothing found: gs eval stops before scoring, naming every folder it looked in */
+    char pred[1024], gt[1024];
+    snprintf(pred, sizeof pred, "%s", gs_test_tmp("lpfind/pred"));
+    snprintf(gt, sizeof gt, "%s", gs_test_tmp("lpfind/gt"));
+    CHECK_OK(gs_mkdirs(pred));
+    CHECK_OK(gs_mkdirs(gt));
+    gs_image im;
+    CHECK_OK(gs_image_alloc(&im, 8, 8, 3));
+    memset(im.data, 0, sizeof(float) * 8 * 8 * 3);
+    CHECK_OK(gs_image_write_png(gs_test_tmp("lpfind/pred/a.png"), &im, 8));
+    CHECK_OK(gs_image_write_png(gs_test_tmp("lpfind/gt/a.png"), &im, 8));
+    gs_image_free(&im);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && env -u GS_LPIPS_DIR -u GS_SHARED_DATA '%s' eval --pred '%s' --gt '%s' --metrics lpips "
+             "--lpips-net vgg 2>&1",
+             cwd, gs_test_tmp("lpfind/prefix/bin/gs"), pred, gt);
+    CHECK(gs_test_run(cmd, &out) != 0);
+    CHECK_MSG(out && strstr(out, "no LPIPS-vgg v0.1 weights found") && strstr(out, "(beside the program)") &&
+                  strstr(out, "(the program's share/gs)") && strstr(out, "--lpips-weights") &&
+                  !strstr(out, "lpfind/a/shared"),
+              "gs eval without weights said:\n%s", out ? out : "(none)");
+    free(out);
+}

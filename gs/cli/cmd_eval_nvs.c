@@ -46,7 +46,7 @@ static const char k_usage[] =
     "  --metrics LIST        any of psnr,ssim,lpips (default all)\n"
     "  --ssim skimage|3dgs   SSIM variant (default skimage, as pixelSplat/MVSplat)\n"
     "  --lpips-net NET       alex (default), squeeze, vgg\n"
-    "  --lpips-weights FILE  LPIPS weights (default: found in $GS_LPIPS_DIR or ../shared/data/lpips)\n"
+    "  --lpips-weights FILE  LPIPS weights (default: as gs eval finds them; gs --version names the file)\n"
     "  --sheet-width N       contact sheet width in pixels (default 1200)\n"
     "  --device auto|cpu|cuda  where renders and metrics run (the network runs on the CPU)\n"
     "  --threads N           CPU threads (default: all cores)\n"

@@ -2,12 +2,16 @@
 #include "gs/cli/cli.h"
 #include "gs/core/device.h"
 #include "data/cameras.h"
+#include "eval/metrics.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define GS_VERSION "0.1.0"
+#ifndef GS_COMMIT /* the Makefile passes the commit it built (git describe) */
+#define GS_COMMIT "unknown commit"
+#endif
 
 int cli_fail(const char *cmd, gs_status st) {
     fprintf(stderr, "gs %s: error: %s\n", cmd, gs_last_error());
@@ -120,12 +124,24 @@ static void print_help(FILE *f) {
             "Global: gs --version prints the version and the compute devices this build can use.\n");
 }
 
+/* What a bug report or a device log needs: the build, the devices (with the
+ * CUDA runtime's reason when none is usable), and the LPIPS weights found. */
 static int print_version(void) {
-    char dev[256];
-    printf("gs %s\n", GS_VERSION);
+    char buf[512];
+    printf("gs %s (%s)\n", GS_VERSION, GS_COMMIT);
     printf("cpu threads: %d\n", gs_num_threads());
-    gs_status st = gs_cuda_describe(dev, sizeof dev);
-    printf("cuda: %s\n", st == GS_OK ? dev : dev);
+    gs_cuda_describe(buf, sizeof buf); /* fills buf on failure too */
+    printf("cuda: %s\n", buf);
+    if (gs_cuda_compiled()) {
+        gs_cuda_versions(buf, sizeof buf);
+        printf("cuda versions: %s\n", buf);
+    }
+    for (int k = 0; k < 3; k++) {
+        const gs_lpips_net net = (gs_lpips_net)k;
+        if (gs_lpips_find_weights(net, buf, sizeof buf) == GS_OK) printf("lpips %s: %s\n", gs_lpips_net_name(net), buf);
+        else printf("lpips %s: not found (gs eval --help says where it looks)\n", gs_lpips_net_name(net));
+    }
+    gs_clear_error();
     return 0;
 }
 

@@ -7,7 +7,21 @@
 int gs_cuda_device_count_impl(void);
 const char *gs_cuda_unusable_reason_impl(void);
 gs_status gs_cuda_describe_impl(char *buf, size_t n);
+void gs_cuda_versions_impl(int *runtime, int *driver);
 #endif
+
+void gs_cuda_versions(char *buf, size_t n) {
+#ifdef GS_HAVE_CUDA
+    int rt = 0, drv = 0;
+    gs_cuda_versions_impl(&rt, &drv);
+    if (drv > 0)
+        snprintf(buf, n, "runtime %d.%d, driver supports %d.%d", rt / 1000, rt % 1000 / 10, drv / 1000,
+                 drv % 1000 / 10);
+    else snprintf(buf, n, "runtime %d.%d, driver: none found", rt / 1000, rt % 1000 / 10);
+#else
+    snprintf(buf, n, "no CUDA support");
+#endif
+}
 
 gs_status gs_device_parse(const char *s, gs_device *out) {
     if (!strcmp(s, "auto")) *out = GS_DEVICE_AUTO;

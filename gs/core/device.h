@@ -28,6 +28,10 @@ const char *gs_cuda_unusable_reason(void);
 /* Describe device 0 ("NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB") into buf;
  * without one, what is missing and why. */
 gs_status gs_cuda_describe(char *buf, size_t n);
+/* The CUDA runtime this build carries and the newest CUDA the installed
+ * driver supports ("runtime 13.0, driver supports 13.0"; "driver: none"
+ * without one); "no CUDA support" in a CPU build. */
+void gs_cuda_versions(char *buf, size_t n);
 /* auto -> cuda when a GPU is usable, else cpu; cuda without a GPU -> cpu
  * with a one-line notice on stderr. Never fails. */
 gs_device gs_device_resolve(gs_device requested);

@@ -127,6 +127,23 @@ int gs_file_exists(const char *path) {
     return stat(path, &sb) == 0;
 }
 
+const char *gs_exe_dir(void) {
+    static char dir[4096];
+    static int done;
+    if (!done) {
+        done = 1;
+        char *p = realpath("/proc/self/exe", NULL);
+        char *slash = p ? strrchr(p, '/') : NULL;
+        if (slash && (size_t)(slash - p) < sizeof dir) {
+            memcpy(dir, p, (size_t)(slash - p));
+            dir[slash - p] = 0;
+            if (!dir[0]) dir[0] = '/', dir[1] = 0; /* a program in / */
+        }
+        free(p);
+    }
+    return dir;
+}
+
 int gs_is_dir(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);

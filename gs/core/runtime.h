@@ -125,6 +125,10 @@ char *gs_path_join(char *buf, size_t n, const char *dir, const char *name);
 char *gs_path_stem(const char *path, char *buf, size_t n);
 /* mkdir -p */
 gs_status gs_mkdirs(const char *path);
+/* The folder holding the running program (/proc/self/exe, links resolved),
+ * "" when it cannot be read. Data a user installs beside gs is found from
+ * here, never from the current folder. */
+const char *gs_exe_dir(void);
 
 /* ---- time, threads, progress ------------------------------------------------ */
 double gs_now(void); /* monotonic seconds */

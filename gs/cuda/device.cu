@@ -35,3 +35,11 @@ extern "C" gs_status gs_cuda_describe_impl(char *buf, size_t n) {
     snprintf(buf, n, "%s, sm_%d%d, %.1f GiB", p.name, p.major, p.minor, (double)p.totalGlobalMem / (1 << 30));
     return GS_OK;
 }
+
+/* cudaRuntimeGetVersion: the (static) runtime linked in; cudaDriverGetVersion:
+ * 0 when no driver is installed. Neither needs a device. */
+extern "C" void gs_cuda_versions_impl(int *runtime, int *driver) {
+    if (cudaRuntimeGetVersion(runtime) != cudaSuccess) *runtime = 0;
+    if (cudaDriverGetVersion(driver) != cudaSuccess) *driver = 0;
+    cudaGetLastError();
+}
