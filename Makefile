@@ -190,7 +190,9 @@ devkit:
 
 print-libs:
 	@echo $(LIBS) -fopenmp
-.PHONY: print-libs
+print-nvflags:
+	@echo $(NVFLAGS)
+.PHONY: print-libs print-nvflags
 .SECONDARY: $(FUZZ_OBJ)
 
 # gs/view/assets.c embeds gs/view/web/* with .incbin, which -MMD cannot see.

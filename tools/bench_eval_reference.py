@@ -108,6 +108,17 @@ def timeit(fn, warmup, runs, sync=None):
     return t, val
 
 
+def runs_of(metrics, devices, tf32, torch):
+    """(metric, device, tf32) in order; tf32 is None where the setting is left as it is (the CPU, numpy,
+    --tf32 default) and True/False for torch's CUDA convolutions otherwise."""
+    settings = {"default": [None], "on": [True], "off": [False], "both": [True, False]}[tf32]
+    for m in metrics:
+        for dev in devices:
+            torch_gpu = dev == "cuda" and (m == "ssim-3dgs" or m.startswith("lpips-"))
+            for t in (settings if torch_gpu else [None]):
+                yield m, dev, t
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -120,6 +131,9 @@ def main():
     ap.add_argument("--lpips-dir", default=os.path.join(here, "..", "..", "shared", "data", "lpips"))
     ap.add_argument("--gpu-inputs", default="host", choices=["host", "device"],
                     help="CUDA timings: copy the pair from host memory in every call (as gs does) or not")
+    ap.add_argument("--tf32", default="default", choices=["default", "on", "off", "both"],
+                    help="CUDA convolutions with TF32 (torch.backends.cudnn.allow_tf32, on by default in torch) "
+                         "or in full float32; both: time each")
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true", help="64x64, 2 runs, no warm-up")
     args = ap.parse_args()
@@ -172,41 +186,46 @@ def main():
         if torch is not None:
             tp = torch.from_numpy(pred).permute(2, 0, 1)[None].contiguous()
             tg = torch.from_numpy(gt).permute(2, 0, 1)[None].contiguous()
-        for m in metrics:
-            for dev in devices:
-                sync = torch.cuda.synchronize if dev == "cuda" else None  # (cuda only with torch)
-                if m == "psnr":
-                    if dev != "cpu":
-                        continue
-                    fn = lambda: psnr(pred, gt)
-                elif m == "ssim":
-                    if dev != "cpu":
-                        continue
-                    fn = lambda: float(structural_similarity(pred, gt, win_size=11, gaussian_weights=True, sigma=1.5,
-                                                             data_range=1.0, channel_axis=-1))
-                elif m == "ssim-3dgs" or m.startswith("lpips-"):
-                    resident = dev == "cpu" or args.gpu_inputs == "device"
-                    a, b = (tp.to(dev), tg.to(dev)) if resident else (tp, tg)
-                    model = ssim3 if m == "ssim-3dgs" else models[m[6:]].to(dev)
-
-                    def fn(a=a, b=b, model=model, resident=resident, dev=dev, lp=m.startswith("lpips-")):
-                        with torch.no_grad():
-                            x, y = (a, b) if resident else (a.to(dev), b.to(dev))
-                            v = model(x, y, normalize=True) if lp else model(x, y)
-                            return float(v.flatten()[0])
-                else:
-                    sys.exit("unknown metric " + m)
-                try:
-                    t, val = timeit(fn, args.warmup, args.runs, sync)
-                except RuntimeError as e:
-                    print("%-20s %-6s %11s  failed: %s" % (m, dev, size, str(e).split("\n")[0][:120]))
+        for m, dev, tf32 in runs_of(metrics, devices, args.tf32, torch):
+            sync = torch.cuda.synchronize if dev == "cuda" else None  # (cuda only with torch)
+            if tf32 is not None:
+                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
+            if m == "psnr":
+                if dev != "cpu":
                     continue
-                med = statistics.median(t)
-                print("%-20s %-6s %11s %12.3f %12.3f %12.3f %10.2f %12.6f" % (
-                    m, dev, size, 1e3 * med, 1e3 * min(t), 1e3 * max(t), 1 / med, val))
-                sys.stdout.flush()
-                results.append({"metric": m, "device": dev, "width": w, "height": h, "median_ms": 1e3 * med,
-                                "min_ms": 1e3 * min(t), "max_ms": 1e3 * max(t), "pairs_per_s": 1 / med, "value": val})
+                fn = lambda: psnr(pred, gt)
+            elif m == "ssim":
+                if dev != "cpu":
+                    continue
+                fn = lambda: float(structural_similarity(pred, gt, win_size=11, gaussian_weights=True, sigma=1.5,
+                                                         data_range=1.0, channel_axis=-1))
+            elif m == "ssim-3dgs" or m.startswith("lpips-"):
+                resident = dev == "cpu" or args.gpu_inputs == "device"
+                a, b = (tp.to(dev), tg.to(dev)) if resident else (tp, tg)
+                model = ssim3 if m == "ssim-3dgs" else models[m[6:]].to(dev)
+
+                def fn(a=a, b=b, model=model, resident=resident, dev=dev, lp=m.startswith("lpips-")):
+                    with torch.no_grad():
+                        x, y = (a, b) if resident else (a.to(dev), b.to(dev))
+                        v = model(x, y, normalize=True) if lp else model(x, y)
+                        return float(v.flatten()[0])
+            else:
+                sys.exit("unknown metric " + m)
+            try:
+                t, val = timeit(fn, args.warmup, args.runs, sync)
+            except RuntimeError as e:
+                print("%-20s %-6s %11s  failed: %s" % (m, dev, size, str(e).split("\n")[0][:120]))
+                continue
+            med = statistics.median(t)
+            label = m if tf32 is None else "%s %s" % (m, "tf32" if tf32 else "fp32")
+            print("%-20s %-6s %11s %12.3f %12.3f %12.3f %10.2f %12.6f" % (
+                label, dev, size, 1e3 * med, 1e3 * min(t), 1e3 * max(t), 1 / med, val))
+            sys.stdout.flush()
+            if tf32 is None and dev == "cuda" and torch is not None:
+                tf32 = bool(torch.backends.cudnn.allow_tf32)  # torch's own setting, said
+            results.append({"metric": m, "device": dev, "width": w, "height": h, "median_ms": 1e3 * med,
+                            "min_ms": 1e3 * min(t), "max_ms": 1e3 * max(t), "pairs_per_s": 1 / med, "value": val,
+                            "tf32": tf32})
     if args.json:
         doc = {"workload": "eval reference", "torch_threads": torch.get_num_threads() if torch is not None else None,
                "gpu": gpu, "gpu_inputs": args.gpu_inputs, "versions": versions,
