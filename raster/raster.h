@@ -55,6 +55,23 @@ typedef struct {
 gs_status gs_render_cpu(const gs_scene *s, const gs_camera *cam, const gs_raster_opts *opts, gs_raster_out *out);
 void gs_raster_out_free(gs_raster_out *o);
 
+/* How far frame b is from frame a (e.g. CUDA against the CPU reference).
+ * Accumulated in double over the whole frame; depth is not compared (its
+ * tolerance is relative and applies only where alpha is high). */
+typedef struct {
+    double psnr_db;      /* RGB PSNR, data range 1, colours clamped to [0,1] as in eval's PSNR; +INFINITY when
+                            identical once clamped, NaN when a colour is NaN in either frame */
+    double mean_abs;     /* mean |a-b| over rgb channels (not clamped) */
+    double max_abs;      /* max over rgb and alpha (not clamped); +INFINITY where a value is NaN */
+    int64_t pixels_off;  /* pixels with any rgb channel or alpha off by more than 1e-4 (NaN counts as off) */
+    int64_t pixels;      /* width*height */
+} gs_raster_diff;
+
+#define GS_RASTER_DIFF_TOL 1e-4
+
+/* Compare two renders of the same size (rgb and alpha must be present). */
+gs_status gs_raster_out_diff(const gs_raster_out *a, const gs_raster_out *b, gs_raster_diff *d);
+
 /* Per-splat projection result (exposed for tests; raster_math.h computes it
  * for both renderers). */
 typedef struct {

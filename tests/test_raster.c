@@ -1,6 +1,7 @@
 /* test_raster.c - the CPU rasterizer against hand-computed values and
  * invariants (input order, rigid motion of scene + camera), invalid splats,
- * bad inputs and the camera conventions of a real data set. */
+ * bad inputs and the camera conventions of a real data set; the frame
+ * comparison (gs_raster_out_diff) against figures worked out by hand. */
 #include "tests/test_scenes.h"
 #include "data/cameras.h"
 #include "data/image.h"
@@ -722,6 +723,128 @@ TEST(raster_cuda_tile_walk_lists_every_lit_tile) {
     }
 }
 
+/* ---- gs_raster_out_diff --------------------------------------------------------- */
+
+/* A 4x3 frame whose colours are multiples of 1/64 below 1, so that the
+ * perturbations below (also multiples of a power of two) are exact in float
+ * and the expected figures can be worked out by hand. */
+static void diff_frame(gs_raster_out *o, int w, int h) {
+    memset(o, 0, sizeof *o);
+    o->width = w;
+    o->height = h;
+    o->rgb = calloc((size_t)w * h * 3, sizeof(float));
+    o->alpha = calloc((size_t)w * h, sizeof(float));
+    o->depth = calloc((size_t)w * h, sizeof(float));
+    CHECK(o->rgb && o->alpha && o->depth);
+    for (int i = 0; i < w * h * 3; i++) o->rgb[i] = (float)(i % 50) / 64.0f;
+    for (int i = 0; i < w * h; i++) o->alpha[i] = 0.5f;
+}
+
+TEST(raster_diff_identical_frames) {
+    gs_raster_out a, b;
+    diff_frame(&a, 4, 3);
+    diff_frame(&b, 4, 3);
+    b.depth[3] = 7; /* depth is not compared */
+    gs_raster_diff d;
+    CHECK_OK(gs_raster_out_diff(&a, &b, &d));
+    CHECK(isinf(d.psnr_db) && d.psnr_db > 0);
+    CHECK_NEAR(d.mean_abs, 0, 0);
+    CHECK_NEAR(d.max_abs, 0, 0);
+    CHECK_EQ_INT(d.pixels_off, 0);
+    CHECK_EQ_INT(d.pixels, 12);
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+}
+
+TEST(raster_diff_known_perturbation) {
+    gs_raster_out a, b;
+    diff_frame(&a, 4, 3);
+    diff_frame(&b, 4, 3);
+    const float e = 1.0f / 64;
+    b.rgb[3 * 0 + 0] += e;      /* pixel 0, red */
+    b.rgb[3 * 5 + 1] += e;      /* pixel 5, green up ... */
+    b.rgb[3 * 5 + 2] -= e;      /* ... and blue down (17/64 - 1/64) */
+    b.alpha[7] += 1.0f / 16384; /* 6.1e-5: under the 1e-4 threshold, pixel 7 is not off */
+    b.alpha[9] += 1.0f / 256;   /* 3.9e-3: pixel 9 is off, but alpha is not in the PSNR or the mean */
+    gs_raster_diff d;
+    CHECK_OK(gs_raster_out_diff(&a, &b, &d));
+    /* MSE = 3 (1/64)^2 / 36 = 1/49152 -> PSNR = 10 log10(49152) = 46.9154 dB */
+    CHECK_NEAR(d.psnr_db, 46.915411940153994, 1e-9);
+    CHECK_NEAR(d.mean_abs, 3.0 / 64 / 36, 1e-15); /* 1/768 */
+    CHECK_NEAR(d.max_abs, 1.0 / 64, 0);
+    CHECK_EQ_INT(d.pixels_off, 3); /* pixels 0, 5 and 9 */
+    CHECK_EQ_INT(d.pixels, 12);
+    /* the maximum takes alpha too */
+    b.alpha[9] = 0.75f;
+    CHECK_OK(gs_raster_out_diff(&a, &b, &d));
+    CHECK_NEAR(d.max_abs, 0.25, 0);
+    CHECK_NEAR(d.psnr_db, 46.915411940153994, 1e-9);
+    CHECK_EQ_INT(d.pixels_off, 3);
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+}
+
+TEST(raster_diff_clamps_only_the_psnr) {
+    gs_raster_out a, b;
+    diff_frame(&a, 4, 3);
+    diff_frame(&b, 4, 3);
+    a.rgb[0] = 1.5f;  b.rgb[0] = 3.0f;  /* both above 1: equal once clamped */
+    a.rgb[4] = -0.5f; b.rgb[4] = 0.0f;  /* both at or below 0 */
+    gs_raster_diff d;
+    CHECK_OK(gs_raster_out_diff(&a, &b, &d));
+    CHECK(isinf(d.psnr_db) && d.psnr_db > 0);
+    CHECK_NEAR(d.mean_abs, (1.5 + 0.5) / 36, 1e-15); /* the raw differences still count */
+    CHECK_NEAR(d.max_abs, 1.5, 0);
+    CHECK_EQ_INT(d.pixels_off, 2); /* pixels 0 and 1 */
+    /* one clamped channel off by the whole range: MSE = 1/36 -> 10 log10(36) = 15.563 dB */
+    a.rgb[0] = 2.0f; b.rgb[0] = -1.0f;
+    a.rgb[4] = b.rgb[4] = 0.25f;
+    CHECK_OK(gs_raster_out_diff(&a, &b, &d));
+    CHECK_NEAR(d.psnr_db, 10 * log10(36.0), 1e-12);
+    CHECK_NEAR(d.max_abs, 3.0, 0);
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+}
+
+TEST(raster_diff_nan_is_never_close) {
+    gs_raster_out a, b;
+    diff_frame(&a, 4, 3);
+    diff_frame(&b, 4, 3);
+    b.rgb[7] = NAN;
+    gs_raster_diff d;
+    CHECK_OK(gs_raster_out_diff(&a, &b, &d));
+    CHECK(isnan(d.psnr_db) && !(d.psnr_db >= 50));
+    CHECK(isinf(d.max_abs) && isinf(d.mean_abs));
+    CHECK_EQ_INT(d.pixels_off, 1);
+    b.rgb[7] = a.rgb[7];
+    b.alpha[2] = NAN; /* alpha is outside the PSNR but still off */
+    CHECK_OK(gs_raster_out_diff(&a, &b, &d));
+    CHECK(isinf(d.psnr_db) && isinf(d.max_abs));
+    CHECK_EQ_INT(d.pixels_off, 1);
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+}
+
+TEST(raster_diff_bad_inputs) {
+    gs_raster_out a, b;
+    diff_frame(&a, 4, 3);
+    diff_frame(&b, 3, 4);
+    gs_raster_diff d;
+    CHECK_ERR(gs_raster_out_diff(&a, &b, &d), "4x3 and 3x4");
+    gs_raster_out_free(&b);
+    diff_frame(&b, 4, 3);
+    float *keep = b.alpha;
+    b.alpha = NULL;
+    CHECK_ERR(gs_raster_out_diff(&a, &b, &d), "4x3 vs 4x3");
+    b.alpha = keep;
+    CHECK_ERR(gs_raster_out_diff(&a, NULL, &d), "missing");
+    gs_raster_out z;
+    memset(&z, 0, sizeof z);
+    CHECK_ERR(gs_raster_out_diff(&z, &z, &d), "0x0 and 0x0");
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+}
+
 TEST(raster_bench_render_quick) {
     const char *bin = getenv("GS_BIN");
     if (!bin) TEST_SKIP("GS_BIN not set (run through make test)");
@@ -737,6 +860,13 @@ TEST(raster_bench_render_quick) {
     free(text);
     snprintf(cmd, sizeof cmd, "%s bench render --quick --sizes 7 >/dev/null 2>&1", bin);
     CHECK(system(cmd) != 0);
+    /* the CUDA check needs a GPU to run; here: its flag is accepted and documented */
+    snprintf(cmd, sizeof cmd, "%s bench render --quick --workload ff --device cpu --no-check >/dev/null 2>&1", bin);
+    CHECK_EQ_INT(system(cmd), 0);
+    char *help = NULL;
+    CHECK_EQ_INT(gs_test_run_gs("bench render --help", &help), 0);
+    CHECK(help && strstr(help, "--no-check") && strstr(help, ">= 50 dB"));
+    free(help);
     /* --export: the same scene and cameras as files another rasterizer can read */
     const char *dir = gs_test_tmp("bench_export");
     snprintf(cmd, sizeof cmd, "rm -rf %s && %s bench render --quick --workload ff --device cpu --export %s >/dev/null 2>&1",

@@ -61,23 +61,16 @@ static void compare(const gs_scene *s, const gs_camera *cam, const gs_raster_opt
     CHECK_OK(gs_render_cuda(c, cam, o, &b));
     gs_raster_out_free(&b);
     CHECK_OK(gs_render_cuda(c, cam, o, &b)); /* a second frame reuses the device buffers */
-    if (!b.rgb) { gs_raster_out_free(&a); gs_raster_cuda_free(c); return; }
-    size_t np = (size_t)a.width * a.height, bad = 0, bad_depth = 0;
-    double sum = 0, maxd = 0;
-    for (size_t i = 0; i < np; i++) {
-        double m = fabs(a.alpha[i] - b.alpha[i]);
-        for (int ch = 0; ch < 3; ch++) {
-            double d = fabs(a.rgb[3 * i + ch] - b.rgb[3 * i + ch]);
-            sum += d;
-            m = fmax(m, d);
-        }
-        maxd = fmax(maxd, m);
-        bad += m > 1e-4;
+    gs_raster_diff d;
+    gs_status ds = b.rgb ? gs_raster_out_diff(&a, &b, &d) : GS_ERR_INVALID;
+    CHECK_MSG(!ds || !b.rgb, "%s: %s", what, gs_last_error());
+    if (ds) { gs_raster_out_free(&a); gs_raster_out_free(&b); gs_raster_cuda_free(c); return; }
+    size_t np = (size_t)a.width * a.height, bad_depth = 0;
+    for (size_t i = 0; i < np; i++)
         if (a.alpha[i] > 0.5f) bad_depth += fabs(a.depth[i] - b.depth[i]) > 1e-4 * fabs(a.depth[i]);
-    }
-    double mean = sum / (3.0 * np);
-    CHECK_MSG(mean <= 1e-5, "%s: mean |cpu - cuda| %.3g", what, mean);
-    CHECK_MSG(bad <= np / 200, "%s: %zu of %zu pixels differ by more than 1e-4 (max %.3g)", what, bad, np, maxd);
+    CHECK_MSG(d.mean_abs <= 1e-5, "%s: mean |cpu - cuda| %.3g", what, d.mean_abs);
+    CHECK_MSG(d.pixels_off <= (int64_t)(np / 200), "%s: %lld of %zu pixels differ by more than 1e-4 (max %.3g)", what,
+              (long long)d.pixels_off, np, d.max_abs);
     CHECK_MSG(bad_depth <= np / 200, "%s: %zu pixels' depth differs by more than 1e-4 relative", what, bad_depth);
     CHECK_EQ_INT(a.n_invalid, b.n_invalid);
     CHECK_MSG(llabs(a.n_visible - b.n_visible) <= a.n_visible / 1000, "%s: visible %lld (cpu) vs %lld (cuda)", what,
@@ -87,8 +80,9 @@ static void compare(const gs_scene *s, const gs_camera *cam, const gs_raster_opt
               "%s: tile pairs %lld (cpu) vs %lld (cuda)", what, (long long)a.n_intersections,
               (long long)b.n_intersections);
     if (getenv("GS_TEST_VERBOSE"))
-        fprintf(stderr, "%s: mean %.3g max %.3g, %zu/%zu pixels > 1e-4; pairs cpu %lld cuda %lld\n", what, mean, maxd,
-                bad, np, (long long)a.n_intersections, (long long)b.n_intersections);
+        fprintf(stderr, "%s: PSNR %.1f dB, mean %.3g max %.3g, %lld/%zu pixels > 1e-4; pairs cpu %lld cuda %lld\n",
+                what, d.psnr_db, d.mean_abs, d.max_abs, (long long)d.pixels_off, np, (long long)a.n_intersections,
+                (long long)b.n_intersections);
     gs_raster_out_free(&a);
     gs_raster_out_free(&b);
     gs_raster_cuda_free(c);

@@ -8,7 +8,10 @@
  * orbit. Warm-up frames are excluded; the median, minimum and maximum over the
  * timed frames are reported with the peak memory (host: the resident
  * high-water mark during the case, restarted for each; CUDA: the renderer's
- * largest device allocation). */
+ * largest device allocation). Each CUDA case is then checked, untimed,
+ * against a CPU frame of its first camera, so that a GPU run proves the
+ * frames right as well as fast (--no-check skips it; exit status 1 on a
+ * mismatch, after the figures are written). */
 #include "gs/cli/bench.h"
 #include "gs/core/device.h"
 #include "raster/raster.h"
@@ -27,6 +30,14 @@ static const char k_usage[] =
     "Times the tile rasterizer and prints ms per frame (median of the timed frames,\n"
     "with their minimum and maximum), peak memory, device, size, Gaussians, threads.\n"
     "\n"
+    "Every case timed on CUDA is then checked: camera 0 is rendered once more on CUDA\n"
+    "(images downloaded) and once on the CPU (untimed, also with --device cuda), and the\n"
+    "check passes when the RGB PSNR is >= 50 dB, the tile pairs agree within 0.1% + 2 and\n"
+    "the visible splats within 0.1% (tests/test_raster_cuda.c's tolerances). One line per\n"
+    "case gives PSNR (inf: identical), max |difference|, pixels off by more than 1e-4, and\n"
+    "pairs and visible as cpu vs cuda. The exit status is 1 when a check fails (after the\n"
+    "JSON is written).\n"
+    "\n"
     "  --workload ff|scenes|all  the feed-forward workload, the real scenes, or both (default all)\n"
     "  --views V             feed-forward input views (default 12)\n"
     "  --view-size S         feed-forward view size S x S; V*S*S Gaussians (default 504)\n"
@@ -38,6 +49,7 @@ static const char k_usage[] =
     "  --device cpu|cuda|all where to render (default all: CPU, and CUDA when usable)\n"
     "  --threads N           CPU threads (default: all)\n"
     "  --scaling             also time the CPU at 1, 2, 4, ... threads up to --threads\n"
+    "  --no-check            skip the check of the CUDA frames against the CPU\n"
     "  --json FILE           write the figures as JSON\n"
     "  --export DIR          also write each case's scene (INRIA PLY) and cameras (gs JSON) and\n"
     "                        DIR/manifest.json, for timing other rasterizers on the same work\n"
@@ -164,11 +176,16 @@ typedef struct {
     int width, height, threads, cuda, frames;
     int64_t gaussians, visible, pairs;
     double median, min, max, peak_host_mib, peak_device_mib;
+    /* CUDA cases: camera 0 against the CPU reference (checked == 0 with --no-check) */
+    int checked, check_ok;
+    gs_raster_diff diff;
+    int64_t pairs_cpu, pairs_cuda, visible_cpu, visible_cuda;
 } result;
 
 typedef struct {
     int runs, warmup;
     gs_raster_cuda *cuda; /* NULL: CPU */
+    gs_raster_opts opts;  /* timed and checked frames alike */
 } timing;
 
 /* Render cams[0..nc) `runs` times after `warmup` frames; ms per frame. */
@@ -176,8 +193,7 @@ static gs_status time_case(const timing *tm, const gs_scene *s, const gs_camera 
     int total = tm->runs * nc;
     double *ms = gs_malloc((size_t)total, sizeof(double), "bench timings");
     if (!ms) return GS_ERR_NOMEM;
-    gs_raster_opts o;
-    gs_raster_opts_default(&o);
+    const gs_raster_opts *o = &tm->opts;
     gs_status st = GS_OK;
     bench_reset_peak_rss(); /* this case's peak: the scene, already loaded, and its renders */
     for (int f = -tm->warmup; f < total && !st; f++) {
@@ -185,7 +201,7 @@ static gs_status time_case(const timing *tm, const gs_scene *s, const gs_camera 
         gs_raster_out out;
         double t0 = gs_now();
         if (tm->cuda) {
-            st = gs_render_cuda(tm->cuda, cam, &o, NULL);
+            st = gs_render_cuda(tm->cuda, cam, o, NULL);
             gs_raster_cuda_stats cs;
             gs_raster_cuda_get_stats(tm->cuda, &cs);
             if (f >= 0) ms[f] = cs.render_ms;
@@ -193,7 +209,7 @@ static gs_status time_case(const timing *tm, const gs_scene *s, const gs_camera 
             r->pairs = cs.n_intersections;
             r->peak_device_mib = cs.peak_bytes / (1024.0 * 1024.0);
         } else {
-            st = gs_render_cpu(s, cam, &o, &out);
+            st = gs_render_cpu(s, cam, o, &out);
             if (f >= 0) ms[f] = 1e3 * (gs_now() - t0);
             if (!st) {
                 r->visible = out.n_visible;
@@ -228,6 +244,49 @@ static void print_result(const result *r) {
     fflush(stdout);
 }
 
+/* ---- the CUDA frames against the CPU reference --------------------------------------- */
+
+#define CHECK_MIN_PSNR_DB 50.0
+
+static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+
+/* tests/test_raster_cuda.c's tolerances: contracted projection arithmetic on
+ * CUDA can move a boundary tile or a culling threshold, rarely; the image must
+ * be the same to far below what eyes or metrics see (a NaN PSNR fails too) */
+static int check_passes(const result *r) {
+    return r->diff.psnr_db >= CHECK_MIN_PSNR_DB && abs64(r->pairs_cpu - r->pairs_cuda) <= r->pairs_cpu / 1000 + 2 &&
+           abs64(r->visible_cpu - r->visible_cuda) <= r->visible_cpu / 1000;
+}
+
+/* Render cam once on the CPU and once on CUDA (downloaded) and compare; not timed. */
+static gs_status check_case(const timing *tm, const gs_scene *s, const gs_camera *cam, result *r) {
+    gs_raster_out a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    gs_status st = gs_render_cpu(s, cam, &tm->opts, &a);
+    if (!st) st = gs_render_cuda(tm->cuda, cam, &tm->opts, &b);
+    if (!st) st = gs_raster_out_diff(&a, &b, &r->diff);
+    if (!st) {
+        r->pairs_cpu = a.n_intersections;
+        r->pairs_cuda = b.n_intersections;
+        r->visible_cpu = a.n_visible;
+        r->visible_cuda = b.n_visible;
+        r->checked = 1;
+        r->check_ok = check_passes(r);
+    }
+    gs_raster_out_free(&a);
+    gs_raster_out_free(&b);
+    return st;
+}
+
+static void print_check(const result *r) {
+    printf("    check vs cpu: PSNR %.1f dB, max |d| %.2g, %lld px > 1e-4, pairs %lld vs %lld, visible %lld vs %lld: %s\n",
+           r->diff.psnr_db, r->diff.max_abs, (long long)r->diff.pixels_off, (long long)r->pairs_cpu,
+           (long long)r->pairs_cuda, (long long)r->visible_cpu, (long long)r->visible_cuda,
+           r->check_ok ? "ok" : "MISMATCH");
+    fflush(stdout);
+}
+
 
 
 typedef struct {
@@ -250,7 +309,7 @@ static gs_status push(results *rs, const result *r) {
 
 /* Every device (and, with --scaling, thread count) on one scene and its cameras. */
 typedef struct {
-    int want_cpu, want_cuda, threads, scaling, runs_cpu, runs_cuda, warmup;
+    int want_cpu, want_cuda, threads, scaling, runs_cpu, runs_cuda, warmup, check;
 } plan;
 
 static gs_status bench_scene(const plan *p, const char *workload, const char *name, const gs_scene *s,
@@ -264,7 +323,8 @@ static gs_status bench_scene(const plan *p, const char *workload, const char *na
         tlist[nt++] = p->threads;
         for (int k = 0; k < nt && !st; k++) {
             gs_set_num_threads(tlist[k]);
-            timing tm = {p->runs_cpu, p->warmup, NULL};
+            timing tm = {p->runs_cpu, p->warmup, NULL, {0}};
+            gs_raster_opts_default(&tm.opts);
             memset(&r, 0, sizeof r);
             r.workload = workload;
             snprintf(r.scene, sizeof r.scene, "%s", name);
@@ -275,14 +335,54 @@ static gs_status bench_scene(const plan *p, const char *workload, const char *na
         gs_set_num_threads(p->threads);
     }
     if (p->want_cuda && cuda && !st) {
-        timing tm = {p->runs_cuda, p->warmup, cuda};
+        timing tm = {p->runs_cuda, p->warmup, cuda, {0}};
+        gs_raster_opts_default(&tm.opts);
         memset(&r, 0, sizeof r);
         r.workload = workload;
         snprintf(r.scene, sizeof r.scene, "%s", name);
         st = time_case(&tm, s, cams, nc, &r);
+        if (!st && p->check) st = check_case(&tm, s, &cams[0], &r);
         if (!st) st = push(rs, &r);
+        if (!st && r.checked) print_check(&r);
     }
     return st;
+}
+
+/* JSON has no infinity: an infinite PSNR is null, with check_identical saying
+ * whether the frames are bit-identical or only agree once clamped to [0,1]
+ * (a NaN PSNR is null too, without check_identical, and fails check_ok) */
+static void add_check_json(cJSON *o, const result *r) {
+    const gs_raster_diff *d = &r->diff;
+    if (isinf(d->psnr_db) && d->psnr_db > 0) {
+        cJSON_AddNullToObject(o, "check_psnr_db");
+        cJSON_AddBoolToObject(o, "check_identical", d->max_abs == 0);
+    } else {
+        cJSON_AddNumberToObject(o, "check_psnr_db", d->psnr_db);
+    }
+    cJSON_AddNumberToObject(o, "check_max_abs", d->max_abs);
+    cJSON_AddNumberToObject(o, "check_pixels_off", (double)d->pixels_off);
+    cJSON_AddNumberToObject(o, "check_pairs_cpu", (double)r->pairs_cpu);
+    cJSON_AddNumberToObject(o, "check_pairs_cuda", (double)r->pairs_cuda);
+    cJSON_AddNumberToObject(o, "check_visible_cpu", (double)r->visible_cpu);
+    cJSON_AddNumberToObject(o, "check_visible_cuda", (double)r->visible_cuda);
+    cJSON_AddBoolToObject(o, "check_ok", r->check_ok);
+}
+
+/* The cases whose check failed, on stderr; returns how many. */
+static int report_mismatches(const results *rs) {
+    int bad = 0;
+    for (int i = 0; i < rs->n; i++) bad += rs->r[i].checked && !rs->r[i].check_ok;
+    if (!bad) return 0;
+    fprintf(stderr, "gs bench render: %d case(s) on CUDA differ from the CPU:", bad);
+    for (int i = 0, k = 0; i < rs->n; i++) {
+        const result *r = &rs->r[i];
+        if (!r->checked || r->check_ok) continue;
+        fprintf(stderr, "%s %s %s %dx%d (PSNR %.1f dB, pairs %lld vs %lld, visible %lld vs %lld)", k++ ? ";" : "",
+                r->workload, r->scene, r->width, r->height, r->diff.psnr_db, (long long)r->pairs_cpu,
+                (long long)r->pairs_cuda, (long long)r->visible_cpu, (long long)r->visible_cuda);
+    }
+    fprintf(stderr, "\n");
+    return bad;
 }
 
 static gs_status write_json(const char *path, const char *cpu, const char *gpu, const results *rs) {
@@ -312,6 +412,7 @@ static gs_status write_json(const char *path, const char *cpu, const char *gpu, 
         cJSON_AddNumberToObject(o, "max_ms", r->max);
         cJSON_AddNumberToObject(o, "peak_host_mib", r->peak_host_mib);
         if (r->cuda) cJSON_AddNumberToObject(o, "peak_device_mib", r->peak_device_mib);
+        if (r->checked) add_check_json(o, r);
         cJSON_AddItemToArray(arr, o);
     }
     char *text = cJSON_Print(root);
@@ -365,7 +466,7 @@ static gs_status write_manifest(const char *dir, cJSON *manifest) {
 int bench_render(int argc, char **argv) {
     const char *workload = "all", *scenes_dir = NULL, *json = NULL, *sizes_arg = "504x504,1920x1080", *export_dir = NULL;
     long views = 12, view_size = 504, ncams = 3, runs = -1, warmup = 1, threads = 0;
-    int quick = 0, scaling = 0, sizes_given = 0;
+    int quick = 0, scaling = 0, sizes_given = 0, check = 1;
     const char *device = "all";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -384,6 +485,7 @@ int bench_render(int argc, char **argv) {
         else if (!strcmp(a, "--json") && more) json = argv[++i];
         else if (!strcmp(a, "--export") && more) export_dir = argv[++i];
         else if (!strcmp(a, "--scaling")) scaling = 1;
+        else if (!strcmp(a, "--no-check")) check = 0;
         else if (!strcmp(a, "--quick")) quick = 1;
         else return cli_usage_error(&k_cmd, "unknown option '%s' (or a missing value)", a);
     }
@@ -404,7 +506,7 @@ int bench_render(int argc, char **argv) {
     if (!bench_parse_sizes(sizes_arg, sizes, &nsizes)) return cli_usage_error(&k_cmd, "--sizes takes WxH[,WxH..] (at most %d)", BENCH_MAX_SIZES);
     if (threads > 0) gs_set_num_threads((int)threads);
     plan p = {strcmp(device, "cuda") && strcmp(device, "gpu"), strcmp(device, "cpu") != 0, gs_num_threads(), scaling,
-              runs > 0 ? (int)runs : 1, runs > 0 ? (int)runs : 10, (int)warmup};
+              runs > 0 ? (int)runs : 1, runs > 0 ? (int)runs : 10, (int)warmup, check};
 
     char cpu[256], gpu[256];
     bench_cpu_model(cpu, sizeof cpu);
@@ -504,10 +606,15 @@ int bench_render(int argc, char **argv) {
     if (!st && json) st = write_json(json, cpu, gpu, &rs);
     if (!st && manifest) st = write_manifest(export_dir, manifest);
     cJSON_Delete(manifest);
-    free(rs.r);
     gs_raster_cuda_free(cuda);
-    if (st) return cli_fail("bench render", st);
+    if (st) {
+        free(rs.r);
+        return cli_fail("bench render", st);
+    }
     if (json) printf("  wrote %s\n", json);
     if (export_dir) printf("  exported the cases to %s (manifest.json)\n", export_dir);
-    return 0;
+    fflush(stdout); /* the figures before the verdict */
+    int bad = report_mismatches(&rs);
+    free(rs.r);
+    return bad ? 1 : 0;
 }
