@@ -192,7 +192,9 @@ print-libs:
 	@echo $(LIBS) -fopenmp
 print-nvflags:
 	@echo $(NVFLAGS)
-.PHONY: print-libs print-nvflags
+print-objs:
+	@echo $(LIB_C:%.c=$(BUILD)/obj/%.o) $(CLI_OBJ) $(TEST_OBJ)
+.PHONY: print-libs print-nvflags print-objs
 .SECONDARY: $(FUZZ_OBJ)
 
 # gs/view/assets.c embeds gs/view/web/* with .incbin, which -MMD cannot see.

@@ -19,9 +19,9 @@
 #                                       all = call1 + call2
 #
 # Every stage runs under `timeout` (T_<STAGE>=seconds overrides), its full
-# output goes to $OUT/log.txt, the figures to $OUT/*.json (at most 7 files:
-# the device tool brings back 8), and a short table of every stage is printed
-# last. Exit status: 0 when every stage passed, 1 otherwise, 3 when no GPU is
+# output goes to $OUT/log.txt, the figures to $OUT/*.json, the test output to
+# $OUT/tests_*.txt (at most 8 files for `all`: the device tool brings back 8),
+# and a short table of every stage is printed last. Exit status: 0 when every stage passed, 1 otherwise, 3 when no GPU is
 # usable (then nothing after `env` runs).
 #
 # The kit is unpacked once per kit hash (/tmp/gs-devkit-HASH), so a re-carried
@@ -40,9 +40,12 @@ cd "$(dirname "$0")/.."
 O=${OUT:-/tmp/device-out}
 mkdir -p "$O"
 L=$O/log.txt
-SUM=$O/summary.txt
+SUM=/tmp/gs-device-summary.$$ # (not in $OUT: the table ends the log)
+NOTE=/tmp/gs-device-note.$$    # a stage's one-line result for its row
 : > "$SUM"
 REQUIRE_CUDA=${REQUIRE_CUDA:-1}
+QUICK=${QUICK:-}
+REBUILD=${REBUILD:-0}
 T0=$(date +%s)
 log() { tee -a "$L"; }
 say() { echo "$*" | log; }
@@ -81,12 +84,13 @@ stage() {
     local var=T_${name//-/_}
     secs=${!var:-$secs}
     say "== $name (at $(now) s, limit $secs s)"
-    timeout -k 10 "$secs" "$@" 2>&1 | log
+    timeout -k 10 "$secs" bash -c "$*" 2>&1 | log # (functions and variables are exported)
     rc=${PIPESTATUS[0]}
-    local st=ok
+    local st=ok note=
     [ "$rc" = 0 ] || st="FAIL($rc)"
     [ "$rc" = 124 ] || [ "$rc" = 137 ] && st="TIMEOUT"
-    printf '%-13s %-9s %5s s\n' "$name" "$st" $(($(date +%s) - t)) >> "$SUM"
+    [ -f "$NOTE" ] && note=$(head -c 200 "$NOTE") && rm -f "$NOTE"
+    printf '%-13s %-9s %5s s  %s\n' "$name" "$st" $(($(date +%s) - t)) "$note" >> "$SUM"
     [ "$rc" = 0 ]
 }
 
@@ -120,8 +124,13 @@ relink() {
         -ldl -lrt -lstdc++ -lm -lpthread || return 1
     "$gcc" -fopenmp -o "$R/test_gs" "$K"/obj/tests/*.o "$R/libgs.a" $libs -L"$cudahome/lib64" -lcudart_static \
         -ldl -lrt -lstdc++ -lm -lpthread || return 1
-    GS=$R/gs TEST_GS=$R/test_gs
+    touch "$R/.done"
     echo "relink: done"
+}
+# a relinked pair (from this call's env stage, or an earlier call on this machine) is used
+use_relinked() {
+    [ -f "/tmp/gs-relink-$HASH/.done" ] || return 0
+    GS=/tmp/gs-relink-$HASH/gs TEST_GS=/tmp/gs-relink-$HASH/test_gs
 }
 
 gpu_usable() { gsrun "$GS" --version 2>&1 | grep -q '^cuda: .*sm_[0-9]'; }
@@ -129,18 +138,20 @@ gpu_usable() { gsrun "$GS" --version 2>&1 | grep -q '^cuda: .*sm_[0-9]'; }
 st_env() {
     echo "kit $HASH: $(tr '\n' ';' < "$K/KIT")"
     echo "repo: $(git describe --always --dirty --abbrev=12 2> /dev/null || echo 'not a git checkout')"
-    nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,clocks.max.sm --format=csv,noheader ||
+    nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,clocks.max.sm --format=csv,noheader 2> /dev/null ||
         echo "nvidia-smi: not found or failed"
     echo "nvcc: $(nvcc --version 2> /dev/null | tail -1 || echo none)"
     echo "gcc: $(gcc --version 2> /dev/null | head -1 || echo none)"
     python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available())' ||
         echo "torch: not importable"
     echo "cores: $(nproc); libcublas.so.13: ${BLASDIR:-from the loader cache}"
+    echo "gs: $GS; test_gs: $TEST_GS"
     gsrun "$GS" --version
-    if [ "${REBUILD:-0}" = 1 ] || { ! gpu_usable && nvidia-smi -L > /dev/null 2>&1; }; then
+    if [ "$REBUILD" = 1 ] || { ! gpu_usable && nvidia-smi -L > /dev/null 2>&1; }; then
         echo "gs sees no usable GPU (or REBUILD=1): rebuilding the .cu files here"
-        relink && gsrun "$GS" --version
+        relink && use_relinked && gsrun "$GS" --version
     fi
+    gsrun "$GS" --version | grep '^cuda:' > "$NOTE"
     gpu_usable || { echo "no usable GPU: $(gsrun "$GS" --version | grep '^cuda:')"; return 3; }
 }
 
@@ -150,17 +161,29 @@ st_tests() {
     local rc=$?
     grep -E '^(FAIL|SKIP)|^    ' "$O/tests_cuda.txt"
     grep -E '^cuda tests:|passed,' "$O/tests_cuda.txt" | tail -2
+    grep -E '^cuda tests:' "$O/tests_cuda.txt" | tail -1 > "$NOTE"
     return $rc
 }
 
-st_suite() { gsrun "$TEST_GS" > "$O/tests_all.txt" 2>&1; local rc=$?; grep -E '^(FAIL|SKIP)|passed,' "$O/tests_all.txt"; return $rc; }
+st_suite() {
+    gsrun "$TEST_GS" > "$O/tests_all.txt" 2>&1
+    local rc=$?
+    grep -E '^(FAIL|SKIP)|passed,' "$O/tests_all.txt"
+    grep -E 'passed,' "$O/tests_all.txt" | tail -1 > "$NOTE"
+    return $rc
+}
 
 DEV=cuda
 [ "$REQUIRE_CUDA" = 1 ] || DEV=all # a dry run without a GPU renders on the CPU
 st_render() {
     rm -rf /tmp/gs-export
     gsrun "$GS" bench render ${QUICK:+--quick} --device "$DEV" --threads "$(nproc)" --json "$O/bench_render.json" \
-        --export /tmp/gs-export
+        --export /tmp/gs-export > /tmp/gs-render.txt 2>&1
+    local rc=$?
+    cat /tmp/gs-render.txt
+    echo "$(grep -c 'check vs cpu:.*: ok$' /tmp/gs-render.txt) CUDA frames match the CPU," \
+        "$(grep -c 'MISMATCH' /tmp/gs-render.txt) differ" > "$NOTE"
+    return $rc
 }
 
 st_eval() { gsrun "$GS" bench eval ${QUICK:+--quick} --device "$DEV" --json "$O/bench_eval.json"; }
@@ -258,12 +281,19 @@ want() {
 }
 : > "$L"
 fail=0
+use_relinked
+export -f log say now gsrun relink use_relinked gpu_usable st_env st_tests st_suite st_render st_eval st_reference \
+    st_gsplat_build st_gsplat
+export O L NOTE K GS TEST_GS BLASDIR HASH T0 REQUIRE_CUDA DEV GSPLAT_SITE QUICK REBUILD
 stage env 240 st_env
 rc=$?
+use_relinked
+export GS TEST_GS
 if [ "$rc" != 0 ]; then
     if [ "$REQUIRE_CUDA" = 1 ]; then
         say "stopping: no usable GPU (REQUIRE_CUDA=0 goes on without one, for a dry run)"
-        cat "$SUM"
+        log < "$SUM"
+        rm -f "$SUM" "$NOTE"
         exit 3
     fi
     fail=1
@@ -283,4 +313,5 @@ if want gsplat; then stage gsplat 400 st_gsplat || fail=1; fi
     echo "== summary ($(now) s in all; kit $HASH; full log $L)"
     cat "$SUM"
 } 2>&1 | log
+rm -f "$SUM" "$NOTE"
 exit $fail

@@ -54,11 +54,11 @@ done
 ls "$S/lib"
 
 echo "== objects for a relink there"
-while IFS= read -r -d '' o; do
+for o in $(make -s print-objs BUILD="$BUILD" CUDA="$KIT_CUDA"); do # the C objects of this tree, none left over
     rel=${o#"$BUILD/obj/"}
     mkdir -p "$S/obj/$(dirname "$rel")"
     strip --strip-debug -o "$S/obj/$rel" "$o"
-done < <(find "$BUILD/obj" -name '*.o' ! -name '*.cu.o' -print0)
+done
 {
     echo "NVFLAGS='$(make -s -f Makefile print-nvflags BUILD="$BUILD" CUDA="$KIT_CUDA")'"
     echo "LIBS='$(make -s -f Makefile print-libs BUILD="$BUILD" CUDA="$KIT_CUDA")'"
