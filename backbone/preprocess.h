@@ -32,8 +32,9 @@ extern "C" {
 
 #define GS_DA3_PATCH 14
 #define GS_DA3_DEFAULT_PROCESS_RES 504
-/* Largest process_res accepted; far above any model's training resolution. */
-#define GS_DA3_MAX_PROCESS_RES 8192
+/* Largest process_res accepted: 4x the models' training resolution (504),
+ * 21k tokens a view; the cost of attention grows with their square. */
+#define GS_DA3_MAX_PROCESS_RES 2048
 
 /* cv2 interpolation codes (same numbers as OpenCV). */
 enum {

@@ -124,6 +124,17 @@ gs_status gs_camera_validate(const gs_camera *c, const char *what, int index) {
     if (!isfinite(c->fx) || !isfinite(c->fy) || !(c->fx > 0) || !(c->fy > 0))
         return gs_error(GS_ERR_FORMAT, "%s: camera %d%s%s: focal length fx=%g fy=%g must be finite and > 0", what, index,
                         sep, nm, c->fx, c->fy);
+    /* A pinhole camera sees less than 180 degrees; past GS_CAMERA_MAX_FOV_DEG
+     * (or below GS_CAMERA_MIN_FOV_DEG) the focal length is a unit or parsing
+     * mistake (camera_angle_x = pi gives fx ~ 1e-13), not a lens. */
+    double fov_x = 2 * atan(0.5 * c->width / c->fx) * 180 / M_PI, fov_y = 2 * atan(0.5 * c->height / c->fy) * 180 / M_PI;
+    if (fov_x > GS_CAMERA_MAX_FOV_DEG || fov_y > GS_CAMERA_MAX_FOV_DEG || fov_x < GS_CAMERA_MIN_FOV_DEG ||
+        fov_y < GS_CAMERA_MIN_FOV_DEG)
+        return gs_error(GS_ERR_FORMAT,
+                        "%s: camera %d%s%s: focal length fx=%.6g fy=%.6g for %dx%d pixels gives a field of view of "
+                        "%.4g x %.4g degrees; a pinhole camera needs %g..%g (is the focal length in pixels?)",
+                        what, index, sep, nm, c->fx, c->fy, c->width, c->height, fov_x, fov_y, GS_CAMERA_MIN_FOV_DEG,
+                        GS_CAMERA_MAX_FOV_DEG);
     if (!isfinite(c->cx) || !isfinite(c->cy))
         return gs_error(GS_ERR_FORMAT, "%s: camera %d%s%s: principal point is not finite", what, index, sep, nm);
     for (int i = 0; i < 9; i++)
@@ -172,6 +183,13 @@ gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images
         /* intrinsics in pixels of the image as loaded */
         double sx = cam->width > 0 ? (double)widths[i] / cam->width : 1.0;
         double sy = cam->height > 0 ? (double)heights[i] / cam->height : 1.0;
+        /* one pixel of rounding either way is a resize; more is another photo */
+        if (cam->width > 0 && cam->height > 0 &&
+            fabs(sx - sy) > fmax(1.0 / widths[i], 1.0 / heights[i]) * fmax(sx, sy) + 1e-9)
+            gs_warn("%s: camera %s is %dx%d but image %s is %dx%d: the aspect ratios differ, so fx and cx are scaled "
+                    "by %.6g and fy and cy by %.6g; is it the camera of this photo?",
+                    file, cam->name[0] ? cam->name : "(unnamed)", cam->width, cam->height, images[i], widths[i],
+                    heights[i], sx, sy);
         float *k = K + 9 * i;
         k[0] = (float)(cam->fx * sx);
         k[2] = (float)(cam->cx * sx);

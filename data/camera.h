@@ -47,7 +47,12 @@ void gs_camera_from_w2c_K(gs_camera *c, const float *w2c, const float *K, int wi
 gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images, const int *widths,
                                   const int *heights, int n, float *w2c, float *K, const char *file);
 
-/* Check one camera: finite values, 0 < width, height <= 65536, fx, fy > 0,
+/* Fields of view (each axis) a camera may have: pinhole cameras see less
+ * than 180 degrees, and no real lens gives under a hundredth of a degree. */
+#define GS_CAMERA_MAX_FOV_DEG 170.0
+#define GS_CAMERA_MIN_FOV_DEG 0.01
+/* Check one camera: finite values, 0 < width, height <= 65536, fx, fy > 0
+ * with fields of view in [GS_CAMERA_MIN_FOV_DEG, GS_CAMERA_MAX_FOV_DEG],
  * R a rotation (orthonormal within 1e-4, det +1). The error names `what`
  * (usually the file) and the camera index. */
 gs_status gs_camera_validate(const gs_camera *c, const char *what, int index);

@@ -6,8 +6,9 @@
 #include <stb_image.h>
 
 gs_status gs_image_info(const char *path, int *width, int *height, int *channels) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return gs_error(GS_ERR_IO, "%s: cannot open image", path);
+    FILE *f;
+    gs_status st = gs_fopen_regular(path, &f);
+    if (st) return st;
     int w = 0, h = 0, c = 0;
     int ok = stbi_info_from_file(f, &w, &h, &c);
     fclose(f);

@@ -1,14 +1,18 @@
 /* video.c - ffmpeg pipe writer (video.h). */
 #include "data/video.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 gs_status gs_video_open(gs_video *v, const char *path, int width, int height, int fps) {
     memset(v, 0, sizeof *v);
+    v->slot = -1;
     if (width < 1 || height < 1 || width > 16384 || height > 16384 || fps < 1 || fps > 240)
         return gs_error(GS_ERR_INVALID, "%s: bad video size %dx%d or rate %d", path, width, height, fps);
     if (strchr(path, '\''))
@@ -22,6 +26,7 @@ gs_status gs_video_open(gs_video *v, const char *path, int width, int height, in
         return gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(v->tmp, n, "%s.tmp.%d.mp4", path, (int)getpid());
+    v->slot = gs_cleanup_add(v->tmp, 0);
     char *cmd = malloc(n * 2 + 512);
     if (!cmd) {
         gs_video_close(v, 0);
@@ -67,19 +72,78 @@ gs_status gs_video_frame(gs_video *v, const float *rgb, int w, int h, const floa
     return GS_OK;
 }
 
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* ffmpeg can exit 0 after a failed write (a full disk, a file-size limit):
+ * walk the top-level boxes of the file it wrote and require an ftyp box
+ * first, an mdat and a moov box (the index a player needs; written last, so
+ * a cut file lacks it), and box sizes that add up to the file size. */
+gs_status gs_video_check_mp4(const char *path, const char *name) {
+    if (!name) name = path;
+    FILE *f = fopen(path, "rb");
+    if (!f) return gs_error(GS_ERR_IO, "%s: ffmpeg wrote no video file", name);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return gs_error(GS_ERR_IO, "%s: ffmpeg wrote no video file", name);
+    }
+    uint64_t size = (uint64_t)sb.st_size, pos = 0;
+    int n_box = 0, have_moov = 0, have_mdat = 0;
+    gs_status st = GS_OK;
+    while (!st && pos < size) {
+        uint8_t h[16];
+        if (size - pos < 8 || fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(h, 1, 8, f) != 8) {
+            st = gs_error(GS_ERR_IO, "%s: the video file is cut short at byte %llu (disk full or a file-size limit?)",
+                          name, (unsigned long long)pos);
+            break;
+        }
+        uint64_t bsize = be32(h), head = 8;
+        if (bsize == 1) {
+            if (size - pos < 16 || fread(h + 8, 1, 8, f) != 8) { bsize = 0; head = 0; }
+            else bsize = (uint64_t)be32(h + 8) << 32 | be32(h + 12), head = 16;
+        } else if (bsize == 0) {
+            bsize = size - pos; /* to the end of the file */
+        }
+        if (!head || bsize < head || bsize > size - pos) {
+            st = gs_error(GS_ERR_IO, "%s: the video file is cut short in its box at byte %llu (disk full or a "
+                          "file-size limit?)", name, (unsigned long long)pos);
+            break;
+        }
+        if (n_box == 0 && memcmp(h + 4, "ftyp", 4) != 0)
+            st = gs_error(GS_ERR_IO, "%s: ffmpeg's output is not an MP4 file (no ftyp box)", name);
+        if (!memcmp(h + 4, "moov", 4)) have_moov = 1;
+        if (!memcmp(h + 4, "mdat", 4)) have_mdat = 1;
+        n_box++;
+        pos += bsize;
+    }
+    fclose(f);
+    if (!st && !size) st = gs_error(GS_ERR_IO, "%s: ffmpeg wrote an empty video file", name);
+    if (!st && (!have_moov || !have_mdat))
+        st = gs_error(GS_ERR_IO, "%s: the video file has no %s box: ffmpeg did not finish it (disk full or a file-size "
+                      "limit?)", name, have_moov ? "mdat" : "moov");
+    return st;
+}
+
 gs_status gs_video_close(gs_video *v, int ok) {
     gs_status st = GS_OK;
     if (v->pipe) {
         int status = pclose(v->pipe);
         v->pipe = NULL;
-        if (ok && status != 0) st = gs_error(GS_ERR_IO, "%s: ffmpeg failed (exit status %d)", v->path, status);
+        if (ok && status == -1) st = gs_error(GS_ERR_IO, "%s: cannot wait for ffmpeg: %s", v->path, strerror(errno));
+        else if (ok && WIFSIGNALED(status))
+            st = gs_error(GS_ERR_IO, "%s: ffmpeg was killed by signal %d", v->path, WTERMSIG(status));
+        else if (ok && status != 0)
+            st = gs_error(GS_ERR_IO, "%s: ffmpeg failed (exit status %d)", v->path, WEXITSTATUS(status));
+        if (ok && !st) st = gs_video_check_mp4(v->tmp, v->path);
         if (ok && !st && rename(v->tmp, v->path) != 0)
             st = gs_error(GS_ERR_IO, "%s: cannot rename the finished video into place", v->path);
         if (!ok || st) remove(v->tmp);
     }
+    if (v->tmp) gs_cleanup_remove(v->slot); /* a gs_video never opened is all zeros */
     free(v->path);
     free(v->tmp);
     free(v->row);
     memset(v, 0, sizeof *v);
+    v->slot = -1;
     return st;
 }

@@ -20,6 +20,7 @@ typedef struct {
     int width, height;      /* frame size (both images together) */
     unsigned char *row;
     int frames;
+    int slot;               /* the temporary file in the signal cleanup table */
 } gs_video;
 
 /* Start ffmpeg for frames of width x height at fps. */
@@ -27,8 +28,12 @@ gs_status gs_video_open(gs_video *v, const char *path, int width, int height, in
 /* rgb [h, w, 3] float; side [h, w2, 3] or NULL; w (+ w2) and h must match
  * the size given to gs_video_open. */
 gs_status gs_video_frame(gs_video *v, const float *rgb, int w, int h, const float *side, int w2);
-/* ok != 0: finish and rename into place; ok == 0: abort and remove. */
+/* ok != 0: finish, check the file (gs_video_check_mp4) and rename it into
+ * place; ok == 0: abort and remove. */
 gs_status gs_video_close(gs_video *v, int ok);
+/* A finished MP4 file: ftyp first, mdat and moov present, box sizes adding up
+ * to the file size. name is the file named in errors (NULL: path). */
+gs_status gs_video_check_mp4(const char *path, const char *name);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,9 @@ void gs_eval_end(gs_eval_session *ses);
  * metrics into row (width/height/channels too). Errors name `name`. */
 gs_status gs_eval_score_pair(gs_eval_session *ses, const gs_image *pred, const gs_image *gt, const char *name,
                              const gs_eval_options *opt, gs_eval_row *row);
+/* The size of an image from its header, refused past opt->max_pixels; errors
+ * name the role ("--pred", "--gt") and the file. */
+gs_status gs_eval_check_image_size(const char *path, const char *role, const gs_eval_options *opt, int *w, int *h);
 /* Means over the rows, elapsed time since t0. */
 void gs_eval_finish(gs_eval_report *r, double t0);
 

@@ -193,13 +193,16 @@ gs_status gs_eval_scene(const gs_scene *scene, const gs_cameras *cams, const cha
         out->n++;
         gs_image gt = {0}, pred = {0};
         gs_raster_out r = {0};
-        s = gs_image_read(gp, &gt);
-        if (!s && (gt.width != cam->width || gt.height != cam->height))
+        int gw = 0, gh = 0;
+        s = gs_eval_check_image_size(gp, "--gt", opt, &gw, &gh);
+        if (!s && (gw != cam->width || gh != cam->height))
             s = gs_error(GS_ERR_INVALID,
                          "camera %d (%s) is %dx%d but its ground truth %s is %dx%d (use the matching image folder, "
                          "or --llff-factor for LLFF poses)",
-                         i, cam->name[0] ? base_name(cam->name) : "unnamed", cam->width, cam->height, gname, gt.width,
-                         gt.height);
+                         i, cam->name[0] ? base_name(cam->name) : "unnamed", cam->width, cam->height, gname, gw, gh);
+        if (!s) s = gs_image_read(gp, &gt);
+        if (!s && (gt.width != gw || gt.height != gh))
+            s = gs_error(GS_ERR_FORMAT, "%s: decoded to %dx%d, its header says %dx%d", gp, gt.width, gt.height, gw, gh);
         if (!s) {
             const double t1 = gs_now();
             s = rcu ? gs_render_cuda(rcu, cam, &ro, &r) : gs_render_cpu(scene, cam, &ro, &r);

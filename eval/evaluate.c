@@ -18,6 +18,18 @@ void gs_eval_options_default(gs_eval_options *o) {
     o->lpips_net = GS_LPIPS_ALEX;
     o->bg[0] = o->bg[1] = o->bg[2] = 1.0f;
     o->device = GS_DEVICE_CPU;
+    o->max_pixels = GS_EVAL_MAX_PIXELS;
+}
+
+gs_status gs_eval_check_image_size(const char *path, const char *role, const gs_eval_options *opt, int *w, int *h) {
+    gs_status s = gs_image_info(path, w, h, NULL);
+    if (s) return gs_error_prefix(s, "%s", role);
+    int64_t max = opt->max_pixels > 0 ? opt->max_pixels : GS_EVAL_MAX_PIXELS;
+    if ((int64_t)*w * *h > max)
+        return gs_error(GS_ERR_INVALID,
+                        "%s %s: %dx%d is %.1f megapixels, over the %.1f that gs eval decodes (--max-megapixels raises "
+                        "it)", role, path, *w, *h, (double)*w * *h / 1e6, (double)max / 1e6);
+    return GS_OK;
 }
 
 gs_status gs_eval_metrics_parse(const char *list, gs_eval_options *o) {
@@ -328,7 +340,13 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
             break;
         }
         gs_image pi = {0}, gi = {0};
-        s = gs_image_read(pp, &pi);
+        int pw, ph, gw, gh; /* both headers first: nothing is decoded that cannot be scored */
+        s = gs_eval_check_image_size(pp, "--pred", opt, &pw, &ph);
+        if (!s) s = gs_eval_check_image_size(gp, "--gt", opt, &gw, &gh);
+        if (!s && (pw != gw || ph != gh))
+            s = gs_error(GS_ERR_INVALID, "%s: size mismatch: prediction is %dx%d, ground truth is %dx%d (%s, %s)",
+                         gts.names[i], pw, ph, gw, gh, pp, gp);
+        if (!s) s = gs_image_read(pp, &pi);
         if (!s) s = gs_image_read(gp, &gi);
         if (!s) s = gs_eval_score_pair(&ses, &pi, &gi, gts.names[i], opt, &out->rows[i]);
         gs_image_free(&pi);

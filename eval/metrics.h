@@ -98,9 +98,15 @@ typedef struct {
     const char *lpips_weights; /* NULL: gs_lpips_find_weights */
     float bg[3];               /* background for images with alpha (and of the renders of gs_eval_scene) */
     gs_device device;          /* resolved with gs_device_resolve: auto/cuda use the GPU when one is usable */
+    int64_t max_pixels;        /* larger images are refused from their header, before decoding */
 } gs_eval_options;
 
-/* Defaults: all three metrics, skimage SSIM, alex, white background, CPU. */
+/* What an image may hold for gs eval by default: 50 megapixels (an 8K frame
+ * is 33), about 1.2 GB for the decoded pair and the SSIM planes. */
+#define GS_EVAL_MAX_PIXELS (50LL * 1000 * 1000)
+
+/* Defaults: all three metrics, skimage SSIM, alex, white background, CPU,
+ * GS_EVAL_MAX_PIXELS. */
 void gs_eval_options_default(gs_eval_options *o);
 /* "psnr,ssim,lpips" (any subset, any order) -> the three flags */
 gs_status gs_eval_metrics_parse(const char *list, gs_eval_options *o);

@@ -105,6 +105,11 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--llff-factor")) {
             if (v && (!cli_parse_double(v, &llff_factor) || !(llff_factor > 0)))
                 return cli_usage_error(c, "--llff-factor takes a positive number, not '%s'", v);
+        } else if (!strcmp(a, "--max-megapixels")) {
+            double mp = 0;
+            if (v && (!cli_parse_double(v, &mp) || !(mp > 0) || mp > 1000))
+                return cli_usage_error(c, "--max-megapixels takes a number in (0, 1000], not '%s'", v);
+            o.max_pixels = (int64_t)(mp * 1e6);
         } else if (!strcmp(a, "--sh-degree")) {
             long d = 0;
             if (v && !cli_parse_int(v, 0, 3, &d)) return cli_usage_error(c, "--sh-degree takes 0-3, not '%s'", v);
@@ -196,6 +201,8 @@ const gs_command cmd_eval_def = {
     "                        tools/export_lpips_weights.py)\n"
     "  --gt-bg white|black   background for images with alpha, and of the renders\n"
     "                        with --scene (default white, as NeRF-synthetic)\n"
+    "  --max-megapixels N    refuse larger images from their header, before decoding\n"
+    "                        (default 50; an 8K frame is 33)\n"
     "  --json FILE           write the per-image values and means as JSON\n"
     "  --csv FILE            the same as CSV\n"
     "  --device auto|cpu|cuda  where the metrics run (default auto: the GPU when\n"

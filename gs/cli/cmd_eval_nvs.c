@@ -3,6 +3,7 @@
  * cameras and images. The protocol lives in gs/nvs/ (one file per stage); this file parses
  * options, prints the table and timings and writes metrics.json. */
 #include "gs/cli/cli.h"
+#include "backbone/preprocess.h"
 #include "gs/nvs/eval_nvs.h"
 
 #include <math.h>
@@ -41,7 +42,7 @@ static const char k_usage[] =
     "  --gt-bg white|black|auto  background of images with alpha and of the renders (auto:\n"
     "                        white when the images have alpha, as NeRF-synthetic; otherwise\n"
     "                        black, as DA3's renderer)\n"
-    "  --process-res N       network input size (default 504)\n"
+    "  --process-res N       network input size (default 504, at most 2048)\n"
     "  --ref-view STRATEGY   saddle_balanced (default), first, middle, saddle_sim_range\n"
     "  --metrics LIST        any of psnr,ssim,lpips (default all)\n"
     "  --ssim skimage|3dgs   SSIM variant (default skimage, as pixelSplat/MVSplat)\n"
@@ -180,7 +181,7 @@ static int run(int argc, char **argv) {
             else if (!strcmp(v, "auto")) o.bg = GS_NVS_BG_AUTO;
             else USAGE("--gt-bg must be white, black or auto, not '%s'", v);
         } else if (!strcmp(a, "--process-res")) {
-            if (!cli_parse_int(v, 14, 8192, &x)) USAGE("--process-res takes 14..8192, not '%s'", v);
+            if (!cli_parse_int(v, 14, GS_DA3_MAX_PROCESS_RES, &x)) USAGE("--process-res takes 14..%d, not '%s'", GS_DA3_MAX_PROCESS_RES, v);
             o.process_res = (int)x;
         } else if (!strcmp(a, "--ref-view")) {
             if (gs_ref_strategy_parse(v, &o.ref_strategy)) USAGE("%s", gs_last_error());

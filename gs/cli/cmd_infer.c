@@ -30,8 +30,8 @@ static const char k_usage[] =
     "  --config NAME         da3-small, da3-base, da3-large, da3-giant, da3metric-large,\n"
     "                        da3mono-large, da3nested-giant-large, or a config.json path\n"
     "  --out DIR             output folder (created)\n"
-    "  --process-res N       longest side of the network input (default 504; multiple of 14 after\n"
-    "                        rounding, as the reference)\n"
+    "  --process-res N       longest side of the network input (default 504, at most 2048; a\n"
+    "                        multiple of 14 after rounding, as the reference)\n"
     "  --process-res-method M  upper_bound_resize (default), lower_bound_resize,\n"
     "                        upper_bound_crop, lower_bound_crop\n"
     "  --ref-view STRATEGY   reference view for 3+ views: saddle_balanced (default), first,\n"
@@ -220,7 +220,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--quiet")) o.quiet = 1;
         else if (!strcmp(a, "--process-res")) {
             NEED_ARG();
-            if (!cli_parse_int(argv[++i], 14, 8192, &v)) { free(images); return cli_usage_error(&cmd_infer_def, "--process-res must be 14..8192"); }
+            if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) { free(images); return cli_usage_error(&cmd_infer_def, "--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); }
             o.process_res = (int)v;
         } else if (!strcmp(a, "--process-res-method")) {
             NEED_ARG();

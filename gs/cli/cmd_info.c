@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char k_usage[] =
     "usage: gs info [--all] FILE...\n"
@@ -76,7 +77,18 @@ static int info_scene(const char *path) {
     return 0;
 }
 
+/* Pixel statistics need the decoded image (16 bytes a pixel as float RGBA):
+ * past this many pixels gs info gives the header alone. */
+#define INFO_MAX_PIXELS (50LL * 1000 * 1000)
+
 static int info_image(const char *path) {
+    int w, h, ch;
+    if (gs_image_info(path, &w, &h, &ch)) return cli_fail("info", GS_ERR_FORMAT);
+    if ((long long)w * h > INFO_MAX_PIXELS) {
+        printf("%s: image %dx%d, %d channel%s (pixel statistics skipped: %.1f megapixels is over the %lld that "
+               "gs info decodes)\n", path, w, h, ch, ch > 1 ? "s" : "", (double)w * h / 1e6, INFO_MAX_PIXELS / 1000000);
+        return 0;
+    }
     gs_image im;
     if (gs_image_read(path, &im)) return cli_fail("info", GS_ERR_FORMAT);
     printf("%s: image %dx%d, %d channel%s, %d-bit\n", path, im.width, im.height, im.channels,
@@ -175,8 +187,8 @@ static int info_npy(const char *path) {
 
 static int has_magic(const char *path, const char *magic, size_t n) {
     unsigned char buf[16] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    FILE *f;
+    if (gs_fopen_regular(path, &f)) return 0;
     size_t got = fread(buf, 1, n, f);
     fclose(f);
     return got == n && !memcmp(buf, magic, n);
@@ -188,6 +200,9 @@ static int info_one(const char *path, int all) {
         fprintf(stderr, "gs info: error: %s: no such file\n", path);
         return 1;
     }
+    int fd;
+    if (gs_open_regular(path, &fd)) return cli_fail("info", GS_ERR_IO); /* a FIFO would block every reader */
+    close(fd);
     if (gs_path_ends_with(path, ".safetensors")) return info_safetensors(path, all);
     if (gs_path_ends_with(path, ".exr") || has_magic(path, "\x76\x2f\x31\x01", 4)) return info_exr(path);
     if (gs_path_ends_with(path, ".npy")) return info_npy(path);

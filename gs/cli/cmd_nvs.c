@@ -40,7 +40,7 @@ static const char k_usage[] =
     "  --max-depth-percentile P  drop Gaussians deeper than the view's P-th depth percentile (DA3: 90)\n"
     "  --sh-dc-only          write only the DC colour (DA3's PLY export does)\n"
     "  --cameras FILE        known cameras of the photos: pose-conditioned prediction\n"
-    "  --process-res N       network input size (default 504)\n"
+    "  --process-res N       network input size (default 504, at most 2048)\n"
     "  --ref-view STRATEGY   saddle_balanced (default), first, middle, saddle_sim_range\n"
     "  --device cpu|cuda     where to render (default auto)\n"
     "  --threads N           CPU threads (default: all)\n"
@@ -100,7 +100,7 @@ static int run(int argc, char **argv) {
             NEED();
             if (!cli_parse_double(argv[++i], &d) || !(d > 0 && d <= 100)) FAIL_USAGE("--max-depth-percentile must be in (0, 100]");
             depth_pct = d;
-        } else if (!strcmp(a, "--process-res")) { NEED(); if (!cli_parse_int(argv[++i], 14, 8192, &v)) FAIL_USAGE("bad --process-res"); o.process_res = (int)v; }
+        } else if (!strcmp(a, "--process-res")) { NEED(); if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) FAIL_USAGE("--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); o.process_res = (int)v; }
         else if (!strcmp(a, "--ref-view")) { NEED(); if (gs_ref_strategy_parse(argv[++i], &o.ref_strategy)) FAIL_USAGE("%s", gs_last_error()); }
         else if (!strcmp(a, "--device")) { NEED(); if (gs_device_parse(argv[++i], &dev_req)) FAIL_USAGE("%s", gs_last_error()); }
         else if (!strcmp(a, "--threads")) { NEED(); if (!cli_parse_int(argv[++i], 1, 1024, &v)) FAIL_USAGE("bad --threads"); gs_set_num_threads((int)v); }

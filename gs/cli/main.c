@@ -146,6 +146,7 @@ static int print_version(void) {
 }
 
 int main(int argc, char **argv) {
+    gs_signals_install();
     if (argc < 2) {
         print_help(stderr);
         return 2;

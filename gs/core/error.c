@@ -72,3 +72,22 @@ static void *alloc_impl(size_t n, size_t size, const char *what, int zero) {
 
 void *gs_malloc(size_t n, size_t size, const char *what) { return alloc_impl(n, size, what, 0); }
 void *gs_calloc(size_t n, size_t size, const char *what) { return alloc_impl(n, size, what, 1); }
+
+/* ---- warnings ------------------------------------------------------------------ */
+static gs_warn_fn g_warn_fn;
+static void *g_warn_ctx;
+
+void gs_set_warn_handler(gs_warn_fn fn, void *ctx) {
+    g_warn_fn = fn;
+    g_warn_ctx = ctx;
+}
+
+void gs_warn(const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (g_warn_fn) g_warn_fn(g_warn_ctx, msg);
+    else fprintf(stderr, "gs: warning: %s\n", msg);
+}

@@ -11,28 +11,88 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static const char *file_kind(mode_t m) {
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISDIR(m)) return "a folder";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "a special file";
+}
+
+/* stat() first, so that nothing is opened that could block (a FIFO without a
+ * writer) or act on open (a device); then open without blocking and check
+ * that the file opened is still that regular file. */
+gs_status gs_open_regular(const char *path, int *fd_out) {
+    *fd_out = -1;
+    struct stat sb, fb;
+    if (stat(path, &sb) != 0) return gs_error(GS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return gs_error(GS_ERR_IO, "%s: is %s, not a regular file", path, file_kind(sb.st_mode));
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return gs_error(GS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &fb) != 0 || !S_ISREG(fb.st_mode) || fb.st_ino != sb.st_ino || fb.st_dev != sb.st_dev) {
+        close(fd);
+        return gs_error(GS_ERR_IO, "%s: changed while being opened (not a regular file now)", path);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+        close(fd);
+        return gs_error(GS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    *fd_out = fd;
+    return GS_OK;
+}
+
+gs_status gs_fopen_regular(const char *path, FILE **out) {
+    *out = NULL;
+    int fd;
+    gs_status st = gs_open_regular(path, &fd);
+    if (st) return st;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return gs_error(GS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    *out = f;
+    return GS_OK;
+}
+
 gs_status gs_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size) {
     *data = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return gs_error(GS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    gs_status st = gs_open_regular(path, &fd);
+    if (st) return st;
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return gs_error(GS_ERR_IO, "%s: not a regular file", path);
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return gs_error(GS_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if ((uint64_t)sb.st_size > max_bytes) {
-        fclose(f);
+        close(fd);
         return gs_error(GS_ERR_FORMAT, "%s: file is %lld bytes, over the %zu-byte limit for this kind of file",
                         path, (long long)sb.st_size, max_bytes);
     }
     size_t n = (size_t)sb.st_size;
     uint8_t *buf = gs_malloc(n + 1, 1, path);
-    if (!buf) { fclose(f); return GS_ERR_NOMEM; }
-    size_t got = fread(buf, 1, n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (got != n || err) { free(buf); return gs_error(GS_ERR_IO, "%s: read failed", path); }
+    if (!buf) { close(fd); return GS_ERR_NOMEM; }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            st = gs_error(GS_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+            break;
+        }
+        if (k == 0) {
+            st = gs_error(GS_ERR_IO, "%s: the file became shorter while being read (%zu of %zu bytes); was it "
+                          "rewritten meanwhile?", path, got, n);
+            break;
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    if (st) { free(buf); return st; }
     buf[n] = 0;
     *data = buf;
     *size = n;
@@ -42,12 +102,14 @@ gs_status gs_read_file(const char *path, size_t max_bytes, uint8_t **data, size_
 gs_status gs_mmap_open(gs_mmap *m, const char *path) {
     memset(m, 0, sizeof *m);
     m->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return gs_error(GS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    m->slot = -1;
+    int fd;
+    gs_status st = gs_open_regular(path, &fd);
+    if (st) return st;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
-        return gs_error(GS_ERR_IO, "%s: not a regular file", path);
+        return gs_error(GS_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     m->size = (size_t)sb.st_size;
     m->fd = fd;
@@ -59,14 +121,19 @@ gs_status gs_mmap_open(gs_mmap *m, const char *path) {
         return gs_error(GS_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
     }
     m->data = p;
+    m->slot = gs_map_register(p, m->size, path);
     return GS_OK;
 }
 
 void gs_mmap_close(gs_mmap *m) {
-    if (m->data && m->size) munmap((void *)m->data, m->size);
+    if (m->data && m->size) {
+        gs_map_unregister(m->slot);
+        munmap((void *)m->data, m->size);
+    }
     if (m->fd >= 0) close(m->fd);
     memset(m, 0, sizeof *m);
     m->fd = -1;
+    m->slot = -1;
 }
 
 gs_status gs_afile_open(gs_afile *a, const char *path) {
@@ -77,9 +144,11 @@ gs_status gs_afile_open(gs_afile *a, const char *path) {
     a->tmp = malloc(n);
     if (!a->path || !a->tmp) { free(a->path); free(a->tmp); return gs_error(GS_ERR_NOMEM, "%s: out of memory", path); }
     snprintf(a->tmp, n, "%s.tmp.%d.%d", path, (int)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    a->slot = gs_cleanup_add(a->tmp, 0); /* before the file exists: a signal cannot miss it */
     a->f = fopen(a->tmp, "wb");
     if (!a->f) {
         gs_status st = gs_error(GS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        gs_cleanup_remove(a->slot);
         free(a->path); free(a->tmp);
         memset(a, 0, sizeof *a);
         return st;
@@ -102,13 +171,14 @@ gs_status gs_afile_commit(gs_afile *a) {
     a->f = NULL;
     if (!st && rename(a->tmp, a->path) != 0) st = gs_error(GS_ERR_IO, "%s: rename failed: %s", a->path, strerror(errno));
     if (st) remove(a->tmp);
+    gs_cleanup_remove(a->slot);
     free(a->path); free(a->tmp);
     memset(a, 0, sizeof *a);
     return st;
 }
 
 void gs_afile_abort(gs_afile *a) {
-    if (a->f) { fclose(a->f); remove(a->tmp); }
+    if (a->f) { fclose(a->f); remove(a->tmp); gs_cleanup_remove(a->slot); }
     free(a->path); free(a->tmp);
     memset(a, 0, sizeof *a);
 }

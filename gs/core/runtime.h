@@ -90,10 +90,21 @@ uint16_t gs_f32_to_bf16(float f);  /* round to nearest even, like torch */
  * NUL-terminated (one extra byte) and must be freed with free(). */
 gs_status gs_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size);
 
+/* Open a file for reading only when it is a regular file: FIFOs, devices,
+ * sockets and folders are refused before anything could block on them
+ * ("<path>: is a FIFO, not a regular file"). Returns a blocking fd. */
+gs_status gs_open_regular(const char *path, int *fd);
+/* The same, as a stdio stream ("rb"). */
+gs_status gs_fopen_regular(const char *path, FILE **f);
+
+/* A read-only map of a whole regular file. While it is open, a SIGBUS on it
+ * (the file shrank under gs) becomes an error naming the file and exit
+ * status 1, once the program called gs_signals_install(). */
 typedef struct {
     const uint8_t *data;
     size_t size;
     int fd;
+    int slot; /* in the SIGBUS table, -1 when none */
 } gs_mmap;
 gs_status gs_mmap_open(gs_mmap *m, const char *path);
 void gs_mmap_close(gs_mmap *m);
@@ -105,6 +116,7 @@ typedef struct {
     FILE *f;
     char *path;
     char *tmp;
+    int slot; /* in the signal cleanup table */
 } gs_afile;
 gs_status gs_afile_open(gs_afile *a, const char *path);
 gs_status gs_afile_write(gs_afile *a, const void *data, size_t n);
@@ -129,6 +141,30 @@ gs_status gs_mkdirs(const char *path);
  * "" when it cannot be read. Data a user installs beside gs is found from
  * here, never from the current folder. */
 const char *gs_exe_dir(void);
+
+/* ---- signals and cleanup ------------------------------------------------------ */
+/* For programs (the gs command calls it first): SIGINT, SIGTERM, SIGHUP and
+ * SIGQUIT remove the registered temporary files and folders, then end the
+ * process by the same signal; SIGXFSZ is ignored, so a write over a file-size
+ * limit fails with EFBIG and is reported by the writer; SIGBUS inside a
+ * registered map names the file and exits 1. Libraries never install it. */
+void gs_signals_install(void);
+/* Register a temporary file (is_dir 0) or folder (1) to remove on those
+ * signals; returns a slot for gs_cleanup_remove, -1 when the table is full.
+ * gs_afile and the video writer register their temporary files themselves. */
+int gs_cleanup_add(const char *path, int is_dir);
+void gs_cleanup_remove(int slot);
+/* Remove every registered path now (async-signal-safe). */
+void gs_cleanup_run(void);
+/* The SIGBUS table behind gs_mmap (for other maps of files). */
+int gs_map_register(const void *data, size_t size, const char *name);
+void gs_map_unregister(int slot);
+
+/* A warning from the library: "gs: warning: <message>" on stderr, or to the
+ * handler set with gs_set_warn_handler (NULL restores stderr). */
+void gs_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+typedef void (*gs_warn_fn)(void *ctx, const char *msg);
+void gs_set_warn_handler(gs_warn_fn fn, void *ctx);
 
 /* ---- time, threads, progress ------------------------------------------------ */
 double gs_now(void); /* monotonic seconds */
