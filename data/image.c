@@ -7,6 +7,7 @@
  * hold before anything large is allocated. */
 #include "data/image.h"
 
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <jpeglib.h>
@@ -346,11 +347,16 @@ typedef struct {
     const char *path;
     char msg[200];
     uint8_t *row;
+    FILE *f;
 } png_wctx;
 
 static void png_werr_cb(png_structp png, png_const_charp msg) {
     png_wctx *c = png_get_error_ptr(png);
-    snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "unknown libpng error");
+    int e = errno; /* libpng's "Write Error" hides why fwrite failed */
+    if (c->f && ferror(c->f) && e)
+        snprintf(c->msg, sizeof c->msg, "%s: %s", msg ? msg : "unknown libpng error", strerror(e));
+    else
+        snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "unknown libpng error");
     png_longjmp(png, 1);
 }
 
@@ -400,6 +406,7 @@ gs_status gs_image_write_png(const char *path, const gs_image *im, int bit_depth
     png_wctx c;
     memset(&c, 0, sizeof c);
     c.path = path;
+    c.f = a.f;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, png_werr_cb, png_warn_cb);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {

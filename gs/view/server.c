@@ -43,6 +43,7 @@ struct gs_view_server {
     pthread_mutex_t mu;     /* guards everything below */
     pthread_cond_t cv;
     char tmpdir[4096];      /* "" until the first download */
+    int tmp_slot[N_DOWNLOADS + 1]; /* its files and itself in the signal cleanup table */
     int dl_ready[N_DOWNLOADS];
     int active, max_conn;
     int *conn_fd;           /* [max_conn], -1 when free */
@@ -131,6 +132,13 @@ static gs_status ensure_download(gs_view_server *srv, int which, char *path, siz
         if (!mkdtemp(srv->tmpdir)) {
             st = gs_error(GS_ERR_IO, "%s: cannot create a temporary folder for downloads: %s", srv->tmpdir, strerror(errno));
             srv->tmpdir[0] = 0;
+        } else { /* a signal that stops gs view removes the folder too */
+            char f[4200];
+            for (int k = 0; k < N_DOWNLOADS; k++) {
+                snprintf(f, sizeof f, "%s/scene.%s", srv->tmpdir, k_dl_ext[k]);
+                srv->tmp_slot[k] = gs_cleanup_add(f, 0);
+            }
+            srv->tmp_slot[N_DOWNLOADS] = gs_cleanup_add(srv->tmpdir, 1);
         }
     }
     if (!st) {
@@ -570,6 +578,7 @@ void gs_view_server_close(gs_view_server *srv) {
             unlink(p);
         }
         rmdir(srv->tmpdir);
+        for (int k = 0; k <= N_DOWNLOADS; k++) gs_cleanup_remove(srv->tmp_slot[k]);
     }
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
