@@ -1,7 +1,7 @@
 /* test_view.c - `gs view`: the GSV1 scene data (against the .splat writer),
  * the cameras JSON, the page, the HTTP server (routes, path traversal, Host
- * check, loopback by default, shutdown), --html, and the page itself in a
- * real headless Chromium, compared with our CPU rasterizer.
+ * check, loopback by default, shutdown, slow clients), --html, and the page
+ * itself in a real headless Chromium, compared with our CPU rasterizer.
  *
  * The browser test drives Chromium through --remote-debugging-pipe (Chrome
  * DevTools Protocol as NUL-separated JSON on fds 3 and 4): --screenshot with
@@ -547,11 +547,12 @@ static int connect_port(int port) {
     return fd;
 }
 
-/* Send a request and read the whole response (the server closes). */
-static char *http_get(int port, const char *req, size_t *n) {
+/* Send a request and read the whole response (the server closes); NULL when
+ * nothing came for `wait` seconds at a time. */
+static char *http_get_wait(int port, const char *req, size_t *n, int wait) {
     int fd = connect_port(port);
     if (fd < 0) return NULL;
-    struct timeval tv = {10, 0};
+    struct timeval tv = {wait, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) { close(fd); return NULL; }
     size_t cap = 1 << 16, len = 0;
@@ -566,6 +567,24 @@ static char *http_get(int port, const char *req, size_t *n) {
     buf[len] = 0;
     *n = len;
     return buf;
+}
+
+static char *http_get(int port, const char *req, size_t *n) { return http_get_wait(port, req, n, 10); }
+
+/* What fd receives until the server closes it (or 2 s pass without data). */
+static size_t recv_rest(int fd, char *buf, size_t cap) {
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t len = 0;
+    for (ssize_t k; len + 1 < cap && (k = recv(fd, buf + len, cap - len - 1, 0)) > 0;) len += (size_t)k;
+    buf[len] = 0;
+    return len;
+}
+
+/* fd has data or end of file waiting (does not wait). */
+static int readable_now(int fd) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
 }
 
 TEST(view_server_sockets_and_shutdown) {
@@ -620,6 +639,131 @@ TEST(view_server_sockets_and_shutdown) {
     int late = connect_port(port); /* the listening socket is gone */
     CHECK(late < 0);
     if (late >= 0) close(late);
+    gs_scene_free(&s);
+}
+
+/* Issue 17 (slowloris). The head of a request has one deadline counted from
+ * accept: a client that sends a byte every 0.2 s, well inside the 0.8 s
+ * timeout that used to apply to each recv, is answered 408 and closed at
+ * the deadline instead of holding its slot for as long as it likes. */
+TEST(view_server_head_deadline_is_total_not_per_recv) {
+    gs_scene s;
+    small_scene(&s);
+    server_thread t = {0};
+    gs_view_server_opts o = {0};
+    o.io_timeout = 0.8;
+    CHECK_OK(gs_view_server_open(&t.srv, &o, &s, NULL));
+    if (!t.srv) { gs_scene_free(&s); return; }
+    int port = gs_view_server_port(t.srv);
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, server_main, &t), 0);
+
+    /* a head in a few pieces inside the deadline is served as usual */
+    int fd = connect_port(port);
+    CHECK(fd >= 0);
+    static const char *const pieces[] = {"GET /scene.bin HT", "TP/1.1\r\nHost: 127.0.0.1\r\n", "\r\n"};
+    for (int i = 0; fd >= 0 && i < 3; i++) {
+        CHECK(send(fd, pieces[i], strlen(pieces[i]), MSG_NOSIGNAL) > 0);
+        usleep(100000);
+    }
+    char resp[4096];
+    if (fd >= 0) {
+        recv_rest(fd, resp, sizeof resp);
+        CHECK_MSG(!strncmp(resp, "HTTP/1.1 200 OK\r\n", 17), "got '%.40s'", resp);
+        close(fd);
+    }
+
+    /* a byte every 0.2 s: never a stall of 0.8 s, but no head by the deadline */
+    static const char slow[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    fd = connect_port(port);
+    CHECK(fd >= 0);
+    double t0 = gs_now(), closed_after = -1;
+    resp[0] = 0;
+    for (size_t i = 0; fd >= 0 && closed_after < 0 && gs_now() - t0 < 5;) {
+        if (i + 1 < sizeof slow && send(fd, slow + i, 1, MSG_NOSIGNAL) == 1) i++;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0) continue;
+        recv_rest(fd, resp, sizeof resp);
+        closed_after = gs_now() - t0;
+    }
+    CHECK_MSG(closed_after >= 0.7 && closed_after < 4, "a trickling client was closed after %.2f s (-1: not in 5 s)",
+              closed_after);
+    CHECK_MSG(!strncmp(resp, "HTTP/1.1 408 Request Timeout\r\n", 30), "got '%.40s'", resp);
+    if (fd >= 0) close(fd);
+    t.stop = 1;
+    pthread_join(th, NULL);
+    CHECK_OK(t.st);
+    gs_view_server_close(t.srv);
+    gs_scene_free(&s);
+}
+
+/* One more byte of a never-ending header to each open fds[i], every 50 ms
+ * for `secs` seconds. */
+static void trickle(const int *fds, int n, double secs) {
+    for (double t0 = gs_now(); gs_now() - t0 < secs;) {
+        for (int i = 0; i < n; i++)
+            if (fds[i] >= 0) send(fds[i], "s", 1, MSG_NOSIGNAL);
+        usleep(50000);
+    }
+}
+
+/* Issue 17: max_connections clients that trickle heads that never end (and
+ * a timeout far longer than the test) must not lock out a normal GET: the
+ * connection that has waited longest for its head makes room (408). Twice:
+ * a slow client that takes the freed slot is younger than the others. */
+TEST(view_server_slow_heads_do_not_starve_others) {
+    gs_scene s;
+    small_scene(&s);
+    server_thread t = {0};
+    gs_view_server_opts o = {0};
+    o.max_connections = 4;
+    o.io_timeout = 60;
+    CHECK_OK(gs_view_server_open(&t.srv, &o, &s, NULL));
+    if (!t.srv) { gs_scene_free(&s); return; }
+    int port = gs_view_server_port(t.srv);
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, server_main, &t), 0);
+    int slow[5] = {-1, -1, -1, -1, -1}; /* [4] joins after the first round */
+    for (int i = 0; i < 4; i++) {
+        slow[i] = connect_port(port);
+        CHECK(slow[i] >= 0);
+        if (slow[i] >= 0) CHECK(send(slow[i], "GET / HTTP/1.1\r\nHo", 18, MSG_NOSIGNAL) == 18);
+        trickle(slow, i + 1, 0.05); /* accepted one after the other */
+    }
+    trickle(slow, 4, 0.2);
+    for (int i = 0; i < 4; i++) CHECK_MSG(slow[i] < 0 || !readable_now(slow[i]), "slow client %d was answered early", i);
+
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) { /* the freed slot: taken by another slow head */
+            slow[4] = connect_port(port);
+            CHECK(slow[4] >= 0);
+            if (slow[4] >= 0) CHECK(send(slow[4], "GET / HTTP/1.1\r\nHo", 18, MSG_NOSIGNAL) == 18);
+            trickle(slow + 1, 4, 0.2);
+        }
+        size_t n = 0;
+        double t0 = gs_now();
+        char *resp = http_get_wait(port, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &n, 5);
+        double took = gs_now() - t0;
+        CHECK_MSG(resp && !strncmp(resp, "HTTP/1.1 200 OK\r\n", 17) && strstr(resp, "<canvas"),
+                  "round %d: GET / with every slot held by slow heads got '%.40s' after %.2f s", round,
+                  resp ? resp : "(nothing)", took);
+        CHECK_MSG(took < 3, "round %d: GET / took %.2f s", round, took);
+        free(resp);
+        /* the oldest slow head was the one evicted, the younger ones wait on */
+        char buf[512];
+        if (slow[round] >= 0) {
+            recv_rest(slow[round], buf, sizeof buf);
+            CHECK_MSG(!strncmp(buf, "HTTP/1.1 408 Request Timeout\r\n", 30), "evicted client %d got '%.40s'", round, buf);
+        }
+        for (int i = round + 1; i < 4 + round; i++)
+            CHECK_MSG(slow[i] < 0 || !readable_now(slow[i]), "slow client %d was evicted too", i);
+    }
+    t.stop = 1;
+    pthread_join(th, NULL);
+    CHECK_OK(t.st);
+    for (int i = 0; i < 5; i++)
+        if (slow[i] >= 0) close(slow[i]);
+    gs_view_server_close(t.srv);
     gs_scene_free(&s);
 }
 

@@ -1,8 +1,9 @@
 /* server.c - the small HTTP/1.1 server behind `gs view`: GET/HEAD of a
  * fixed set of routes (view.h), one request per connection, a detached thread
- * per connection up to a bound, loopback unless told otherwise. Nothing is
- * read from the file system on a client's behalf except the download files
- * this server wrote itself into its private temporary folder. */
+ * per connection up to a bound (slow clients: see conn_slot), loopback unless
+ * told otherwise. Nothing is read from the file system on a client's behalf
+ * except the download files this server wrote itself into its private
+ * temporary folder. */
 #include "gs/view/view.h"
 
 #include <arpa/inet.h>
@@ -17,7 +18,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +25,38 @@
 static const char *const k_dl_ext[N_DOWNLOADS] = {"ply", "splat", "spz"};
 /* SPZ version 3 (gzip): the newest that the common web viewers read. */
 #define VIEW_SPZ_VERSION 3
+/* Sending a response may take `timeout` seconds plus its size at this rate
+ * (bytes/s): a 100 MB download may take about 1.7 h, a client that reads
+ * slower than a 2G phone line cannot hold a slot for longer. */
+#define VIEW_MIN_SEND_RATE 16384.0
+/* Connections younger than this (seconds) are not evicted: their heads may
+ * still be on the way, as in a burst of a browser's parallel requests. */
+#define VIEW_EVICT_AGE 0.25
+
+/* Slow clients (slowloris) and the bounded connection table:
+ *  - a connection has `timeout` seconds from its accept to send its whole
+ *    request head: one deadline, not one per recv, so trickling a byte now
+ *    and then does not extend it. Late heads are answered 408.
+ *  - answering has a deadline too: at most `timeout` seconds without any
+ *    progress, and `timeout` + size / VIEW_MIN_SEND_RATE in all.
+ *  - when every slot is taken and another connection waits in the listen
+ *    backlog, the connection that has waited longest for its head (and at
+ *    least VIEW_EVICT_AGE) is evicted, answered 408: its reading side is
+ *    shut (shutdown(SHUT_RD) wakes the poll of its thread; what has arrived
+ *    is still read, so a complete head is still served). Connections that
+ *    are answering a request are never evicted, the send deadlines bound
+ *    them. So however many slots clients hold without sending a head, a
+ *    newcomer waits for one eviction only (about VIEW_EVICT_AGE at worst),
+ *    and new connections only push out ones that are slow to send a head.
+ *    The newcomer itself is then the youngest, evicted last. */
+enum { SLOT_HEAD, SLOT_BUSY }; /* reading the request head / answering it */
+typedef struct {
+    int fd;       /* -1 when the slot is free */
+    int state;    /* SLOT_* */
+    int evicted;  /* its reading side was shut to make room */
+    uint64_t seq; /* order of arrival */
+    double since; /* gs_now() at accept */
+} conn_slot;
 
 struct gs_view_server {
     int fd;
@@ -46,8 +78,9 @@ struct gs_view_server {
     int tmp_slot[N_DOWNLOADS + 1]; /* its files and itself in the signal cleanup table */
     int dl_ready[N_DOWNLOADS];
     int active, max_conn;
-    int *conn_fd;           /* [max_conn], -1 when free */
-    double timeout;
+    conn_slot *conn;        /* [max_conn] */
+    uint64_t accepted;      /* connections accepted so far */
+    double timeout;         /* head deadline from accept; longest send stall */
     gs_view_log_fn log;
     void *log_ctx;
 };
@@ -264,14 +297,37 @@ void gs_view_handle(gs_view_server *srv, const char *req, size_t len, gs_view_re
 }
 
 /* ---- sockets ------------------------------------------------------------------------ */
-static int send_all(int fd, const void *data, size_t n) {
+/* Connection sockets are non-blocking; every wait is a poll with a deadline. */
+
+/* Wait for `events` on fd until gs_now() reaches `until`: 1 when ready (or
+ * hung up: the next recv/send tells), 0 at the deadline, -1 on error. */
+static int wait_fd(int fd, short events, double until) {
+    for (;;) {
+        double left = until - gs_now();
+        if (left <= 0) return 0;
+        struct pollfd p = {fd, events, 0};
+        int k = poll(&p, 1, left > 1e6 ? 1000000000 : (int)(left * 1000) + 1);
+        if (k > 0) return 1;
+        if (k < 0 && errno != EINTR) return -1;
+    }
+}
+
+/* At most `stall` seconds without progress, and done by `until`. */
+static int send_all(int fd, const void *data, size_t n, double stall, double until) {
     const char *p = data;
     while (n) {
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k > 0) {
+            p += k;
+            n -= (size_t)k;
+            continue;
+        }
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        p += k;
-        n -= (size_t)k;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            double t = gs_now() + stall;
+            if (wait_fd(fd, POLLOUT, t < until ? t : until) > 0) continue;
+        }
+        return -1;
     }
     return 0;
 }
@@ -283,6 +339,7 @@ static const char *status_text(int s) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 414: return "URI Too Long";
     case 431: return "Request Header Fields Too Large";
     default: return "Internal Server Error";
@@ -293,8 +350,9 @@ static const char k_page_csp[] =
     "default-src 'none'; script-src 'unsafe-inline'; worker-src blob:; style-src 'unsafe-inline'; "
     "img-src data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/* Returns the body bytes sent (or -1 when the client went away). */
-static long long send_response(int fd, const gs_view_response *r) {
+/* Returns the body bytes sent (or -1 when the client went away or was too
+ * slow). `timeout`: the longest stall, and the base of the overall deadline. */
+static long long send_response(int fd, const gs_view_response *r, double timeout) {
     char reason_body[sizeof r->reason + 2];
     const uint8_t *body = r->body;
     size_t body_n = r->body_len;
@@ -309,7 +367,7 @@ static long long send_response(int fd, const gs_view_response *r) {
             if (file_fd >= 0) close(file_fd);
             gs_view_response e = *r;
             set_error(&e, 500, "cannot open the download file");
-            return send_response(fd, &e);
+            return send_response(fd, &e, timeout);
         }
         body_n = (size_t)st.st_size;
     }
@@ -323,7 +381,8 @@ static long long send_response(int fd, const gs_view_response *r) {
                       r->filename[0] ? "Content-Disposition: attachment; filename=\"" : "", r->filename,
                       r->filename[0] ? "\"\r\n" : "", r->status == 405 ? "Allow: GET, HEAD\r\n" : "");
     long long sent = -1;
-    if (hn > 0 && (size_t)hn < sizeof h && !send_all(fd, h, (size_t)hn)) {
+    const double until = gs_now() + timeout + (double)(body_n + (size_t)(hn > 0 ? hn : 0)) / VIEW_MIN_SEND_RATE;
+    if (hn > 0 && (size_t)hn < sizeof h && !send_all(fd, h, (size_t)hn, timeout, until)) {
         if (r->head_only) sent = 0;
         else if (file_fd >= 0) {
             static const size_t CH = 1 << 16;
@@ -332,12 +391,12 @@ static long long send_response(int fd, const gs_view_response *r) {
             while (buf && left) {
                 ssize_t k = read(file_fd, buf, left < CH ? left : CH);
                 if (k < 0 && errno == EINTR) continue;
-                if (k <= 0 || send_all(fd, buf, (size_t)k)) break;
+                if (k <= 0 || send_all(fd, buf, (size_t)k, timeout, until)) break;
                 left -= (size_t)k;
             }
             free(buf);
             if (!left) sent = (long long)body_n;
-        } else if (!send_all(fd, body, body_n)) {
+        } else if (!send_all(fd, body, body_n, timeout, until)) {
             sent = (long long)body_n;
         }
     }
@@ -348,6 +407,7 @@ static long long send_response(int fd, const gs_view_response *r) {
 typedef struct {
     gs_view_server *srv;
     int fd, slot;
+    double since; /* gs_now() at accept */
 } conn_arg;
 
 static void log_request(gs_view_server *srv, const char *req, size_t n, const gs_view_response *r, long long sent) {
@@ -360,8 +420,52 @@ static void log_request(gs_view_server *srv, const char *req, size_t n, const gs
     if (r->status == 200)
         snprintf(line, sizeof line, "%.200s -> %d%s", first, r->status, sent < 0 ? " (client went away)" : "");
     else
-        snprintf(line, sizeof line, "%.200s -> %d %.200s", first, r->status, r->reason);
+        snprintf(line, sizeof line, "%.200s -> %d %.200s", k ? first : "-", r->status, r->reason);
     srv->log(srv->log_ctx, line);
+}
+
+enum { HEAD_COMPLETE, HEAD_TOO_LARGE, HEAD_TIMEOUT, HEAD_CLOSED };
+
+/* The request head into req[GS_VIEW_MAX_REQUEST + 1], up to its blank line,
+ * by `until` (one deadline for the whole head). Returns HEAD_*. */
+static int read_head(int fd, char *req, size_t *len, double until) {
+    size_t n = 0;
+    int ret = HEAD_CLOSED;
+    for (;;) {
+        ssize_t k = recv(fd, req + n, GS_VIEW_MAX_REQUEST + 1 - n, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int w = wait_fd(fd, POLLIN, until);
+            if (w > 0) continue;
+            if (w == 0) ret = HEAD_TIMEOUT;
+            break;
+        }
+        if (k <= 0) break; /* closed by the client, by stop, or evicted */
+        size_t from = n > 3 ? n - 3 : 0;
+        n += (size_t)k;
+        int complete = 0;
+        for (size_t i = from; i + 1 < n && !complete; i++)
+            if (req[i] == '\n' && (req[i + 1] == '\n' || (req[i + 1] == '\r' && i + 2 < n && req[i + 2] == '\n'))) complete = 1;
+        if (complete) { ret = HEAD_COMPLETE; break; }
+        if (n > GS_VIEW_MAX_REQUEST) { ret = HEAD_TOO_LARGE; break; }
+    }
+    *len = n;
+    return ret;
+}
+
+/* A head that did not come: 408 for the deadline or an eviction, nothing
+ * for a client that hung up (or the server stopping). */
+static int head_error(gs_view_server *srv, int head, int evicted, gs_view_response *r) {
+    memset(r, 0, sizeof *r);
+    char msg[120];
+    if (evicted && head != HEAD_TIMEOUT)
+        snprintf(msg, sizeof msg, "the server is busy: idle connections make room for new ones");
+    else if (head == HEAD_TIMEOUT)
+        snprintf(msg, sizeof msg, "request head not complete within %g s", srv->timeout);
+    else
+        return 0;
+    set_error(r, 408, msg);
+    return 1;
 }
 
 static void *conn_main(void *p) {
@@ -370,29 +474,25 @@ static void *conn_main(void *p) {
     gs_view_server *srv = a.srv;
     char *req = malloc(GS_VIEW_MAX_REQUEST + 1);
     size_t n = 0;
-    int complete = 0;
-    while (req && n < GS_VIEW_MAX_REQUEST + 1) {
-        ssize_t k = recv(a.fd, req + n, GS_VIEW_MAX_REQUEST + 1 - n, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) break;
-        size_t from = n > 3 ? n - 3 : 0;
-        n += (size_t)k;
-        for (size_t i = from; i + 1 < n && !complete; i++)
-            if (req[i] == '\n' && (req[i + 1] == '\n' || (req[i + 1] == '\r' && i + 2 < n && req[i + 2] == '\n'))) complete = 1;
-        if (complete) break;
-    }
-    if (req && (complete || n > GS_VIEW_MAX_REQUEST)) {
-        gs_view_response *r = malloc(sizeof *r);
-        if (r) {
-            gs_view_handle(srv, req, n, r);
-            long long sent = send_response(a.fd, r);
+    int head = req ? read_head(a.fd, req, &n, a.since + srv->timeout) : HEAD_CLOSED;
+    pthread_mutex_lock(&srv->mu);
+    int evicted = srv->conn[a.slot].evicted;
+    if (head == HEAD_COMPLETE || head == HEAD_TOO_LARGE) srv->conn[a.slot].state = SLOT_BUSY;
+    pthread_mutex_unlock(&srv->mu);
+    gs_view_response *r = req ? malloc(sizeof *r) : NULL;
+    if (r) {
+        int answer = 1;
+        if (head == HEAD_COMPLETE || head == HEAD_TOO_LARGE) gs_view_handle(srv, req, n, r);
+        else answer = head_error(srv, head, evicted, r);
+        if (answer) {
+            long long sent = send_response(a.fd, r, srv->timeout);
             log_request(srv, req, n, r, sent);
-            free(r);
         }
+        free(r);
     }
     free(req);
     pthread_mutex_lock(&srv->mu);
-    srv->conn_fd[a.slot] = -1;
+    srv->conn[a.slot] = (conn_slot){-1, SLOT_HEAD, 0, 0, 0};
     srv->active--;
     shutdown(a.fd, SHUT_WR);
     close(a.fd);
@@ -401,10 +501,30 @@ static void *conn_main(void *p) {
     return NULL;
 }
 
-static void set_timeouts(int fd, double sec) {
-    struct timeval tv = {(time_t)sec, (suseconds_t)((sec - (double)(time_t)sec) * 1e6)};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+/* Another connection waits and every slot is taken: evict the connection
+ * that has waited longest for its request head, if it has waited at least
+ * VIEW_EVICT_AGE and no eviction is still under way; then wait up to 100 ms
+ * for a free slot. Returns 1 when one is free. Called with srv->mu held. */
+static int make_room(gs_view_server *srv) {
+    if (srv->active < srv->max_conn) return 1;
+    conn_slot *oldest = NULL;
+    int pending = 0;
+    for (int i = 0; i < srv->max_conn; i++) {
+        conn_slot *c = &srv->conn[i];
+        if (c->fd < 0 || c->state != SLOT_HEAD) continue;
+        if (c->evicted) pending = 1;
+        else if (!oldest || c->seq < oldest->seq) oldest = c;
+    }
+    if (!pending && oldest && gs_now() - oldest->since >= VIEW_EVICT_AGE) {
+        oldest->evicted = 1;
+        shutdown(oldest->fd, SHUT_RD);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100000000L;
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    pthread_cond_timedwait(&srv->cv, &srv->mu, &ts);
+    return srv->active < srv->max_conn;
 }
 
 gs_status gs_view_server_bound_address(const gs_view_server *srv, char *buf, size_t n, int *is_loopback) {
@@ -452,9 +572,9 @@ gs_status gs_view_server_open(gs_view_server **out, const gs_view_server_opts *o
     gs_view_safe_name(o->download_base ? o->download_base : "scene", srv->base, sizeof srv->base);
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
-    srv->conn_fd = gs_malloc((size_t)srv->max_conn, sizeof(int), "view server connections");
-    gs_status st = srv->conn_fd ? GS_OK : GS_ERR_NOMEM;
-    for (int i = 0; !st && i < srv->max_conn; i++) srv->conn_fd[i] = -1;
+    srv->conn = gs_malloc((size_t)srv->max_conn, sizeof *srv->conn, "view server connections");
+    gs_status st = srv->conn ? GS_OK : GS_ERR_NOMEM;
+    for (int i = 0; !st && i < srv->max_conn; i++) srv->conn[i] = (conn_slot){-1, SLOT_HEAD, 0, 0, 0};
     if (!st) st = gs_view_pack(s, &srv->packed, &srv->packed_n, NULL);
     if (!st) st = gs_view_cameras_json(cams, &srv->cams_json, &srv->cams_n);
     gs_view_page_opts po = {srv->title, srv->base, 0};
@@ -515,41 +635,34 @@ const char *gs_view_server_url(const gs_view_server *srv) { return srv ? srv->ur
 gs_status gs_view_server_run(gs_view_server *srv, volatile sig_atomic_t *stop) {
     if (!srv || srv->fd < 0) return gs_error(GS_ERR_INVALID, "view server: not open");
     while (!(stop && *stop)) {
-        pthread_mutex_lock(&srv->mu);
-        int full = srv->active >= srv->max_conn;
-        if (full) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100000000L;
-            if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-            pthread_cond_timedwait(&srv->cv, &srv->mu, &ts);
-        }
-        pthread_mutex_unlock(&srv->mu);
-        if (full) continue;
         struct pollfd pfd = {srv->fd, POLLIN, 0};
         int k = poll(&pfd, 1, 100);
         if (k <= 0) continue; /* timeout, or EINTR from the stop signal */
-        int cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
+        pthread_mutex_lock(&srv->mu);
+        int room = make_room(srv);
+        pthread_mutex_unlock(&srv->mu);
+        if (!room) continue;
+        int cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (cfd < 0) {
             if (errno == EMFILE || errno == ENFILE) usleep(100000);
             continue;
         }
-        set_timeouts(cfd, srv->timeout);
         conn_arg *a = malloc(sizeof *a);
         pthread_mutex_lock(&srv->mu);
         int slot = -1;
         for (int i = 0; i < srv->max_conn; i++)
-            if (srv->conn_fd[i] < 0) { slot = i; break; }
+            if (srv->conn[i].fd < 0) { slot = i; break; }
         pthread_t th;
         pthread_attr_t attr;
         int started = 0;
         if (a && slot >= 0 && !pthread_attr_init(&attr)) {
             pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            *a = (conn_arg){srv, cfd, slot};
-            srv->conn_fd[slot] = cfd;
+            double now = gs_now();
+            *a = (conn_arg){srv, cfd, slot, now};
+            srv->conn[slot] = (conn_slot){cfd, SLOT_HEAD, 0, ++srv->accepted, now};
             srv->active++;
             if (pthread_create(&th, &attr, conn_main, a)) {
-                srv->conn_fd[slot] = -1;
+                srv->conn[slot].fd = -1;
                 srv->active--;
             } else {
                 started = 1;
@@ -562,7 +675,7 @@ gs_status gs_view_server_run(gs_view_server *srv, volatile sig_atomic_t *stop) {
     /* stop: end the transfers in flight, then wait for their threads */
     pthread_mutex_lock(&srv->mu);
     for (int i = 0; i < srv->max_conn; i++)
-        if (srv->conn_fd[i] >= 0) shutdown(srv->conn_fd[i], SHUT_RDWR);
+        if (srv->conn[i].fd >= 0) shutdown(srv->conn[i].fd, SHUT_RDWR);
     while (srv->active > 0) pthread_cond_wait(&srv->cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
     return GS_OK;
@@ -582,7 +695,7 @@ void gs_view_server_close(gs_view_server *srv) {
     }
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
-    free(srv->conn_fd);
+    free(srv->conn);
     free(srv->packed);
     free(srv->cams_json);
     free(srv->page);

@@ -22,7 +22,12 @@
  * /download/NAME.{ply,splat,spz} (the drawable splats, with all their SH
  * bands, written by data/scene.h's writers; SPZ as version 3). Paths with "." or ".." segments, NUL or backslashes are refused
  * (400), anything else unknown is 404; request heads over 8 KiB get 431. When
- * bound to loopback, requests must name a loopback Host (DNS rebinding). */
+ * bound to loopback, requests must name a loopback Host (DNS rebinding).
+ * Slow clients: a request head must be complete within io_timeout of the
+ * accept (else 408); a response may stall io_timeout at most and take
+ * io_timeout + size / 16 KiB/s in all; when every connection slot is taken,
+ * the connection waiting longest for its head is closed (408) to admit a new
+ * one (see server.c). */
 #ifndef GS_VIEW_H
 #define GS_VIEW_H
 
@@ -86,7 +91,8 @@ typedef struct {
     const char *title;         /* page title; default "scene" */
     const char *download_base; /* download file stem; default "scene" */
     int max_connections;       /* concurrent connections; 0: 16 */
-    double io_timeout;         /* seconds a connection may stall; 0: 15 */
+    double io_timeout;         /* seconds from accept to a complete request head, and the
+                                * longest stall while answering; 0: 15 */
     gs_view_log_fn log;
     void *log_ctx;
 } gs_view_server_opts;
@@ -109,7 +115,7 @@ void gs_view_server_close(gs_view_server *srv);
 /* One request without sockets (tests and the connection threads): parses
  * `req` (the request head) and fills *r. Never fails: errors are responses. */
 typedef struct {
-    int status;               /* 200, 400, 403, 404, 405, 431, 500 */
+    int status;               /* 200, 400, 403, 404, 405, 408, 414, 431, 500 */
     const char *content_type;
     const uint8_t *body;      /* in-memory body (or NULL with file set) */
     size_t body_len;
