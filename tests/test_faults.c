@@ -290,6 +290,13 @@ TEST(faults_file_size_limit_is_a_write_error_not_a_silent_death) {
     CHECK_EQ_INT(count_tmp_files(dir), 0);
     snprintf(cmd, sizeof cmd, "%s/big.splat", dir);
     CHECK(!gs_file_exists(cmd));
+    snprintf(cmd, sizeof cmd, "{ ulimit -f 100; %s convert %s %s/big.spz; echo rc=$?; } 2>&1", getenv("GS_BIN"), scene,
+             dir);
+    gs_test_run(cmd, &out);
+    CHECK_MSG(out && strstr(out, "rc=1") && strstr(out, "big.spz") && strstr(out, "File too large"),
+              "gs convert to .spz over a file-size limit: %s", out ? out : "");
+    free(out);
+    CHECK_EQ_INT(count_tmp_files(dir), 0);
     /* PNG frames of a render: the frame that crosses the limit fails */
     snprintf(cmd, sizeof cmd,
              "{ ulimit -f 40; %s render %s --trajectory orbit --frames 30 --width 320 --height 240 --out %s/frames "
