@@ -80,6 +80,9 @@ typedef struct {
     char *problems;             /* accumulated "missing"/"shape" lines */
     size_t problems_len, problems_cap;
     int n_problems;
+    char *nonfinite;            /* "tensor X has a non-finite value ..." lines */
+    size_t nonfinite_len, nonfinite_cap;
+    int n_nonfinite;
 } gs_weights;
 
 gs_status gs_weights_open(gs_weights *w, const char *path);
@@ -91,7 +94,10 @@ gs_status gs_weights_open_virtual(gs_weights *w, int n, const char *const *names
                                   const int64_t (*shapes)[GS_MAX_DIMS], const char *label);
 /* float32 data of tensor `prefix name` with exactly the given shape (ndim
  * dims); NULL (and a recorded problem) when missing or shaped differently.
- * The data lives as long as w. */
+ * Every value is checked on the way (in the F16/BF16 conversion, or in one
+ * read of an F32 tensor used in place): a NaN or Inf is recorded for
+ * gs_weights_check, naming the tensor and the element. The data lives as
+ * long as w. */
 const float *gs_weights_get(gs_weights *w, const char *prefix, const char *name, int ndim,
                             const int64_t *shape);
 /* Same, with the shape as arguments: gs_weights_getv(w, "model.", "x.weight", 2, 768L, 384L). */
@@ -101,8 +107,9 @@ int gs_weights_has(const gs_weights *w, const char *prefix, const char *name);
 /* Mark a key as expected-but-unused (e.g. aliases of a shared LayerNorm). */
 void gs_weights_mark_used(gs_weights *w, const char *prefix, const char *name);
 /* After all modules bound their tensors: GS_ERR_FORMAT listing every missing
- * or mis-shaped key and every unexpected key under one of `prefixes`
- * (NULL-terminated); GS_OK otherwise. */
+ * or mis-shaped key, every unexpected key under one of `prefixes`
+ * (NULL-terminated) and every tensor holding a NaN or Inf ("PATH: tensor X
+ * has a non-finite value (NaN) at element 17"); GS_OK otherwise. */
 gs_status gs_weights_check(gs_weights *w, const char *const *prefixes);
 
 /* ---- named intermediate tensors ---------------------------------------------- */

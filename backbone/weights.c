@@ -1,7 +1,8 @@
 /* weights.c - checkpoint access for the DA3 network (da3.h): float32 views
  * into a memory-mapped safetensors file, converted copies only where the file
- * is not F32 or not aligned, and one report of every missing, mis-shaped or
- * unexpected key. */
+ * is not F32 or not aligned, every value checked finite as it is bound, and
+ * one report of every missing, mis-shaped or unexpected key and every tensor
+ * with a NaN or Inf. */
 #include "backbone/da3_config.h"
 
 #include <stdarg.h>
@@ -27,34 +28,54 @@ void gs_weights_close(gs_weights *w) {
     free(w->conv);
     free(w->used);
     free(w->problems);
+    free(w->nonfinite);
     gs_st_close(&w->st);
     memset(w, 0, sizeof *w);
 }
 
-static void add_problem(gs_weights *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_problem(gs_weights *w, const char *fmt, ...) {
+/* Append one line to a list (text, length, capacity, count); past 40 lines
+ * only the count grows. */
+static void add_line(char **text, size_t *len, size_t *capacity, int *count, const char *fmt, va_list ap) {
     char line[512];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     if (n < 0) return;
     if ((size_t)n >= sizeof line) n = sizeof line - 1;
-    w->n_problems++;
-    if (w->n_problems > 40) return; /* the count is still reported */
-    if (w->problems_len + (size_t)n + 2 > w->problems_cap) {
-        size_t cap = w->problems_cap ? w->problems_cap * 2 : 1024;
-        while (cap < w->problems_len + (size_t)n + 2) cap *= 2;
-        char *p = realloc(w->problems, cap);
+    (*count)++;
+    if (*count > 40) return; /* the count is still reported */
+    if (*len + (size_t)n + 2 > *capacity) {
+        size_t cap = *capacity ? *capacity * 2 : 1024;
+        while (cap < *len + (size_t)n + 2) cap *= 2;
+        char *p = realloc(*text, cap);
         if (!p) return;
-        w->problems = p;
-        w->problems_cap = cap;
+        *text = p;
+        *capacity = cap;
     }
-    memcpy(w->problems + w->problems_len, line, (size_t)n);
-    w->problems_len += (size_t)n;
-    w->problems[w->problems_len++] = '\n';
-    w->problems[w->problems_len] = 0;
+    memcpy(*text + *len, line, (size_t)n);
+    *len += (size_t)n;
+    (*text)[(*len)++] = '\n';
+    (*text)[*len] = 0;
 }
+
+static void add_problem(gs_weights *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_problem(gs_weights *w, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    add_line(&w->problems, &w->problems_len, &w->problems_cap, &w->n_problems, fmt, ap);
+    va_end(ap);
+}
+
+/* Kept apart from the key problems, which the modules count as missing or
+ * mis-shaped keys when they bind. */
+static void add_nonfinite(gs_weights *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_nonfinite(gs_weights *w, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    add_line(&w->nonfinite, &w->nonfinite_len, &w->nonfinite_cap, &w->n_nonfinite, fmt, ap);
+    va_end(ap);
+}
+
+#define USED 1
+#define CHECKED 2 /* its values were checked finite (in place) */
 
 static const gs_st_tensor *find_full(const gs_weights *w, const char *prefix, const char *name, int *index) {
     char key[512];
@@ -79,7 +100,7 @@ const float *gs_weights_get(gs_weights *w, const char *prefix, const char *name,
         add_problem(w, "missing key %s%s", prefix ? prefix : "", name);
         return NULL;
     }
-    w->used[idx] = 1;
+    w->used[idx] |= USED;
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
@@ -89,7 +110,17 @@ const float *gs_weights_get(gs_weights *w, const char *prefix, const char *name,
         add_problem(w, "key %s%s has shape %s, expected %s", prefix ? prefix : "", name, got, want);
         return NULL;
     }
-    if (t->dtype == GS_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return (const float *)t->data;
+    const char *kind = "";
+    int64_t bad;
+    if (t->dtype == GS_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        /* used in place: one read to check it, the first time it is asked for */
+        if (!(w->used[idx] & CHECKED)) {
+            w->used[idx] |= CHECKED;
+            if ((bad = gs_st_f32(t, NULL, &kind)) >= 0)
+                add_nonfinite(w, "tensor %s has a non-finite value (%s) at element %lld", t->name, kind, (long long)bad);
+        }
+        return (const float *)t->data;
+    }
     if (w->conv[idx]) return w->conv[idx];
     if (t->dtype != GS_F32 && t->dtype != GS_F16 && t->dtype != GS_BF16) {
         add_problem(w, "key %s%s has dtype %s; weights must be F32, F16 or BF16", prefix ? prefix : "", name,
@@ -102,16 +133,9 @@ const float *gs_weights_get(gs_weights *w, const char *prefix, const char *name,
         add_problem(w, "key %s%s: out of memory converting it to float32", prefix ? prefix : "", name);
         return NULL;
     }
-    const uint8_t *src = t->data;
-    for (size_t i = 0; i < n; i++) {
-        if (t->dtype == GS_F32) {
-            memcpy(&dst[i], src + 4 * i, 4);
-        } else {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = t->dtype == GS_F16 ? gs_f16_to_f32(h) : gs_bf16_to_f32(h);
-        }
-    }
+    /* converted and checked in the same pass */
+    if ((bad = gs_st_f32(t, dst, &kind)) >= 0)
+        add_nonfinite(w, "tensor %s has a non-finite value (%s) at element %lld", t->name, kind, (long long)bad);
     w->conv[idx] = dst;
     return dst;
 }
@@ -132,7 +156,7 @@ int gs_weights_has(const gs_weights *w, const char *prefix, const char *name) {
 
 void gs_weights_mark_used(gs_weights *w, const char *prefix, const char *name) {
     int idx = -1;
-    if (find_full(w, prefix, name, &idx)) w->used[idx] = 1;
+    if (find_full(w, prefix, name, &idx)) w->used[idx] |= USED;
 }
 
 gs_status gs_weights_check(gs_weights *w, const char *const *prefixes) {
@@ -147,11 +171,29 @@ gs_status gs_weights_check(gs_weights *w, const char *const *prefixes) {
                 break;
             }
     }
+    const char *path = w->st.path ? w->st.path : "checkpoint";
+    if (!w->n_problems && w->n_nonfinite) {
+        if (w->nonfinite_len && w->nonfinite[w->nonfinite_len - 1] == '\n') w->nonfinite[--w->nonfinite_len] = 0;
+        if (w->n_nonfinite == 1) return gs_error(GS_ERR_FORMAT, "%s: %s", path, w->nonfinite ? w->nonfinite : "");
+        return gs_error(GS_ERR_FORMAT, "%s: %d tensors have non-finite values%s:\n%s", path, w->n_nonfinite,
+                        w->n_nonfinite > 40 ? " (first 40)" : "", w->nonfinite ? w->nonfinite : "");
+    }
+    /* with key problems too: one list */
+    for (const char *l = w->nonfinite; l && *l;) {
+        const char *e = strchr(l, '\n');
+        int len = e ? (int)(e - l) : (int)strlen(l);
+        add_problem(w, "%.*s", len, l);
+        l += len + (e ? 1 : 0);
+    }
+    if (w->n_nonfinite > 40) w->n_problems += w->n_nonfinite - 40; /* lines past 40 were only counted */
+    w->n_nonfinite = 0;
+    w->nonfinite_len = 0;
+    if (w->nonfinite) w->nonfinite[0] = 0;
     if (!w->n_problems) return GS_OK;
     int shown = w->n_problems > 40 ? 40 : w->n_problems;
     if (w->problems_len && w->problems[w->problems_len - 1] == '\n') w->problems[--w->problems_len] = 0;
     return gs_error(GS_ERR_FORMAT, "%s: %d problem%s with the checkpoint (%d unexpected key%s)%s:\n%s%s",
-                    w->st.path ? w->st.path : "checkpoint", w->n_problems, w->n_problems == 1 ? "" : "s",
+                    path, w->n_problems, w->n_problems == 1 ? "" : "s",
                     unexpected, unexpected == 1 ? "" : "s", shown < w->n_problems ? ", first 40" : "",
                     w->problems ? w->problems : "", "");
 }

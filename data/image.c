@@ -471,6 +471,33 @@ static const char *exr_err_text(const char *err, int ret) {
     }
 }
 
+/* Debian's tinyexr (1.0.1, built with assertions) aborts the process on a
+ * "type" attribute other than "scanlineimage" in a single-part scanline file
+ * (fuzz_exr found it): refuse such a file before it parses the header. The
+ * header is a list of attributes, each a name, a type name (both
+ * NUL-terminated), a u32 little-endian length and the value, ended by an
+ * empty name; framing errors are left to tinyexr to report. */
+static gs_status exr_check_part_type(const uint8_t *data, size_t size, const char *path) {
+    size_t o = 8; /* after the magic and the version */
+    while (o < size && data[o]) {
+        const size_t nl = strnlen((const char *)data + o, size - o);
+        if (nl == size - o) break;
+        const size_t t = o + nl + 1;
+        const size_t tl = t < size ? strnlen((const char *)data + t, size - t) : 0;
+        if (t >= size || tl == size - t || size - (t + tl + 1) < 4) break;
+        const size_t l = t + tl + 1, v = l + 4;
+        const uint32_t len = (uint32_t)data[l] | (uint32_t)data[l + 1] << 8 | (uint32_t)data[l + 2] << 16 |
+                             (uint32_t)data[l + 3] << 24;
+        if (len > size - v) break;
+        if (nl == 4 && !memcmp(data + o, "type", 4) && len && data[v] &&
+            (strnlen((const char *)data + v, len) != 13 || memcmp(data + v, "scanlineimage", 13)))
+            return gs_error(GS_ERR_UNSUPPORTED, "%s: EXR part type is not \"scanlineimage\" (tiled, deep and "
+                                                "multi-part images are not supported)", path);
+        o = v + len;
+    }
+    return GS_OK;
+}
+
 static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, EXRHeader *header, EXRImage *image,
                             float **out, int *width, int *height) {
     EXRVersion version;
@@ -480,6 +507,8 @@ static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, 
         return gs_error(GS_ERR_FORMAT, "%s: not an EXR file (%s)", path, exr_err_text(NULL, ret));
     if (version.multipart || version.non_image || version.tiled)
         return gs_error(GS_ERR_UNSUPPORTED, "%s: multi-part, deep and tiled EXR files are not supported", path);
+    gs_status st0 = exr_check_part_type(data, size, path);
+    if (st0) return st0;
     ret = ParseEXRHeaderFromMemory(header, &version, data, size, &err);
     if (ret != TINYEXR_SUCCESS) {
         gs_status st = gs_error(GS_ERR_FORMAT, "%s: invalid EXR header: %s", path, exr_err_text(err, ret));
@@ -490,6 +519,14 @@ static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, 
     int64_t h = (int64_t)header->data_window.max_y - header->data_window.min_y + 1;
     if (!dims_ok(w, h)) return dims_error(path, w, h);
     if (header->num_channels < 1) return gs_error(GS_ERR_FORMAT, "%s: EXR file has no channels", path);
+    /* tinyexr takes any pixel type from the channel list (its decoders
+     * assert on unknown ones; its channel layout step fails on them first,
+     * as "Failed to compute channel layout"): say what is wrong */
+    for (int i = 0; i < header->num_channels; i++)
+        if (header->pixel_types[i] != TINYEXR_PIXELTYPE_UINT && header->pixel_types[i] != TINYEXR_PIXELTYPE_HALF &&
+            header->pixel_types[i] != TINYEXR_PIXELTYPE_FLOAT)
+            return gs_error(GS_ERR_FORMAT, "%s: EXR channel %d has unknown pixel type %d", path, i,
+                            header->pixel_types[i]);
     if (header->tiled) return gs_error(GS_ERR_UNSUPPORTED, "%s: tiled EXR files are not supported", path);
     /* scanline codecs other than PIZ are byte-level deflate/RLE/raw: the
      * deflate ratio bounds the pixel count the file can hold */
@@ -535,6 +572,27 @@ static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, 
     return GS_OK;
 }
 
+gs_status gs_exr_read_depth_mem(const uint8_t *data, size_t size, const char *name, float **out, int *width,
+                                int *height) {
+    *out = NULL;
+    *width = *height = 0;
+    if (!name) name = "<exr>";
+    if (!data || !size) return gs_error(GS_ERR_FORMAT, "%s: empty file (not an EXR file)", name);
+    EXRHeader header;
+    EXRImage image;
+    InitEXRHeader(&header);
+    InitEXRImage(&image);
+    gs_status st = exr_decode(data, size, name, &header, &image, out, width, height);
+    FreeEXRImage(&image);
+    FreeEXRHeader(&header);
+    if (st) {
+        free(*out);
+        *out = NULL;
+        *width = *height = 0;
+    }
+    return st;
+}
+
 gs_status gs_exr_read_depth(const char *path, float **out, int *width, int *height) {
     *out = NULL;
     *width = *height = 0;
@@ -542,13 +600,7 @@ gs_status gs_exr_read_depth(const char *path, float **out, int *width, int *heig
     size_t size = 0;
     gs_status st = gs_read_file(path, EXR_MAX_FILE_BYTES, &data, &size);
     if (st) return st;
-    EXRHeader header;
-    EXRImage image;
-    InitEXRHeader(&header);
-    InitEXRImage(&image);
-    st = exr_decode(data, size, path, &header, &image, out, width, height);
-    FreeEXRImage(&image);
-    FreeEXRHeader(&header);
+    st = gs_exr_read_depth_mem(data, size, path, out, width, height);
     free(data);
     return st;
 }

@@ -43,6 +43,10 @@ gs_status gs_image_write_png(const char *path, const gs_image *im, int bit_depth
 gs_status gs_exr_write_depth(const char *path, const float *depth, int width, int height);
 /* Read back a single-channel EXR (for tests and tools). *out is malloc'ed. */
 gs_status gs_exr_read_depth(const char *path, float **out, int *width, int *height);
+/* The same from a buffer (which gs_exr_read_depth reads the file into);
+ * `name` labels errors. On failure *out is NULL and the sizes 0. */
+gs_status gs_exr_read_depth_mem(const uint8_t *data, size_t size, const char *name, float **out, int *width,
+                                int *height);
 
 /* Colourise a scalar map with the turbo colormap into an RGB image.
  * Values are normalised between lo and hi; when lo >= hi, the 2nd and 98th

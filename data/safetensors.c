@@ -33,6 +33,82 @@ static int json_uint(const cJSON *v, uint64_t *out) {
     return 1;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (n bytes available), 0 when
+ * there is none: no overlong forms, no surrogates (U+D800-DFFF), nothing past
+ * U+10FFFF (RFC 3629). */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+    const unsigned c = p[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF; /* range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) { len = 3; lo = 0xA0; }
+    else if (c == 0xED) { len = 3; hi = 0x9F; }
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) { len = 4; lo = 0x90; }
+    else if (c == 0xF4) { len = 4; hi = 0x8F; }
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else return 0;
+    if (n < len || p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+    return len;
+}
+
+static int utf8_valid(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_seq(p + i, n - i))) return 0;
+    return 1;
+}
+
+/* cJSON hands out strings NUL-terminated and copies their bytes unchecked: a
+ * raw NUL or an escaped \u0000 would silently cut a tensor name (two keys
+ * could then collide, or a name read differently than other readers read it),
+ * and invalid UTF-8 would pass through. JSON text is UTF-8 (RFC 8259) and its
+ * strings hold no raw control characters, as the reference reader enforces:
+ * check every string of the header (tensor names, dtypes, metadata) in the
+ * text cJSON accepted, [h, h + n). */
+static gs_status check_strings(const char *nm, const char *h, size_t n) {
+    const unsigned char *p = (const unsigned char *)h;
+    size_t start = 0;
+    int in = 0;
+    for (size_t i = 0; i < n;) {
+        const unsigned c = p[i];
+        if (!in) {
+            if (c == '"') { in = 1; start = i + 1; }
+            i++;
+            continue;
+        }
+        if (c == '"') { in = 0; i++; continue; }
+        /* what came before the bad byte (valid UTF-8, no NUL), at most 48 bytes */
+        int shown = (int)(i - start > 48 ? 48 : i - start);
+        const char *more = (size_t)shown < i - start ? "..." : "";
+        while (*more && shown > 0 && (p[start + (size_t)shown] & 0xC0) == 0x80) shown--;
+        if (c == '\\') {
+            if (i + 5 < n && p[i + 1] == 'u' && !memcmp(p + i + 2, "0000", 4))
+                return gs_error(GS_ERR_FORMAT, "%s: header string \"%.*s%s\" holds an escaped NUL (\\u0000 at header byte "
+                                "%zu); tensor names and header strings must not contain NUL", nm, shown,
+                                h + start, more, i);
+            i += 2; /* cJSON checked the escape; \uXXXX digits are ASCII */
+            continue;
+        }
+        if (c == 0)
+            return gs_error(GS_ERR_FORMAT, "%s: header string \"%.*s%s\" holds a raw NUL byte (at header byte %zu); "
+                            "tensor names and header strings must not contain NUL", nm, shown, h + start, more, i);
+        if (c < 0x20)
+            return gs_error(GS_ERR_FORMAT, "%s: header string \"%.*s%s\" holds the raw control character 0x%02x (at "
+                            "header byte %zu); JSON strings must escape it", nm, shown, h + start, more, c, i);
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k)
+            return gs_error(GS_ERR_FORMAT, "%s: header string \"%.*s%s\" is not valid UTF-8 (byte 0x%02x at header "
+                            "byte %zu)", nm, shown, h + start, more, c, i);
+        i += k;
+    }
+    return GS_OK;
+}
+
 static int dtype_from_name(const char *s, gs_dtype *out) {
     for (int t = 0; t < GS_DTYPE_COUNT; t++) {
         if (!strcmp(gs_dtype_name((gs_dtype)t), s)) {
@@ -184,6 +260,7 @@ static gs_status parse(gs_safetensors *st, const uint8_t *data, size_t size) {
             goto done;
         }
     }
+    if ((s = check_strings(nm, h, (size_t)(end - h)))) goto done;
     if (!cJSON_IsObject(root)) {
         s = gs_error(GS_ERR_FORMAT, "%s: header is not a JSON object", nm);
         goto done;
@@ -297,6 +374,84 @@ int64_t gs_st_param_count(const gs_safetensors *st) {
     return total;
 }
 
+/* ---- float32 values, checked ---------------------------------------------------- */
+
+#define ST_CHUNK ((size_t)1 << 16)
+
+/* Is x (float32 bits) NaN or Inf? The exponent is all ones. */
+static inline unsigned f32_bad(uint32_t x) { return (x & 0x7f800000u) == 0x7f800000u; }
+static inline unsigned f16_bad(uint16_t x) { return (x & 0x7c00u) == 0x7c00u; }
+static inline unsigned bf16_bad(uint16_t x) { return (x & 0x7f80u) == 0x7f80u; }
+
+/* Convert (dst non-NULL) and check elements [a, b): does any fail? */
+static unsigned f32_chunk(gs_dtype dt, const uint8_t *src, float *dst, size_t a, size_t b) {
+    unsigned bad = 0;
+    if (dt == GS_F32) {
+        if (dst) memcpy(dst + a, src + 4 * a, 4 * (b - a));
+        const uint8_t *p = dst ? (const uint8_t *)dst : src; /* dst is aligned: check the copy */
+#pragma omp simd reduction(| : bad)
+        for (size_t i = a; i < b; i++) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            bad |= f32_bad(u);
+        }
+        return bad;
+    }
+    for (size_t i = a; i < b; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        if (dt == GS_F16) {
+            bad |= f16_bad(h);
+            if (dst) dst[i] = gs_f16_to_f32(h);
+        } else {
+            bad |= bf16_bad(h);
+            if (dst) dst[i] = gs_bf16_to_f32(h);
+        }
+    }
+    return bad;
+}
+
+int64_t gs_st_f32(const gs_st_tensor *t, float *dst, const char **kind) {
+    if (t->dtype != GS_F32 && t->dtype != GS_F16 && t->dtype != GS_BF16) return -2;
+    const size_t es = gs_dtype_size(t->dtype), n = (size_t)((t->end - t->begin) / es);
+    const size_t chunks = (n + ST_CHUNK - 1) / ST_CHUNK;
+    const uint8_t *src = t->data;
+    int64_t first = INT64_MAX; /* first chunk holding a NaN or Inf */
+#pragma omp parallel for schedule(static) reduction(min : first) if (chunks > 16)
+    for (int64_t c = 0; c < (int64_t)chunks; c++) {
+        const size_t a = (size_t)c * ST_CHUNK, b = a + ST_CHUNK < n ? a + ST_CHUNK : n;
+        if (f32_chunk(t->dtype, src, dst, a, b) && c < first) first = c;
+    }
+    if (first == INT64_MAX) return -1;
+    for (size_t i = (size_t)first * ST_CHUNK; i < n; i++) {
+        float v;
+        if (t->dtype == GS_F32) {
+            memcpy(&v, src + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            v = t->dtype == GS_F16 ? gs_f16_to_f32(h) : gs_bf16_to_f32(h);
+        }
+        if (!isfinite(v)) {
+            if (kind) *kind = isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
+            return (int64_t)i;
+        }
+    }
+    return -1; /* not reached: the chunk held one */
+}
+
+gs_status gs_st_read_f32(const gs_safetensors *st, const gs_st_tensor *t, float *dst) {
+    const char *kind = "";
+    int64_t bad = gs_st_f32(t, dst, &kind);
+    if (bad == -2)
+        return gs_error(GS_ERR_UNSUPPORTED, "%s: tensor %s is %s; float32 values need F32, F16 or BF16", st_name(st),
+                        t->name, gs_dtype_name(t->dtype));
+    if (bad >= 0)
+        return gs_error(GS_ERR_FORMAT, "%s: tensor %s has a non-finite value (%s) at element %lld", st_name(st), t->name,
+                        kind, (long long)bad);
+    return GS_OK;
+}
+
 /* ---- writer ------------------------------------------------------------------ */
 
 typedef struct {
@@ -335,6 +490,8 @@ gs_status gs_st_writer_add(gs_st_writer *w, const char *name, gs_dtype dtype, in
     if (!w || !name) return gs_error(GS_ERR_INVALID, "safetensors writer: NULL writer or tensor name");
     if (!strcmp(name, "__metadata__"))
         return gs_error(GS_ERR_INVALID, "safetensors writer: \"__metadata__\" is reserved, not a tensor name");
+    if (!utf8_valid(name))
+        return gs_error(GS_ERR_INVALID, "safetensors writer: tensor name '%s' is not valid UTF-8", name);
     if ((unsigned)dtype >= GS_DTYPE_COUNT)
         return gs_error(GS_ERR_INVALID, "safetensors writer: tensor '%s': bad dtype %d", name, (int)dtype);
     if (ndim < 0 || ndim > GS_MAX_DIMS || (ndim > 0 && !shape))
@@ -373,6 +530,8 @@ gs_status gs_st_writer_add(gs_st_writer *w, const char *name, gs_dtype dtype, in
 /* Setting a key twice keeps the last value. */
 gs_status gs_st_writer_meta(gs_st_writer *w, const char *key, const char *value) {
     if (!w || !key || !value) return gs_error(GS_ERR_INVALID, "safetensors writer: NULL writer, metadata key or value");
+    if (!utf8_valid(key) || !utf8_valid(value))
+        return gs_error(GS_ERR_INVALID, "safetensors writer: metadata '%s' is not valid UTF-8", key);
     char *v = strdup(value);
     if (!v) return gs_error(GS_ERR_NOMEM, "safetensors writer: out of memory");
     for (int i = 0; i < w->nm; i++) {

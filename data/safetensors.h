@@ -6,7 +6,8 @@
  *  "__metadata__": {"k": "v"}}, then the data section; offsets are relative to
  * the start of the data section.
  * Validation: N bounded (100 MB) and inside the file, JSON parses to an object,
- * every dtype is known, shape entries are non-negative integers, prod(shape) *
+ * every string in it (names, dtypes, metadata) is valid UTF-8 without a raw
+ * or escaped NUL or a raw control character, every dtype is known, shape entries are non-negative integers, prod(shape) *
  * dtype size == end - begin, spans lie inside the data section and do not
  * overlap. */
 #ifndef GS_DATA_SAFETENSORS_H
@@ -52,6 +53,17 @@ const char *gs_st_meta(const gs_safetensors *st, const char *key);
 void gs_st_view(const gs_st_tensor *t, gs_tensor *out);
 /* Total parameter count (sum of numel). */
 int64_t gs_st_param_count(const gs_safetensors *st);
+/* The float32 values of t (F32, F16 or BF16; t->data may be misaligned),
+ * every one checked as it passes: converted into dst (numel floats) when dst
+ * is non-NULL, only checked when it is NULL (an aligned F32 tensor used in
+ * place). Returns -1 when all are finite; else the index of the first NaN or
+ * Inf, *kind (when kind is non-NULL) naming it ("NaN", "+Inf", "-Inf"), and
+ * dst's contents unspecified; -2 for other dtypes. Large tensors are scanned
+ * by all threads. */
+int64_t gs_st_f32(const gs_st_tensor *t, float *dst, const char **kind);
+/* gs_st_f32 as a status: GS_ERR_FORMAT "PATH: tensor NAME has a non-finite
+ * value (NaN) at element 17", GS_ERR_UNSUPPORTED for other dtypes. */
+gs_status gs_st_read_f32(const gs_safetensors *st, const gs_st_tensor *t, float *dst);
 
 /* Writer: collect tensors (data is copied at write time, not at add), then
  * write atomically. Names must be unique. */

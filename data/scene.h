@@ -62,6 +62,12 @@ gs_status gs_pointcloud_write_ply(const char *path, const float *xyz, const uint
 gs_status gs_splat_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
 gs_status gs_splat_write(const char *path, const gs_scene *s);
 gs_status gs_spz_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
+/* The decompressed contents of a legacy (gzip) .spz: its 16-byte header, the
+ * attribute blocks, then at most 1 MiB more (extension records when flags &
+ * 2); versions 1-4. gs_spz_read_mem parses a gzip file's inflated member with
+ * this same code, and a v4 file's decompressed streams with the decoder
+ * behind it; exposed so that fuzzers reach that code with raw bytes. */
+gs_status gs_spz_read_payload(const uint8_t *data, size_t size, const char *name, gs_scene *s);
 /* version: 2, 3 (gzip) or 4 (zstd streams, default when 0) */
 gs_status gs_spz_write(const char *path, const gs_scene *s, int version);
 

@@ -288,13 +288,56 @@ static gs_status gz_error(spz_gz *g, int ret, const char *nm, const char *where)
                     g->zs.msg ? g->zs.msg : "inflate failed");
 }
 
+/* The 16-byte header of a legacy file (the first bytes of its gzip member). */
+static gs_status spz_legacy_header(const uint8_t h[16], const char *nm, spz_layout *L) {
+    if (rd_u32(h) != SPZ_MAGIC)
+        return gs_error(GS_ERR_FORMAT, "%s: bad magic 0x%08x inside the gzip stream (not an SPZ file)", nm, rd_u32(h));
+    uint32_t version = rd_u32(h + 4);
+    if (version < 1 || version > 4)
+        return gs_error(GS_ERR_UNSUPPORTED, "%s: unsupported SPZ version %u (this reader knows 1-4)", nm, version);
+    return spz_layout_init(L, nm, version, rd_u32(h + 8), h[12], h[13], h[14]);
+}
+
+/* A legacy file's decompressed contents: header, attribute blocks, then at
+ * most SPZ_LEGACY_MAX_EXTRA bytes (extension records when flags & 2). */
+static gs_status spz_parse_payload(const uint8_t *data, size_t size, const char *nm, gs_scene *s) {
+    if (size < 16)
+        return gs_error(GS_ERR_FORMAT, "%s: SPZ gzip data holds only %zu bytes, less than the 16-byte header", nm, size);
+    spz_layout L;
+    gs_status st = spz_legacy_header(data, nm, &L);
+    if (st) return st;
+    size_t total = spz_total(&L);
+    if (size - 16 < total)
+        return gs_error(GS_ERR_FORMAT, "%s: truncated SPZ data: attributes end after %zu of %zu bytes", nm, size - 16,
+                        total);
+    size_t nextra = size - 16 - total;
+    if (nextra > SPZ_LEGACY_MAX_EXTRA)
+        return gs_error(GS_ERR_FORMAT, "%s: more than %zu bytes of unexpected data after the SPZ attributes", nm,
+                        SPZ_LEGACY_MAX_EXTRA);
+    if (L.flags & SPZ_FLAG_EXTENSIONS) {
+        st = spz_parse_extensions(data + 16 + total, nextra, 16 + total, nm, &L);
+        if (st) return st;
+    }
+    return spz_decode(&L, data + 16, nm, s);
+}
+
+gs_status gs_spz_read_payload(const uint8_t *data, size_t size, const char *name, gs_scene *s) {
+    memset(s, 0, sizeof *s);
+    const char *nm = nm_or(name);
+    if (!data && size) return gs_error(GS_ERR_INVALID, "%s: no data", nm);
+    return spz_parse_payload(data ? data : (const uint8_t *)"", size, nm, s);
+}
+
+/* Inflate the member into one buffer (its header first, so that the sizes it
+ * declares are checked before anything is allocated), then parse it as
+ * gs_spz_read_payload does. */
 static gs_status spz_read_gzip(const uint8_t *data, size_t size, const char *nm, gs_scene *s) {
     spz_gz g;
     memset(&g, 0, sizeof g);
     g.in = data;
     g.in_left = size;
     if (inflateInit2(&g.zs, 16 + MAX_WBITS) != Z_OK) return gs_error(GS_ERR_NOMEM, "%s: cannot start zlib", nm);
-    uint8_t *packed = NULL, *extra = NULL;
+    uint8_t *buf = NULL;
     gs_status st = GS_OK;
     uint8_t h[16];
     size_t got;
@@ -304,29 +347,20 @@ static gs_status spz_read_gzip(const uint8_t *data, size_t size, const char *nm,
         st = gs_error(GS_ERR_FORMAT, "%s: SPZ gzip data holds only %zu bytes, less than the 16-byte header", nm, got);
         goto done;
     }
-    if (rd_u32(h) != SPZ_MAGIC) {
-        st = gs_error(GS_ERR_FORMAT, "%s: bad magic 0x%08x inside the gzip stream (not an SPZ file)", nm, rd_u32(h));
-        goto done;
-    }
-    uint32_t version = rd_u32(h + 4);
-    if (version < 1 || version > 4) {
-        st = gs_error(GS_ERR_UNSUPPORTED, "%s: unsupported SPZ version %u (this reader knows 1-4)", nm, version);
-        goto done;
-    }
     spz_layout L;
-    st = spz_layout_init(&L, nm, version, rd_u32(h + 8), h[12], h[13], h[14]);
-    if (st) goto done;
+    if ((st = spz_legacy_header(h, nm, &L))) goto done;
     size_t total = spz_total(&L);
     if ((uint64_t)total > (uint64_t)size * SPZ_DEFLATE_MAX_RATIO + 1024) {
         st = gs_error(GS_ERR_FORMAT, "%s: SPZ header declares %lld splats (%zu bytes), more than a %zu-byte gzip file can hold",
                       nm, (long long)L.n, total, size);
         goto done;
     }
-    packed = gs_malloc(total, 1, "SPZ attributes");
-    extra = gs_malloc(SPZ_LEGACY_MAX_EXTRA + 1, 1, "SPZ extension data");
-    if (!packed || !extra) { st = GS_ERR_NOMEM; goto done; }
+    /* header, attributes, and room for one byte more than the extra data allowed */
+    buf = gs_malloc(16 + total + SPZ_LEGACY_MAX_EXTRA + 1, 1, "SPZ attributes");
+    if (!buf) { st = GS_ERR_NOMEM; goto done; }
+    memcpy(buf, h, sizeof h);
     if (ret == Z_STREAM_END) got = 0; /* the member ended right after the header */
-    else ret = gz_fill(&g, packed, total, &got);
+    else ret = gz_fill(&g, buf + 16, total, &got);
     if (ret != Z_OK && ret != Z_STREAM_END) { st = gz_error(&g, ret, nm, "the attribute data"); goto done; }
     if (ret == Z_STREAM_END && got < total) {
         st = gs_error(GS_ERR_FORMAT, "%s: truncated SPZ data: attributes end after %zu of %zu bytes", nm, got, total);
@@ -334,22 +368,17 @@ static gs_status spz_read_gzip(const uint8_t *data, size_t size, const char *nm,
     }
     /* finish the member so that zlib verifies the CRC and length */
     size_t nextra = 0;
-    if (ret != Z_STREAM_END) ret = gz_fill(&g, extra, SPZ_LEGACY_MAX_EXTRA + 1, &nextra);
+    if (ret != Z_STREAM_END) ret = gz_fill(&g, buf + 16 + total, SPZ_LEGACY_MAX_EXTRA + 1, &nextra);
     if (ret == Z_OK) {
         st = gs_error(GS_ERR_FORMAT, "%s: more than %zu bytes of unexpected data after the SPZ attributes", nm,
                       SPZ_LEGACY_MAX_EXTRA);
         goto done;
     }
     if (ret != Z_STREAM_END) { st = gz_error(&g, ret, nm, "the gzip trailer"); goto done; }
-    if (L.flags & SPZ_FLAG_EXTENSIONS) {
-        st = spz_parse_extensions(extra, nextra, 16 + total, nm, &L);
-        if (st) goto done;
-    }
-    st = spz_decode(&L, packed, nm, s);
+    st = spz_parse_payload(buf, 16 + total + nextra, nm, s);
 done:
     inflateEnd(&g.zs);
-    free(packed);
-    free(extra);
+    free(buf);
     return st;
 }
 

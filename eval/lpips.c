@@ -210,12 +210,12 @@ static gs_status take(const gs_safetensors *st, const char *path, const char *na
                         (unsigned long long)(t->end - t->begin), (long long)numel);
     float *buf = gs_malloc((size_t)numel, sizeof *buf, name);
     if (!buf) return GS_ERR_NOMEM;
-    memcpy(buf, t->data, (size_t)numel * sizeof *buf); /* the mapping may be unaligned */
-    for (int64_t i = 0; i < numel; i++)
-        if (!isfinite(buf[i])) {
-            free(buf);
-            return gs_error(GS_ERR_FORMAT, "%s: tensor %s holds NaN or Inf (element %lld)", path, name, (long long)i);
-        }
+    /* copied (the mapping may be unaligned) and checked finite in one pass */
+    gs_status s = gs_st_read_f32(st, t, buf);
+    if (s) {
+        free(buf);
+        return s;
+    }
     *out = buf;
     return GS_OK;
 }

@@ -108,6 +108,30 @@ TEST(cli_infer_errors) {
     free(out);
 }
 
+/* `gs infer --gs` on a model without the 3DGS head says so as `gs nvs` does:
+ * the model's name and folder, and the models that have one; and it says so
+ * before the network runs (the output folder is never made). */
+TEST(cli_infer_gs_without_gs_head_names_the_model) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
+    gs_image im;
+    CHECK_OK(gs_image_alloc(&im, 56, 42, 3));
+    if (gs_test_failed()) return;
+    for (size_t i = 0; i < (size_t)56 * 42 * 3; i++) im.data[i] = (float)(i % 7) / 7.0f;
+    const char *png = gs_test_tmp("nohead.png");
+    CHECK_OK(gs_image_write_png(png, &im, 8));
+    gs_image_free(&im);
+    const char *dir = gs_test_tmp("nohead-out");
+    char args[2048], *out = NULL;
+    snprintf(args, sizeof args, "infer --gs --model " TINY_ANY " %s --process-res 56 --out %s", png, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "gs infer: error: model tiny-anyview (" TINY_ANY ") has no 3DGS head") &&
+                  strstr(out, "da3-giant") && strstr(out, "da3nested-giant-large"),
+              "%s", out ? out : "");
+    CHECK_MSG(!gs_is_dir(dir), "the network ran: %s was made", dir);
+    free(out);
+}
+
 TEST(cli_nvs_splats_and_video) {
     NEED_GS_BIN();
     REQUIRE_DATA();
@@ -163,7 +187,9 @@ TEST(cli_nvs_errors) {
     snprintf(args, sizeof args, "nvs --model " TINY_ANY " %s --out %s", gs_test_data(FERN "image000.png"),
              gs_test_tmp("nvse"));
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
-    CHECK_MSG(out && strstr(out, "da3-giant") && strstr(out, "da3nested-giant-large"), "%s", out ? out : "");
+    CHECK_MSG(out && strstr(out, "da3-giant") && strstr(out, "da3nested-giant-large") &&
+                  strstr(out, "model tiny-anyview (" TINY_ANY ") has no 3DGS head"),
+              "%s", out ? out : "");
     free(out);
     snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --trajectory spiral --out %s",
              gs_test_data(FERN "image000.png"), gs_test_tmp("nvse"));

@@ -386,3 +386,82 @@ TEST(da3_model_f16_checkpoint) {
     gs_da3_free(&m);
     gs_st_close(&ref);
 }
+
+/* DIR/model.safetensors + config.json: tiny-anyview with every tensor stored
+ * as `dt` (F32, F16 or BF16) and element at[i] of tensor keys[i] set to v[i]. */
+static void write_poisoned(const char *dir, gs_dtype dt, int n, const char *const *keys, const size_t *at,
+                           const float *v) {
+    gs_safetensors src;
+    CHECK_OK(gs_st_open(&src, GOLD "/tiny-anyview/model.safetensors"));
+    if (gs_test_failed()) return;
+    gs_st_writer *w = gs_st_writer_new();
+    void **bufs = calloc((size_t)src.n, sizeof *bufs); /* the writer copies at save time */
+    for (int i = 0; i < src.n; i++) {
+        const gs_st_tensor *t = &src.tensors[i];
+        size_t ne = (size_t)((t->end - t->begin) / 4);
+        float *f = malloc((ne ? ne : 1) * sizeof *f);
+        memcpy(f, t->data, ne * sizeof *f);
+        for (int k = 0; k < n; k++)
+            if (!strcmp(t->name, keys[k]) && at[k] < ne) f[at[k]] = v[k];
+        if (dt != GS_F32) {
+            uint16_t *h = malloc((ne ? ne : 1) * sizeof *h);
+            for (size_t j = 0; j < ne; j++) h[j] = dt == GS_F16 ? gs_f32_to_f16(f[j]) : gs_f32_to_bf16(f[j]);
+            free(f);
+            bufs[i] = h;
+        } else {
+            bufs[i] = f;
+        }
+        CHECK_OK(gs_st_writer_add(w, t->name, dt, t->ndim, t->shape, bufs[i]));
+    }
+    CHECK_OK(gs_mkdirs(dir));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK_OK(gs_st_writer_save(w, path));
+    gs_st_writer_free(w);
+    for (int i = 0; i < src.n; i++) free(bufs[i]);
+    free(bufs);
+    gs_st_close(&src);
+    uint8_t *cfg;
+    size_t cn;
+    CHECK_OK(gs_read_file(GOLD "/tiny-anyview/config.json", 1 << 20, &cfg, &cn));
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    CHECK_OK(gs_write_file_atomic(path, cfg, cn));
+    free(cfg);
+}
+
+/* A NaN or Inf weight fails the load, naming the file, the tensor, the kind
+ * of value and the element (it used to load, and the forward then blamed
+ * "backbone feature 0"), whether the tensor is used in place (F32) or
+ * converted (F16, BF16), in the backbone or in a head. */
+TEST(da3_model_nonfinite_weight_fails_at_load) {
+    REQUIRE_GOLDEN(GOLD "/tiny-anyview/model.safetensors");
+    static const char *const qkv = "model.backbone.pretrained.blocks.3.attn.qkv.weight";
+    static const char *const head = "model.head.projects.1.weight";
+    gs_da3_model m;
+    const char *dir = gs_test_tmp("nan-f32");
+    write_poisoned(dir, GS_F32, 1, &qkv, (const size_t[]){17}, (const float[]){NAN});
+    CHECK_ERR(gs_da3_load(&m, dir, NULL), "model.safetensors: tensor model.backbone.pretrained.blocks.3.attn.qkv.weight "
+                                          "has a non-finite value (NaN) at element 17");
+    CHECK_MSG(strstr(gs_last_error(), dir) && !strstr(gs_last_error(), "missing"), "%s", gs_last_error());
+    CHECK(m.w.st.n == 0); /* nothing left to free */
+
+    dir = gs_test_tmp("inf-f16");
+    write_poisoned(dir, GS_F16, 1, &head, (const size_t[]){3}, (const float[]){INFINITY});
+    CHECK_ERR(gs_da3_load(&m, dir, NULL), "tensor model.head.projects.1.weight has a non-finite value (+Inf) at element 3");
+    CHECK_MSG(!strstr(gs_last_error(), "missing"), "%s", gs_last_error());
+
+    /* two tensors: both named, one message */
+    dir = gs_test_tmp("inf-bf16");
+    write_poisoned(dir, GS_BF16, 2, (const char *const[]){qkv, head}, (const size_t[]){0, 5},
+                   (const float[]){-INFINITY, NAN});
+    CHECK_ERR(gs_da3_load(&m, dir, NULL), "2 tensors have non-finite values");
+    CHECK_MSG(strstr(gs_last_error(), "blocks.3.attn.qkv.weight has a non-finite value (-Inf) at element 0") &&
+                  strstr(gs_last_error(), "head.projects.1.weight has a non-finite value (NaN) at element 5"),
+              "%s", gs_last_error());
+
+    /* the same copy without a poisoned value loads */
+    dir = gs_test_tmp("clean-f32");
+    write_poisoned(dir, GS_F32, 0, NULL, NULL, NULL);
+    CHECK_OK(gs_da3_load(&m, dir, NULL));
+    gs_da3_free(&m);
+}

@@ -230,7 +230,16 @@ TEST(eval_lpips_bad_weight_files) {
     CHECK_OK(gs_st_writer_add(w, "net.slice1.0.weight", GS_F32, 4, ws, zeros));
     CHECK_OK(gs_st_writer_save(w, bad));
     gs_st_writer_free(w);
-    CHECK_ERR(gs_lpips_load(bad, GS_LPIPS_ALEX, &m), "NaN or Inf (element 5)");
+    CHECK_ERR(gs_lpips_load(bad, GS_LPIPS_ALEX, &m),
+              "garbage.safetensors: tensor net.slice1.0.weight has a non-finite value (NaN) at element 5");
+    CHECK(m == NULL);
+    zeros[5] = 0;
+    zeros[64 * 3 * 11 * 11 - 1] = -INFINITY; /* the last element */
+    w = gs_st_writer_new();
+    CHECK_OK(gs_st_writer_add(w, "net.slice1.0.weight", GS_F32, 4, ws, zeros));
+    CHECK_OK(gs_st_writer_save(w, bad));
+    gs_st_writer_free(w);
+    CHECK_ERR(gs_lpips_load(bad, GS_LPIPS_ALEX, &m), "net.slice1.0.weight has a non-finite value (-Inf) at element 23231");
     CHECK(m == NULL);
     gs_lpips_net net;
     CHECK_ERR(gs_lpips_net_parse("resnet", &net), "resnet");

@@ -348,6 +348,125 @@ TEST(st_rejects_bad_headers) {
     CHECK_ERR(gs_st_open_mem(&st, nul, sizeof nul, "nul.st"), "nul.st: unexpected bytes after the JSON header");
 }
 
+/* A file image from a header of hn bytes (NULs allowed) and 4 data bytes. */
+static uint8_t *make_st_n(const char *header, size_t hn, size_t *size) {
+    *size = 8 + hn + 4;
+    uint8_t *b = calloc(1, *size);
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)hn >> (8 * i));
+    memcpy(b + 8, header, hn);
+    return b;
+}
+
+#define ST_ENTRY(name, dtype) "{\"" name "\":{\"dtype\":\"" dtype "\",\"shape\":[1],\"data_offsets\":[0,4]}}"
+
+/* Header strings that cJSON would cut or pass through unchecked: a raw NUL
+ * (which once silently cut a name: "a\0b" was read as "a"), an escaped
+ * \u0000, invalid UTF-8 (bad continuation, overlong, lone bytes, surrogates,
+ * past U+10FFFF, truncated), raw control characters; in tensor names, dtypes
+ * and metadata. Each is refused with the file named. */
+TEST(st_rejects_nul_and_invalid_utf8_in_header_strings) {
+    static const struct {
+        const char *header;
+        size_t hn; /* sizeof - 1 of the literal: NULs included */
+        const char *err;
+    } cases[] = {
+#define C(lit, err) {lit, sizeof lit - 1, err}
+        C(ST_ENTRY("a\0b", "F32"), "holds a raw NUL byte"),
+        C(ST_ENTRY("a\\u0000b", "F32"), "holds an escaped NUL"),
+        C(ST_ENTRY("\\u0000", "F32"), "holds an escaped NUL"),
+        C(ST_ENTRY("w\xC3\x28", "F32"), "is not valid UTF-8 (byte 0xc3"),
+        C(ST_ENTRY("\xC0\xAF", "F32"), "is not valid UTF-8 (byte 0xc0"),         /* overlong '/' */
+        C(ST_ENTRY("\xE0\x80\xAF", "F32"), "is not valid UTF-8 (byte 0xe0"),     /* overlong, 3 bytes */
+        C(ST_ENTRY("\xF0\x80\x80\xAF", "F32"), "is not valid UTF-8 (byte 0xf0"), /* overlong, 4 bytes */
+        C(ST_ENTRY("x\xFF", "F32"), "is not valid UTF-8 (byte 0xff"),
+        C(ST_ENTRY("\x80", "F32"), "is not valid UTF-8 (byte 0x80"),             /* lone continuation */
+        C(ST_ENTRY("\xED\xA0\x80", "F32"), "is not valid UTF-8 (byte 0xed"),     /* U+D800 */
+        C(ST_ENTRY("\xF4\x90\x80\x80", "F32"), "is not valid UTF-8 (byte 0xf4"), /* U+110000 */
+        C(ST_ENTRY("ab\xE2\x82", "F32"), "is not valid UTF-8 (byte 0xe2"),       /* cut before the quote */
+        C(ST_ENTRY("a\tb", "F32"), "raw control character 0x09"),
+        C(ST_ENTRY("t", "F32\0"), "holds a raw NUL byte"), /* "F32\0" once read as F32 */
+        C(ST_ENTRY("t", "F32\\u0000"), "holds an escaped NUL"),
+        C(ST_ENTRY("t", "F3\xFF"), "is not valid UTF-8"),
+        C("{\"__metadata__\":{\"k\0ey\":\"v\"}}", "holds a raw NUL byte"),
+        C("{\"__metadata__\":{\"key\":\"v\\u0000x\"}}", "holds an escaped NUL"),
+        C("{\"__metadata__\":{\"key\":\"\xC3\x28\"}}", "is not valid UTF-8"),
+#undef C
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n;
+        uint8_t *b = make_st_n(cases[i].header, cases[i].hn, &n);
+        gs_safetensors st;
+        gs_clear_error();
+        gs_status s = gs_st_open_mem(&st, b, n, "strings.safetensors");
+        CHECK_MSG(s == GS_ERR_FORMAT, "case %zu was accepted (or failed otherwise: %s)", i, gs_last_error());
+        CHECK_MSG(strstr(gs_last_error(), cases[i].err) != NULL, "case %zu: error \"%s\" lacks \"%s\"", i,
+                  gs_last_error(), cases[i].err);
+        CHECK_MSG(strstr(gs_last_error(), "strings.safetensors: header string") != NULL, "case %zu: %s", i,
+                  gs_last_error());
+        if (s == GS_OK) gs_st_close(&st);
+        free(b);
+    }
+    /* through the file path too, and the message shows the name up to the bad byte */
+    size_t n;
+    static const char bad[] = ST_ENTRY("blocks.3.w\0x", "F32");
+    uint8_t *b = make_st_n(bad, sizeof bad - 1, &n);
+    const char *path = gs_test_tmp("nul-key.safetensors");
+    CHECK_OK(gs_write_file_atomic(path, b, n));
+    free(b);
+    gs_safetensors st;
+    CHECK_ERR(gs_st_open(&st, path), "nul-key.safetensors: header string \"blocks.3.w\" holds a raw NUL byte");
+    /* the writer refuses what the reader would */
+    gs_st_writer *w = gs_st_writer_new();
+    float x = 1;
+    int64_t one = 1;
+    CHECK_ERR(gs_st_writer_add(w, "w\xC3\x28", GS_F32, 1, &one, &x), "not valid UTF-8");
+    CHECK_ERR(gs_st_writer_meta(w, "k", "\xFF"), "metadata 'k' is not valid UTF-8");
+    gs_st_writer_free(w);
+}
+
+/* Valid non-ASCII UTF-8 is a name like any other: raw 2-, 3- and 4-byte
+ * sequences, the largest code point, and the same through JSON escapes
+ * (a surrogate pair); the writer's files round-trip. */
+TEST(st_accepts_utf8_names) {
+    static const char hdr[] =
+        "{\"w\xC3\xA9ight\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+        "\"\xE6\x97\xA5\xE6\x9C\xAC\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]},"
+        "\"\xF0\x9F\x98\x80\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[2,3]},"
+        "\"x\xF4\x8F\xBF\xBF\\\"\\\\\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[3,4]},"
+        "\"esc\\u00e9\\ud83d\\ude00\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[4,4]},"
+        "\"__metadata__\":{\"\xD0\xBA\xD0\xBB\xD1\x8E\xD1\x87\":\"\xD0\xB7\xD0\xBD\xD0\xB0\xD1\x87\"}}";
+    size_t n;
+    uint8_t *b = make_st_n(hdr, sizeof hdr - 1, &n);
+    gs_safetensors st;
+    CHECK_OK(gs_st_open_mem(&st, b, n, "utf8.safetensors"));
+    if (!gs_test_failed()) {
+        CHECK_EQ_INT(st.n, 5);
+        CHECK(gs_st_find(&st, "w\xC3\xA9ight") && gs_st_find(&st, "w\xC3\xA9ight")->begin == 0);
+        CHECK(gs_st_find(&st, "\xE6\x97\xA5\xE6\x9C\xAC") != NULL);
+        CHECK(gs_st_find(&st, "\xF0\x9F\x98\x80") != NULL);
+        CHECK(gs_st_find(&st, "x\xF4\x8F\xBF\xBF\"\\") != NULL);
+        CHECK(gs_st_find(&st, "esc\xC3\xA9\xF0\x9F\x98\x80") != NULL);
+        CHECK_STR(gs_st_meta(&st, "\xD0\xBA\xD0\xBB\xD1\x8E\xD1\x87"), "\xD0\xB7\xD0\xBD\xD0\xB0\xD1\x87");
+        gs_st_close(&st);
+    }
+    free(b);
+    gs_st_writer *w = gs_st_writer_new();
+    float x[2] = {1, 2};
+    int64_t two = 2;
+    CHECK_OK(gs_st_writer_add(w, "w\xC3\xA9ight", GS_F32, 1, &two, x));
+    CHECK_OK(gs_st_writer_meta(w, "\xE6\x97\xA5", "\xF0\x9F\x98\x80"));
+    const char *path = gs_test_tmp("utf8.safetensors");
+    CHECK_OK(gs_st_writer_save(w, path));
+    gs_st_writer_free(w);
+    CHECK_OK(gs_st_open(&st, path));
+    if (!gs_test_failed()) {
+        const gs_st_tensor *t = gs_st_find(&st, "w\xC3\xA9ight");
+        CHECK(t && t->shape[0] == 2 && load_f32(t->data + 4) == 2.0f);
+        CHECK_STR(gs_st_meta(&st, "\xE6\x97\xA5"), "\xF0\x9F\x98\x80");
+        gs_st_close(&st);
+    }
+}
+
 TEST(st_rejects_bad_lengths) {
     uint8_t b[64] = {0};
     gs_safetensors st;

@@ -954,3 +954,131 @@ TEST(spz_rejects_bad_gzip) {
     CHECK_ERR(gs_spz_read_mem(f, n, "legacy_badext.spz", &s), "declares 40 bytes");
     free(f);
 }
+
+/* ---- the payload entry point (what the gzip reader parses after inflating) ---- */
+
+/* The inflated member of a gzip buffer; caller frees. */
+static uint8_t *gunzip_buf(const uint8_t *src, size_t n, size_t *out_size) {
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    inflateInit2(&zs, 16 + MAX_WBITS);
+    size_t cap = 1 << 20;
+    uint8_t *out = malloc(cap);
+    zs.next_in = (Bytef *)(uintptr_t)src;
+    zs.avail_in = (uInt)n;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    int r = inflate(&zs, Z_FINISH);
+    *out_size = cap - zs.avail_out;
+    inflateEnd(&zs);
+    if (r != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static int same_scene(const gs_scene *a, const gs_scene *b) {
+    if (a->n != b->n || a->sh_degree != b->sh_degree || a->antialiased != b->antialiased) return 0;
+    const size_t n = (size_t)a->n, k = (size_t)gs_sh_coeffs(a->sh_degree) * 3;
+    return !memcmp(a->means, b->means, n * 3 * sizeof(float)) && !memcmp(a->scales, b->scales, n * 3 * sizeof(float)) &&
+           !memcmp(a->rotations, b->rotations, n * 4 * sizeof(float)) &&
+           !memcmp(a->opacities, b->opacities, n * sizeof(float)) && !memcmp(a->sh, b->sh, n * k * sizeof(float));
+}
+
+/* gs_spz_read_payload on the inflated member of a gzip file gives exactly
+ * the scene gs_spz_read_mem gives on the file (versions 2, 3, and 4 in a
+ * legacy header; degrees 0-3); extension records apply; every truncation,
+ * a bad magic or version and too much trailing data fail, naming the input. */
+TEST(spz_payload_is_what_the_gzip_reader_parses) {
+    for (int version = 2; version <= 4; version++) {
+        for (int degree = 0; degree <= 3; degree++) {
+            gs_scene s, a, b;
+            random_scene(&s, 40, degree, 0.5);
+            s.antialiased = degree & 1;
+            const char *p = gs_test_tmp("payload.spz");
+            CHECK_OK(gs_spz_write(p, &s, version == 4 ? 3 : version));
+            gs_scene_free(&s);
+            uint8_t *f, *u;
+            size_t n, un;
+            CHECK_OK(gs_read_file(p, 1 << 20, &f, &n));
+            if (gs_test_failed()) return;
+            u = gunzip_buf(f, n, &un);
+            CHECK(u != NULL);
+            if (!u) { free(f); return; }
+            if (version == 4) { /* v4's attribute layout is v3's */
+                u[4] = 4;
+                f = (free(f), gzip_buf(u, un, &n));
+            }
+            CHECK_OK(gs_spz_read_mem(f, n, "file.spz", &a));
+            CHECK_OK(gs_spz_read_payload(u, un, "payload", &b));
+            if (!gs_test_failed()) {
+                CHECK_MSG(same_scene(&a, &b), "v%d degree %d: the payload decodes differently", version, degree);
+                gs_scene_free(&b);
+            }
+            if (version == 3 && degree == 0) {
+                /* truncated anywhere: refused with the name, nothing left */
+                for (size_t len = 0; len < un; len++) {
+                    uint8_t *cut = malloc(len ? len : 1); /* exact size for ASan */
+                    memcpy(cut, u, len);
+                    gs_clear_error();
+                    gs_status st = gs_spz_read_payload(cut, len, "cut.payload", &b);
+                    CHECK_MSG(st != GS_OK && !b.n && !b.means && strstr(gs_last_error(), "cut.payload"),
+                              "cut to %zu of %zu: %s", len, un, gs_last_error());
+                    if (st == GS_OK) gs_scene_free(&b);
+                    free(cut);
+                }
+                /* a coordinate-system record saying RDF: no flip of y and z */
+                uint8_t *x = malloc(un + 12 + ((size_t)1 << 20) + 1);
+                memcpy(x, u, un);
+                x[14] |= 2;
+                put_u32(x + un, 0xADBE0003u);
+                put_u32(x + un + 4, 4);
+                put_u32(x + un + 8, 6);
+                CHECK_OK(gs_spz_read_payload(x, un + 12, "ext.payload", &b));
+                if (!gs_test_failed()) {
+                    CHECK(b.means[0] == a.means[0] && b.means[1] == -a.means[1] && b.means[2] == -a.means[2]);
+                    gs_scene_free(&b);
+                }
+                /* up to 1 MiB after the blocks is allowed, not more */
+                memcpy(x, u, un);
+                memset(x + un, 0, ((size_t)1 << 20) + 1);
+                CHECK_OK(gs_spz_read_payload(x, un + ((size_t)1 << 20), "extra.payload", &b));
+                gs_scene_free(&b);
+                CHECK_ERR(gs_spz_read_payload(x, un + ((size_t)1 << 20) + 1, "extra.payload", &b),
+                          "extra.payload: more than 1048576 bytes of unexpected data");
+                x[0] = 'X';
+                CHECK_ERR(gs_spz_read_payload(x, un, "magic.payload", &b), "magic.payload: bad magic");
+                memcpy(x, u, un);
+                x[4] = 5;
+                CHECK_ERR(gs_spz_read_payload(x, un, "v5.payload", &b), "unsupported SPZ version 5");
+                free(x);
+                CHECK_ERR(gs_spz_read_payload(NULL, 0, "null.payload", &b), "less than the 16-byte header");
+                CHECK_ERR(gs_spz_read_payload(NULL, 5, "null.payload", &b), "null.payload: no data");
+            }
+            gs_scene_free(&a);
+            free(u);
+            free(f);
+        }
+    }
+}
+
+/* The fuzz seeds of fuzz_spz_payload are valid payloads. */
+TEST(spz_payload_fuzz_seeds_parse) {
+    static const char *seeds[] = {"v1_from_seed", "v2_deg0", "v2_deg2", "v3_deg1_aa", "v3_deg3", "v3_ext_rdf", "v4_deg1"};
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fuzz/seeds/spz_payload/%s", seeds[i]);
+        uint8_t *d;
+        size_t n;
+        CHECK_OK(gs_read_file(path, 1 << 20, &d, &n));
+        if (gs_test_failed()) return;
+        gs_scene s;
+        CHECK_OK(gs_spz_read_payload(d, n, path, &s));
+        if (!gs_test_failed()) {
+            CHECK(s.n > 0 && gs_scene_count_invalid(&s) == 0);
+            gs_scene_free(&s);
+        }
+        free(d);
+    }
+}

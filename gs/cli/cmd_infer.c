@@ -256,6 +256,11 @@ static int run(int argc, char **argv) {
     char **names = ph.names;
     double t0 = gs_now();
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("infer", st); goto done; }
+    if (o.infer_gs && !m.cfg.net.has_gs_head) { /* as gs nvs says it, before the network runs */
+        fprintf(stderr, "gs infer: error: model %s (%s) has no 3DGS head; --gs needs da3-giant or "
+                        "da3nested-giant-large (leave out --gs for depth and cameras)\n", m.cfg.model_name, model);
+        goto done;
+    }
     double t_load = gs_now() - t0;
     if (!o.quiet) {
         char desc[256];

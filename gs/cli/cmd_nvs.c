@@ -133,8 +133,8 @@ static int run(int argc, char **argv) {
     char **names = ph.names;
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("nvs", st); goto done; }
     if (!m.cfg.net.has_gs_head) {
-        fprintf(stderr, "gs nvs: error: model %s has no 3DGS head; novel views need da3-giant or "
-                        "da3nested-giant-large (gs infer runs the other models)\n", m.cfg.model_name);
+        fprintf(stderr, "gs nvs: error: model %s (%s) has no 3DGS head; novel views need da3-giant or "
+                        "da3nested-giant-large (gs infer runs the other models)\n", m.cfg.model_name, model);
         goto done;
     }
     double t_load = gs_now() - t0;

@@ -455,6 +455,9 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
                                         "positive multiples of 14", S, W, H);
     if ((w2c_norm == NULL) != (K == NULL))
         return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
+    if (o->infer_gs && !m->cfg.net.has_gs_head) /* before anything runs */
+        return gs_error(GS_ERR_UNSUPPORTED, "model %s has no 3DGS head; Gaussians need da3-giant or "
+                                            "da3nested-giant-large", m->cfg.model_name);
     p->S = S;
     p->H = H;
     p->W = W;
@@ -550,6 +553,9 @@ gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const flo
     if (S < 1 || !images) return gs_error(GS_ERR_INVALID, "no images given");
     if ((user_w2c == NULL) != (user_K == NULL))
         return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
+    if (o->infer_gs && !m->cfg.net.has_gs_head) /* before the preprocessing */
+        return gs_error(GS_ERR_UNSUPPORTED, "model %s has no 3DGS head; Gaussians need da3-giant or "
+                                            "da3nested-giant-large", m->cfg.model_name);
     double t0 = gs_now();
     float *x = NULL, *K_proc = NULL, *w2c_norm = NULL;
     int H = 0, W = 0, cropped = 0;

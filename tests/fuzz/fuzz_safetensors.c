@@ -24,6 +24,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         gs_tensor v;
         gs_st_view(t, &v);
         if (gs_tensor_nbytes(&v) != t->end - t->begin) abort();
+        /* the checked float32 conversion the model loaders use: both ways
+         * must agree on the first non-finite element */
+        if (t->dtype == GS_F32 || t->dtype == GS_F16 || t->dtype == GS_BF16) {
+            size_t ne = (size_t)((t->end - t->begin) / gs_dtype_size(t->dtype));
+            float *f = malloc((ne ? ne : 1) * sizeof *f);
+            if (!f) abort();
+            const char *k1 = NULL, *k2 = NULL;
+            int64_t a = gs_st_f32(t, f, &k1), b = gs_st_f32(t, NULL, &k2);
+            if (a != b || a < -1 || a >= (int64_t)ne || (a >= 0 && (!k1 || !k2 || strcmp(k1, k2)))) abort();
+            free(f);
+        }
     }
     for (int i = 0; i < st.n_meta; i++)
         if (gs_st_meta(&st, st.meta_keys[i]) == NULL) abort();
