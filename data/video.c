@@ -2,6 +2,8 @@
 #include "data/video.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <math.h>
@@ -10,13 +12,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char **environ;
+
+/* ffmpeg is spawned directly (no shell, so any file name works) with its
+ * stdin on a pipe; its pid goes to the signal table, so that a signal that
+ * stops gs also stops ffmpeg before the temporary file is removed (else
+ * ffmpeg, still running, would create it again). */
 gs_status gs_video_open(gs_video *v, const char *path, int width, int height, int fps) {
     memset(v, 0, sizeof *v);
-    v->slot = -1;
+    v->slot = v->pid_slot = -1;
+    v->pid = -1;
     if (width < 1 || height < 1 || width > 16384 || height > 16384 || fps < 1 || fps > 240)
         return gs_error(GS_ERR_INVALID, "%s: bad video size %dx%d or rate %d", path, width, height, fps);
-    if (strchr(path, '\''))
-        return gs_error(GS_ERR_INVALID, "%s: video paths may not contain a single quote", path);
     size_t n = strlen(path) + 64;
     v->path = strdup(path);
     v->tmp = malloc(n);
@@ -27,22 +34,48 @@ gs_status gs_video_open(gs_video *v, const char *path, int width, int height, in
     }
     snprintf(v->tmp, n, "%s.tmp.%d.mp4", path, (int)getpid());
     v->slot = gs_cleanup_add(v->tmp, 0);
-    char *cmd = malloc(n * 2 + 512);
-    if (!cmd) {
-        gs_video_close(v, 0);
-        return gs_error(GS_ERR_NOMEM, "%s: out of memory", path);
-    }
+    char size[64], rate[16];
+    snprintf(size, sizeof size, "%dx%d", width, height);
+    snprintf(rate, sizeof rate, "%d", fps);
     /* yuv420p needs even sides: pad by one black pixel when odd */
-    snprintf(cmd, n * 2 + 512,
-             "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s %dx%d -r %d -i - "
-             "-vf 'pad=ceil(iw/2)*2:ceil(ih/2)*2' -c:v libx264 -crf 18 -preset slow -pix_fmt yuv420p '%s'",
-             width, height, fps, v->tmp);
+    char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                    size, "-r", rate, "-i", "pipe:0", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
+                    "-crf", "18", "-preset", "slow", "-pix_fmt", "yuv420p", "-f", "mp4", v->tmp, NULL};
     signal(SIGPIPE, SIG_IGN); /* a dying ffmpeg must give an error, not kill us */
-    v->pipe = popen(cmd, "w");
-    free(cmd);
-    if (!v->pipe) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
         gs_video_close(v, 0);
-        return gs_error(GS_ERR_IO, "%s: cannot start ffmpeg (is it installed? make deps)", path);
+        return gs_error(GS_ERR_IO, "%s: cannot make a pipe for ffmpeg: %s", path, strerror(errno));
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int err = posix_spawn_file_actions_init(&fa);
+    if (!err) err = posix_spawnattr_init(&at);
+    if (!err) {
+        sigset_t dfl; /* ffmpeg starts with the default SIGPIPE (SIGXFSZ stays ignored: it reports EFBIG) */
+        sigemptyset(&dfl);
+        sigaddset(&dfl, SIGPIPE);
+        posix_spawnattr_setsigdefault(&at, &dfl);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+        posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+        pid_t pid = -1;
+        err = posix_spawnp(&pid, "ffmpeg", &fa, &at, argv, environ);
+        if (!err) v->pid = pid;
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+    }
+    close(fds[0]);
+    if (err || v->pid <= 0) {
+        close(fds[1]);
+        gs_video_close(v, 0);
+        return gs_error(GS_ERR_IO, "%s: cannot start ffmpeg: %s (is it installed? make deps)", path, strerror(err));
+    }
+    v->pid_slot = gs_cleanup_add_child(v->pid);
+    v->pipe = fdopen(fds[1], "w");
+    if (!v->pipe) {
+        close(fds[1]);
+        gs_video_close(v, 0);
+        return gs_error(GS_ERR_IO, "%s: cannot write to ffmpeg: %s", path, strerror(errno));
     }
     v->width = width;
     v->height = height;
@@ -126,10 +159,15 @@ gs_status gs_video_check_mp4(const char *path, const char *name) {
 
 gs_status gs_video_close(gs_video *v, int ok) {
     gs_status st = GS_OK;
-    if (v->pipe) {
-        int status = pclose(v->pipe);
-        v->pipe = NULL;
-        if (ok && status == -1) st = gs_error(GS_ERR_IO, "%s: cannot wait for ffmpeg: %s", v->path, strerror(errno));
+    if (v->pipe) fclose(v->pipe); /* EOF: ffmpeg finishes the file */
+    v->pipe = NULL;
+    if (v->pid > 0) {
+        if (!ok) kill(v->pid, SIGTERM);
+        int status = 0;
+        pid_t r;
+        while ((r = waitpid(v->pid, &status, 0)) < 0 && errno == EINTR) {}
+        gs_cleanup_remove_child(v->pid_slot);
+        if (ok && r < 0) st = gs_error(GS_ERR_IO, "%s: cannot wait for ffmpeg: %s", v->path, strerror(errno));
         else if (ok && WIFSIGNALED(status))
             st = gs_error(GS_ERR_IO, "%s: ffmpeg was killed by signal %d", v->path, WTERMSIG(status));
         else if (ok && status != 0)
@@ -144,6 +182,6 @@ gs_status gs_video_close(gs_video *v, int ok) {
     free(v->tmp);
     free(v->row);
     memset(v, 0, sizeof *v);
-    v->slot = -1;
+    v->slot = v->pid_slot = v->pid = -1;
     return st;
 }

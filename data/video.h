@@ -21,6 +21,8 @@ typedef struct {
     unsigned char *row;
     int frames;
     int slot;               /* the temporary file in the signal cleanup table */
+    int pid;                /* ffmpeg's, -1 when none */
+    int pid_slot;           /* ffmpeg in the signal table (stopped before the file is removed) */
 } gs_video;
 
 /* Start ffmpeg for frames of width x height at fps. */

@@ -154,7 +154,12 @@ void gs_signals_install(void);
  * gs_afile and the video writer register their temporary files themselves. */
 int gs_cleanup_add(const char *path, int is_dir);
 void gs_cleanup_remove(int slot);
-/* Remove every registered path now (async-signal-safe). */
+/* A child process that writes a registered file (ffmpeg): killed and reaped
+ * before the files are removed. Returns a slot, -1 when the table is full. */
+int gs_cleanup_add_child(int pid);
+void gs_cleanup_remove_child(int slot);
+/* Stop the registered children and remove every registered path now
+ * (async-signal-safe). */
 void gs_cleanup_run(void);
 /* The SIGBUS table behind gs_mmap (for other maps of files). */
 int gs_map_register(const void *data, size_t size, const char *name);

@@ -1,8 +1,9 @@
 /* signals.c - what a signal must not do to gs's files (runtime.h):
  *
- * - SIGINT, SIGTERM, SIGHUP, SIGQUIT: remove the temporary files and folders
- *   gs is writing (every gs_afile, the video being encoded, the viewer's
- *   download folder), then die of the same signal as before.
+ * - SIGINT, SIGTERM, SIGHUP, SIGQUIT: stop the children that write for gs
+ *   (ffmpeg), remove the temporary files and folders gs is writing (every
+ *   gs_afile, the video being encoded, the viewer's download folder), then
+ *   die of the same signal as before.
  * - SIGXFSZ (a file-size limit, `ulimit -f`): ignored, so that the write
  *   fails with EFBIG and the writer reports it and cleans up, instead of the
  *   process dying with its temporary files left behind.
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 enum { SLOT_FREE = 0, SLOT_BUSY = 1, SLOT_LIVE = 2 };
@@ -29,6 +31,12 @@ static struct {
     int is_dir;
     char path[CLEANUP_PATH];
 } g_clean[N_CLEANUP];
+
+#define N_CHILDREN 16
+static struct {
+    int state;
+    int pid;
+} g_children[N_CHILDREN];
 
 #define N_MAPS 64
 #define MAP_NAME 1024
@@ -60,6 +68,22 @@ void gs_cleanup_remove(int slot) {
     __atomic_store_n(&g_clean[slot].state, SLOT_FREE, __ATOMIC_RELEASE);
 }
 
+int gs_cleanup_add_child(int pid) {
+    if (pid <= 0) return -1;
+    for (int i = 0; i < N_CHILDREN; i++) {
+        if (!claim(&g_children[i].state)) continue;
+        g_children[i].pid = pid;
+        __atomic_store_n(&g_children[i].state, SLOT_LIVE, __ATOMIC_RELEASE);
+        return i;
+    }
+    return -1;
+}
+
+void gs_cleanup_remove_child(int slot) {
+    if (slot < 0 || slot >= N_CHILDREN) return;
+    __atomic_store_n(&g_children[slot].state, SLOT_FREE, __ATOMIC_RELEASE);
+}
+
 int gs_map_register(const void *data, size_t size, const char *name) {
     if (!data || !size) return -1;
     for (int i = 0; i < N_MAPS; i++) {
@@ -78,9 +102,15 @@ void gs_map_unregister(int slot) {
     __atomic_store_n(&g_maps[slot].state, SLOT_FREE, __ATOMIC_RELEASE);
 }
 
-/* Files first, then the folders that held them (a folder is only removed
- * once empty; rmdir of a folder with other files in it fails harmlessly). */
+/* The writing children first (stopped and reaped, so that none creates a
+ * file again), then the files, then the folders that held them (a folder is
+ * only removed once empty; rmdir of one with other files fails harmlessly). */
 void gs_cleanup_run(void) {
+    for (int i = 0; i < N_CHILDREN; i++) {
+        if (__atomic_load_n(&g_children[i].state, __ATOMIC_ACQUIRE) != SLOT_LIVE) continue;
+        kill(g_children[i].pid, SIGKILL);
+        while (waitpid(g_children[i].pid, NULL, 0) < 0 && errno == EINTR) {}
+    }
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < N_CLEANUP; i++) {
             if (__atomic_load_n(&g_clean[i].state, __ATOMIC_ACQUIRE) != SLOT_LIVE) continue;
