@@ -585,6 +585,14 @@ gs_status gs_da3_plan_size(int w, int h, int process_res, gs_da3_resize_method m
         p->crop_left = (bw - p->final_w) / 2;
         p->crop_top = (bh - p->final_h) / 2;
     }
+    /* lower_bound_* bound the shortest side: an elongated photo would get a
+     * network input far past process_res on its long side */
+    if ((int64_t)p->final_w * p->final_h > (int64_t)GS_DA3_MAX_PROCESS_RES * GS_DA3_MAX_PROCESS_RES)
+        return gs_error(GS_ERR_INVALID,
+                        "image %dx%d: process_res %d (%s) gives a %dx%d network input, over the %dx%d pixels gs "
+                        "processes (%d tokens a view); use a smaller --process-res or upper_bound_resize",
+                        w, h, process_res, method_names[m], p->final_w, p->final_h, GS_DA3_MAX_PROCESS_RES,
+                        GS_DA3_MAX_PROCESS_RES, (GS_DA3_MAX_PROCESS_RES / GS_DA3_PATCH) * (GS_DA3_MAX_PROCESS_RES / GS_DA3_PATCH));
     if (p->final_w < GS_DA3_PATCH || p->final_h < GS_DA3_PATCH || p->final_w % GS_DA3_PATCH ||
         p->final_h % GS_DA3_PATCH)
         return gs_error(GS_ERR_INVALID,

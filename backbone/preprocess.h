@@ -73,7 +73,9 @@ typedef struct {
 
 /* Sizes and interpolations for one image, exactly as the reference computes
  * them (Python banker's round; ties of the multiple-of-14 go up). Fails when
- * process_res is outside [14, GS_DA3_MAX_PROCESS_RES], when a size is absurd,
+ * process_res is outside [14, GS_DA3_MAX_PROCESS_RES], when the network input
+ * would exceed GS_DA3_MAX_PROCESS_RES^2 pixels (lower_bound_* on an elongated
+ * photo), when a size is absurd,
  * or when a side would end below 14 pixels (the model needs whole patches). */
 gs_status gs_da3_plan_size(int w, int h, int process_res, gs_da3_resize_method m, gs_da3_plan *plan);
 

@@ -498,8 +498,9 @@ static gs_status exr_check_part_type(const uint8_t *data, size_t size, const cha
     return GS_OK;
 }
 
-static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, EXRHeader *header, EXRImage *image,
-                            float **out, int *width, int *height) {
+/* Version, part type and header, checked: the size in *w, *h. */
+static gs_status exr_parse_header(const uint8_t *data, size_t size, const char *path, EXRHeader *header, int64_t *wp,
+                                  int64_t *hp) {
     EXRVersion version;
     const char *err = NULL;
     int ret = ParseEXRVersionFromMemory(&version, data, size);
@@ -528,6 +529,18 @@ static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, 
             return gs_error(GS_ERR_FORMAT, "%s: EXR channel %d has unknown pixel type %d", path, i,
                             header->pixel_types[i]);
     if (header->tiled) return gs_error(GS_ERR_UNSUPPORTED, "%s: tiled EXR files are not supported", path);
+    *wp = w;
+    *hp = h;
+    return GS_OK;
+}
+
+static gs_status exr_decode(const uint8_t *data, size_t size, const char *path, EXRHeader *header, EXRImage *image,
+                            float **out, int *width, int *height) {
+    int64_t w, h;
+    const char *err = NULL;
+    gs_status st0 = exr_parse_header(data, size, path, header, &w, &h);
+    if (st0) return st0;
+    int ret;
     /* scanline codecs other than PIZ are byte-level deflate/RLE/raw: the
      * deflate ratio bounds the pixel count the file can hold */
     if (header->compression_type != TINYEXR_COMPRESSIONTYPE_PIZ &&
@@ -590,6 +603,27 @@ gs_status gs_exr_read_depth_mem(const uint8_t *data, size_t size, const char *na
         *out = NULL;
         *width = *height = 0;
     }
+    return st;
+}
+
+gs_status gs_exr_info(const char *path, int *width, int *height, int *channels) {
+    *width = *height = 0;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    gs_status st = gs_read_file(path, EXR_MAX_FILE_BYTES, &data, &size);
+    if (st) return st;
+    EXRHeader header;
+    InitEXRHeader(&header);
+    int64_t w = 0, h = 0;
+    st = size ? exr_parse_header(data, size, path, &header, &w, &h)
+              : gs_error(GS_ERR_FORMAT, "%s: empty file (not an EXR file)", path);
+    if (!st) {
+        *width = (int)w;
+        *height = (int)h;
+        if (channels) *channels = header.num_channels;
+    }
+    FreeEXRHeader(&header);
+    free(data);
     return st;
 }
 

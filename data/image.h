@@ -41,6 +41,9 @@ gs_status gs_image_write_png(const char *path, const gs_image *im, int bit_depth
 /* Write single-channel float data (e.g. depth) as an EXR file (FLOAT pixels,
  * channel "Y"). NaN/Inf are written as they are. */
 gs_status gs_exr_write_depth(const char *path, const float *depth, int width, int height);
+/* Size and channel count of an EXR file from its header (checked as the
+ * reader checks it), without decoding the pixels. */
+gs_status gs_exr_info(const char *path, int *width, int *height, int *channels);
 /* Read back a single-channel EXR (for tests and tools). *out is malloc'ed. */
 gs_status gs_exr_read_depth(const char *path, float **out, int *width, int *height);
 /* The same from a buffer (which gs_exr_read_depth reads the file into);

@@ -13,8 +13,10 @@
 #include "data/safetensors.h"
 #include "data/scene.h"
 #include "data/video.h"
+#include "backbone/preprocess.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <png.h>
@@ -558,6 +560,34 @@ TEST(faults_commands_decode_only_what_they_need) {
     CHECK_MSG(out && strstr(out, "rc=1") && strstr(out, "size mismatch"), "gs eval, mismatched sizes: %s",
               out ? out : "");
     free(out);
+    /* a photo for the network: refused from its header, before the model */
+    const char *huge = gs_test_tmp("huge_photo.png");
+    CHECK(write_big_png(huge, 10500, 10000)); /* 105 megapixels */
+    snprintf(args, sizeof args, "{ %s%s infer %s --model %s --out %s; echo rc=$?; } 2>&1", limit, getenv("GS_BIN"), huge,
+             "tests/golden/da3/tiny-anyview", gs_test_tmp("huge_out"));
+    gs_test_run(args, &out);
+    CHECK_MSG(out && strstr(out, "rc=1") && strstr(out, "huge_photo.png") && strstr(out, "over the 100"),
+              "gs infer with a 105-megapixel photo: %s", out ? out : "");
+    free(out);
+    /* ground truth of gs eval-nvs: the same bound as gs eval */
+    const char *nd = gs_test_tmp("huge_nvs");
+    CHECK_OK(gs_mkdirs(nd));
+    char p0[4200], p1[4200], js[4200];
+    snprintf(p0, sizeof p0, "%s/a.png", nd);
+    snprintf(p1, sizeof p1, "%s/b.png", nd);
+    CHECK(write_big_png(p0, 10000, 5100));
+    CHECK(link(p0, p1) == 0 || errno == EEXIST);
+    snprintf(js, sizeof js, "%s/transforms.json", nd);
+    const char *tj = "{\"camera_angle_x\": 0.69, \"w\": 10000, \"h\": 5100, \"frames\": ["
+                     "{\"file_path\": \"./a\", \"transform_matrix\": [[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]},"
+                     "{\"file_path\": \"./b\", \"transform_matrix\": [[1,0,0,0.1],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}";
+    CHECK_OK(gs_write_file_atomic(js, tj, strlen(tj)));
+    snprintf(args, sizeof args, "{ %s%s eval-nvs --model %s --cameras %s --out %s; echo rc=$?; } 2>&1", limit,
+             getenv("GS_BIN"), "tests/golden/da3/tiny-giant", js, gs_test_tmp("huge_nvs_out"));
+    gs_test_run(args, &out);
+    CHECK_MSG(out && strstr(out, "rc=1") && strstr(out, "ground truth") && strstr(out, "a.png") && strstr(out, "50.0"),
+              "gs eval-nvs with 51-megapixel ground truth: %s", out ? out : "");
+    free(out);
     /* --process-res far past what the models were trained at */
     snprintf(args, sizeof args, "infer %s --model %s --process-res 8192 --out %s", small, gs_test_tmp("nomodel"),
              gs_test_tmp("pr_out"));
@@ -568,5 +598,83 @@ TEST(faults_commands_decode_only_what_they_need) {
              gs_test_tmp("pr_out"));
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
     CHECK_MSG(out && strstr(out, "2048"), "gs nvs --process-res 8192: %s", out ? out : "");
+    free(out);
+}
+
+TEST(faults_network_input_is_bounded_whatever_the_resize_method) {
+    gs_da3_plan p;
+    /* the longest side bound: 2048 at most */
+    CHECK_OK(gs_da3_plan_size(4000, 3000, 2048, GS_DA3_UPPER_BOUND_RESIZE, &p));
+    CHECK(p.final_w <= 2048 && p.final_h <= 2048);
+    CHECK_ERR(gs_da3_plan_size(4000, 3000, 2062, GS_DA3_UPPER_BOUND_RESIZE, &p), "2048");
+    /* the shortest side bound on a long strip: 2048 on the short side would
+     * make a 32004x2044 input */
+    CHECK_ERR(gs_da3_plan_size(16000, 1024, 2048, GS_DA3_LOWER_BOUND_RESIZE, &p), "2048x2048");
+    CHECK_ERR(gs_da3_plan_size(16000, 1024, 2048, GS_DA3_LOWER_BOUND_CROP, &p), "upper_bound_resize");
+    /* ordinary lower-bound cases still pass */
+    CHECK_OK(gs_da3_plan_size(1208, 680, 700, GS_DA3_LOWER_BOUND_RESIZE, &p));
+    CHECK_EQ_INT(p.final_w, 1246);
+    CHECK_EQ_INT(p.final_h, 700);
+}
+
+/* An EXR whose header claims 10000x10000 pixels (patched from an 8x8 file):
+ * gs info answers from the header and decodes nothing. */
+TEST(faults_info_reads_large_exr_headers_only) {
+    NEED_GS_BIN();
+    float d[64];
+    for (int i = 0; i < 64; i++) d[i] = (float)i;
+    const char *small = gs_test_tmp("hdr8.exr"), *big = gs_test_tmp("hdr_big.exr");
+    CHECK_OK(gs_exr_write_depth(small, d, 8, 8));
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    CHECK_OK(gs_read_file(small, 1 << 20, &buf, &n));
+    if (!buf) return;
+    int patched = 0;
+    for (size_t i = 0; i + 30 < n; i++) {
+        static const char key[] = "dataWindow\0box2i\0";
+        if (memcmp(buf + i, key, sizeof key - 1) != 0) continue;
+        uint8_t *box = buf + i + sizeof key - 1 + 4; /* after the attribute size */
+        int32_t v[4];
+        memcpy(v, box, 16);
+        CHECK(v[0] == 0 && v[1] == 0 && v[2] == 7 && v[3] == 7);
+        v[2] = v[3] = 9999;
+        memcpy(box, v, 16);
+        patched = 1;
+        break;
+    }
+    CHECK(patched);
+    CHECK_OK(gs_write_file_atomic(big, buf, n));
+    free(buf);
+    int w = 0, h = 0, ch = 0;
+    CHECK_OK(gs_exr_info(big, &w, &h, &ch));
+    CHECK(w == 10000 && h == 10000 && ch == 1);
+    char args[8192], *out;
+    snprintf(args, sizeof args, "info %s", big);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && strstr(out, "EXR 10000x10000") && strstr(out, "statistics skipped"), "gs info: %s",
+              out ? out : "");
+    free(out);
+    /* small ones still get their values */
+    snprintf(args, sizeof args, "info %s", small);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && strstr(out, "min 0") && strstr(out, "max 63"), "gs info: %s", out ? out : "");
+    free(out);
+}
+
+/* Standard output that cannot be written (a full disk, a file-size limit)
+ * is an error, not exit 0 with a cut listing. */
+TEST(faults_unwritable_standard_output_is_an_error) {
+    NEED_GS_BIN();
+    char args[4096], *out;
+    snprintf(args, sizeof args, "{ %s --help > /dev/full; echo rc=$?; } 2>&1", getenv("GS_BIN"));
+    gs_test_run(args, &out);
+    CHECK_MSG(out && strstr(out, "rc=1") && strstr(out, "writing standard output"), "gs --help > /dev/full: %s",
+              out ? out : "");
+    free(out);
+    const char *scene = gs_test_tmp("stdout_scene.ply");
+    write_scene(scene, 10);
+    snprintf(args, sizeof args, "{ %s info %s > /dev/full; echo rc=$?; } 2>&1", getenv("GS_BIN"), scene);
+    gs_test_run(args, &out);
+    CHECK_MSG(out && strstr(out, "rc=1") && strstr(out, "No space left"), "gs info > /dev/full: %s", out ? out : "");
     free(out);
 }

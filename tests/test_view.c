@@ -767,6 +767,60 @@ TEST(view_server_slow_heads_do_not_starve_others) {
     gs_scene_free(&s);
 }
 
+TEST(view_server_busy_with_downloads_answers_503) {
+    /* downloads far larger than the loopback socket buffers, to clients that
+     * do not read: every slot stays busy sending */
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 400000, 0));
+    for (int64_t i = 0; i < s.n; i++) {
+        s.means[3 * i] = (float)(i % 1000) * 1e-3f;
+        s.means[3 * i + 1] = (float)(i / 1000) * 1e-3f;
+        s.means[3 * i + 2] = 2;
+        for (int k = 0; k < 3; k++) s.scales[3 * i + k] = 0.01f;
+        s.opacities[i] = 0.5f;
+    }
+    server_thread t = {0};
+    gs_view_server_opts o = {0};
+    o.max_connections = 2;
+    o.io_timeout = 60;
+    CHECK_OK(gs_view_server_open(&t.srv, &o, &s, NULL));
+    if (!t.srv) { gs_scene_free(&s); return; }
+    int port = gs_view_server_port(t.srv);
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, server_main, &t), 0);
+    int dl[2];
+    for (int i = 0; i < 2; i++) {
+        dl[i] = connect_port(port);
+        CHECK(dl[i] >= 0);
+        const char *req = "GET /download/scene.ply HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        if (dl[i] >= 0) CHECK(send(dl[i], req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+    }
+    usleep(1500000); /* both heads read, both answers stalled on full buffers */
+    size_t n = 0;
+    double t0 = gs_now();
+    char *resp = http_get_wait(port, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &n, 5);
+    double took = gs_now() - t0;
+    CHECK_MSG(resp && !strncmp(resp, "HTTP/1.1 503 Service Unavailable\r\n", 34) && strstr(resp, "Retry-After:"),
+              "GET / while both slots send downloads got '%.40s' after %.2f s", resp ? resp : "(nothing)", took);
+    CHECK_MSG(took < 2, "the 503 took %.2f s", took);
+    free(resp);
+    /* the downloads themselves were not disturbed: one reads its answer */
+    char head[64] = {0};
+    if (dl[0] >= 0) {
+        struct timeval tv = {5, 0};
+        setsockopt(dl[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        CHECK(recv(dl[0], head, sizeof head - 1, MSG_WAITALL) > 0);
+        CHECK_MSG(!strncmp(head, "HTTP/1.1 200 OK\r\n", 17), "download got '%.40s'", head);
+    }
+    for (int i = 0; i < 2; i++)
+        if (dl[i] >= 0) close(dl[i]);
+    t.stop = 1;
+    pthread_join(th, NULL);
+    CHECK_OK(t.st);
+    gs_view_server_close(t.srv);
+    gs_scene_free(&s);
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 

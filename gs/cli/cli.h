@@ -31,6 +31,9 @@ typedef struct {
     char **names;
     float *w2c, *K;
 } cli_photos;
+/* Largest photo decoded (header checked first): 100 megapixels, 1.2 GB as
+ * float RGB; the network input is at most 2048x2048 anyway. */
+#define CLI_PHOTO_MAX_PIXELS (100LL * 1000 * 1000)
 /* Loads them; on failure prints "gs CMD: error: ..." and returns 1. */
 int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, cli_photos *ph);
 void cli_photos_free(cli_photos *ph);

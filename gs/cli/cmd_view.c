@@ -71,7 +71,18 @@ static pid_t open_browser(const char *url) {
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid = -1;
     char *argv[] = {(char *)"xdg-open", (char *)url, NULL};
-    if (posix_spawnp(&pid, "xdg-open", &fa, NULL, argv, environ)) pid = -1;
+    posix_spawnattr_t at; /* the browser starts with the signals gs ignores at their defaults */
+    int have_at = posix_spawnattr_init(&at) == 0;
+    if (have_at) {
+        sigset_t dfl;
+        sigemptyset(&dfl);
+        sigaddset(&dfl, SIGPIPE);
+        sigaddset(&dfl, SIGXFSZ);
+        posix_spawnattr_setsigdefault(&at, &dfl);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+    }
+    if (posix_spawnp(&pid, "xdg-open", &fa, have_at ? &at : NULL, argv, environ)) pid = -1;
+    if (have_at) posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     return pid;
 }

@@ -4,6 +4,7 @@
 #include "data/cameras.h"
 #include "eval/metrics.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,17 @@ int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, c
     ph->imgs = calloc((size_t)n, sizeof *ph->imgs);
     ph->names = calloc((size_t)n, sizeof *ph->names);
     gs_status st = ph->imgs && ph->names ? GS_OK : gs_error(GS_ERR_NOMEM, "out of memory");
+    /* every header first: nothing is decoded when one photo is too large */
+    for (int i = 0; !st && i < n; i++) {
+        int w, h;
+        if ((st = gs_image_info(paths[i], &w, &h, NULL))) break;
+        if ((int64_t)w * h > CLI_PHOTO_MAX_PIXELS)
+            st = gs_error(GS_ERR_INVALID,
+                          "photo %s: %dx%d is %.1f megapixels, over the %lld that gs decodes for the network (whose "
+                          "input is at most 2048x2048; this one would take %.1f GB as float): downscale it first",
+                          paths[i], w, h, (double)w * h / 1e6, CLI_PHOTO_MAX_PIXELS / 1000000,
+                          (double)w * h * 12 / 1e9);
+    }
     for (int i = 0; !st && i < n; i++) {
         if (!(ph->names[i] = malloc(256))) { st = gs_error(GS_ERR_NOMEM, "out of memory"); break; }
         gs_path_stem(paths[i], ph->names[i], 256);
@@ -145,8 +157,25 @@ static int print_version(void) {
     return 0;
 }
 
+/* Output to a full disk, a file-size limit or /dev/full must not exit 0. */
+static int finish_stdout(int rc) {
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    if (bad || ferror(stdout)) {
+        fprintf(stderr, "gs: error: writing standard output: %s\n", bad && errno ? strerror(errno) : "a write failed");
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv) {
     gs_signals_install();
+    return finish_stdout(dispatch(argc, argv));
+}
+
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         print_help(stderr);
         return 2;

@@ -3,6 +3,7 @@
  * for unnamed LLFF cameras), their common size, output names and the
  * background the images are composited over. */
 #include "gs/nvs/nvs_internal.h"
+#include "eval/metrics.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -222,6 +223,9 @@ static gs_status check_image_sizes(gs_nvs_scene *s, const char *cameras_path, do
         int w, h, ch;
         gs_status st = gs_image_info(s->paths[i], &w, &h, &ch);
         if (st) return st;
+        if ((int64_t)w * h > GS_EVAL_MAX_PIXELS) /* scored at full size, as gs eval does */
+            return gs_error(GS_ERR_INVALID, "ground truth %s: %dx%d is %.1f megapixels, over the %.1f that gs scores",
+                            s->paths[i], w, h, (double)w * h / 1e6, (double)GS_EVAL_MAX_PIXELS / 1e6);
         if (w != c->width || h != c->height) {
             if (s->format == GS_CAM_LLFF && w > 0 && (double)c->width / w == (double)c->height / h)
                 return gs_error(GS_ERR_INVALID,

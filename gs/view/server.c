@@ -504,7 +504,9 @@ static void *conn_main(void *p) {
 /* Another connection waits and every slot is taken: evict the connection
  * that has waited longest for its request head, if it has waited at least
  * VIEW_EVICT_AGE and no eviction is still under way; then wait up to 100 ms
- * for a free slot. Returns 1 when one is free. Called with srv->mu held. */
+ * for a free slot. Returns 1 when one is free, 0 when not yet, -1 when every
+ * slot is answering a request (nothing to evict: the newcomer gets a 503).
+ * Called with srv->mu held. */
 static int make_room(gs_view_server *srv) {
     if (srv->active < srv->max_conn) return 1;
     conn_slot *oldest = NULL;
@@ -515,6 +517,9 @@ static int make_room(gs_view_server *srv) {
         if (c->evicted) pending = 1;
         else if (!oldest || c->seq < oldest->seq) oldest = c;
     }
+    /* every slot answering a request (slow downloads): the newcomer is told
+     * to come back rather than left in the backlog */
+    if (!pending && !oldest) return -1;
     if (!pending && oldest && gs_now() - oldest->since >= VIEW_EVICT_AGE) {
         oldest->evicted = 1;
         shutdown(oldest->fd, SHUT_RD);
@@ -632,6 +637,23 @@ gs_status gs_view_server_open(gs_view_server **out, const gs_view_server_opts *o
 int gs_view_server_port(const gs_view_server *srv) { return srv ? srv->port : 0; }
 const char *gs_view_server_url(const gs_view_server *srv) { return srv ? srv->url : ""; }
 
+/* Accept one connection and answer 503 at once (a short reply fits in an
+ * empty socket buffer: the send does not wait), then close it. */
+static void refuse_busy(gs_view_server *srv) {
+    int cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0) {
+        if (errno == EMFILE || errno == ENFILE) usleep(100000);
+        return;
+    }
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                               "Retry-After: 5\r\nContent-Length: 53\r\nConnection: close\r\n\r\n"
+                               "the viewer is busy with downloads: retry in a moment\n";
+    ssize_t k = send(cfd, busy, sizeof busy - 1, MSG_NOSIGNAL);
+    (void)k;
+    close(cfd);
+    if (srv->log) srv->log(srv->log_ctx, "- -> 503 every slot is sending a response");
+}
+
 gs_status gs_view_server_run(gs_view_server *srv, volatile sig_atomic_t *stop) {
     if (!srv || srv->fd < 0) return gs_error(GS_ERR_INVALID, "view server: not open");
     while (!(stop && *stop)) {
@@ -642,6 +664,10 @@ gs_status gs_view_server_run(gs_view_server *srv, volatile sig_atomic_t *stop) {
         int room = make_room(srv);
         pthread_mutex_unlock(&srv->mu);
         if (!room) continue;
+        if (room < 0) {
+            refuse_busy(srv);
+            continue;
+        }
         int cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (cfd < 0) {
             if (errno == EMFILE || errno == ENFILE) usleep(100000);
