@@ -536,8 +536,11 @@ static void *server_main(void *p) {
     return NULL;
 }
 
-static int connect_port(int port) {
+/* rcvbuf > 0: a small receive buffer (set before connecting, so the window
+ * stays small), for clients that must stall a large answer. */
+static int connect_port_rcvbuf(int port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
@@ -546,6 +549,7 @@ static int connect_port(int port) {
     if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a)) { close(fd); fd = -1; }
     return fd;
 }
+static int connect_port(int port) { return connect_port_rcvbuf(port, 0); }
 
 /* Send a request and read the whole response (the server closes); NULL when
  * nothing came for `wait` seconds at a time. */
@@ -790,7 +794,7 @@ TEST(view_server_busy_with_downloads_answers_503) {
     CHECK_EQ_INT(pthread_create(&th, NULL, server_main, &t), 0);
     int dl[2];
     for (int i = 0; i < 2; i++) {
-        dl[i] = connect_port(port);
+        dl[i] = connect_port_rcvbuf(port, 4096);
         CHECK(dl[i] >= 0);
         const char *req = "GET /download/scene.ply HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
         if (dl[i] >= 0) CHECK(send(dl[i], req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
