@@ -81,14 +81,18 @@ static int info_scene(const char *path) {
  * past this many pixels gs info gives the header alone. */
 #define INFO_MAX_PIXELS (50LL * 1000 * 1000)
 
+/* Over the bound: print the header line and return 1 (nothing decoded). */
+static int header_only(const char *path, const char *kind, int w, int h, int ch, const char *what) {
+    if ((long long)w * h <= INFO_MAX_PIXELS) return 0;
+    printf("%s: %s %dx%d, %d channel%s (%s statistics skipped: %.1f megapixels is over the %lld that gs info "
+           "decodes)\n", path, kind, w, h, ch, ch > 1 ? "s" : "", what, (double)w * h / 1e6, INFO_MAX_PIXELS / 1000000);
+    return 1;
+}
+
 static int info_image(const char *path) {
     int w, h, ch;
     if (gs_image_info(path, &w, &h, &ch)) return cli_fail("info", GS_ERR_FORMAT);
-    if ((long long)w * h > INFO_MAX_PIXELS) {
-        printf("%s: image %dx%d, %d channel%s (pixel statistics skipped: %.1f megapixels is over the %lld that "
-               "gs info decodes)\n", path, w, h, ch, ch > 1 ? "s" : "", (double)w * h / 1e6, INFO_MAX_PIXELS / 1000000);
-        return 0;
-    }
+    if (header_only(path, "image", w, h, ch, "pixel")) return 0;
     gs_image im;
     if (gs_image_read(path, &im)) return cli_fail("info", GS_ERR_FORMAT);
     printf("%s: image %dx%d, %d channel%s, %d-bit\n", path, im.width, im.height, im.channels,
@@ -113,11 +117,7 @@ static int info_exr(const char *path) {
     float *d;
     int w, h, ch;
     if (gs_exr_info(path, &w, &h, &ch)) return cli_fail("info", GS_ERR_FORMAT);
-    if ((long long)w * h > INFO_MAX_PIXELS) {
-        printf("%s: EXR %dx%d, %d channel%s (value statistics skipped: %.1f megapixels is over the %lld that gs info "
-               "decodes)\n", path, w, h, ch, ch > 1 ? "s" : "", (double)w * h / 1e6, INFO_MAX_PIXELS / 1000000);
-        return 0;
-    }
+    if (header_only(path, "EXR", w, h, ch, "value")) return 0;
     if (gs_exr_read_depth(path, &d, &w, &h)) return cli_fail("info", GS_ERR_FORMAT);
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     size_t nf = 0, np = (size_t)w * h;

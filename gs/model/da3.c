@@ -445,6 +445,14 @@ done:
     return st;
 }
 
+/* Gaussians asked of a model without the 3DGS head. */
+static gs_status check_gs_head(const gs_da3_model *m, const gs_da3_options *o) {
+    if (o->infer_gs && !m->cfg.net.has_gs_head)
+        return gs_error(GS_ERR_UNSUPPORTED, "model %s has no 3DGS head; Gaussians need da3-giant or "
+                                            "da3nested-giant-large", m->cfg.model_name);
+    return GS_OK;
+}
+
 gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, const float *w2c_norm,
                          const float *K, const gs_da3_options *o, gs_da3_prediction *p) {
     memset(p, 0, sizeof *p);
@@ -455,9 +463,8 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
                                         "positive multiples of 14", S, W, H);
     if ((w2c_norm == NULL) != (K == NULL))
         return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
-    if (o->infer_gs && !m->cfg.net.has_gs_head) /* before anything runs */
-        return gs_error(GS_ERR_UNSUPPORTED, "model %s has no 3DGS head; Gaussians need da3-giant or "
-                                            "da3nested-giant-large", m->cfg.model_name);
+    gs_status st_gs = check_gs_head(m, o); /* before anything runs */
+    if (st_gs) return st_gs;
     p->S = S;
     p->H = H;
     p->W = W;
@@ -553,9 +560,8 @@ gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const flo
     if (S < 1 || !images) return gs_error(GS_ERR_INVALID, "no images given");
     if ((user_w2c == NULL) != (user_K == NULL))
         return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
-    if (o->infer_gs && !m->cfg.net.has_gs_head) /* before the preprocessing */
-        return gs_error(GS_ERR_UNSUPPORTED, "model %s has no 3DGS head; Gaussians need da3-giant or "
-                                            "da3nested-giant-large", m->cfg.model_name);
+    gs_status st_gs = check_gs_head(m, o); /* before the preprocessing */
+    if (st_gs) return st_gs;
     double t0 = gs_now();
     float *x = NULL, *K_proc = NULL, *w2c_norm = NULL;
     int H = 0, W = 0, cropped = 0;
