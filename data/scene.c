@@ -65,7 +65,7 @@ gs_scene_format gs_scene_detect(const uint8_t *data, size_t size, const char *na
     return GS_FMT_UNKNOWN;
 }
 
-static int splat_valid(const gs_scene *s, int64_t i) {
+int gs_scene_splat_valid(const gs_scene *s, int64_t i) {
     const float *m = s->means + 3 * i, *sc = s->scales + 3 * i, *q = s->rotations + 4 * i;
     float o = s->opacities[i];
     for (int k = 0; k < 3; k++)
@@ -86,7 +86,7 @@ static int splat_valid(const gs_scene *s, int64_t i) {
 int64_t gs_scene_count_invalid(const gs_scene *s) {
     int64_t bad = 0;
 #pragma omp parallel for reduction(+ : bad) schedule(static)
-    for (int64_t i = 0; i < s->n; i++) bad += !splat_valid(s, i);
+    for (int64_t i = 0; i < s->n; i++) bad += !gs_scene_splat_valid(s, i);
     return bad;
 }
 
@@ -106,7 +106,7 @@ gs_status gs_scene_stats_compute(const gs_scene *s, gs_scene_stats *st) {
     int64_t nv = 0, ns = 0;
     double osum = 0;
     for (int64_t i = 0; i < s->n; i++) {
-        if (!splat_valid(s, i)) { st->n_invalid++; continue; }
+        if (!gs_scene_splat_valid(s, i)) { st->n_invalid++; continue; }
         nv++;
         for (int k = 0; k < 3; k++) {
             double v = s->means[3 * i + k];

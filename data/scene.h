@@ -74,6 +74,8 @@ gs_status gs_spz_write(const char *path, const gs_scene *s, int version);
 /* Splats that a renderer must skip: non-finite values, non-positive scales,
  * zero quaternions, opacity outside [0,1]. Returns their count. */
 int64_t gs_scene_count_invalid(const gs_scene *s);
+/* 1 when splat i is one a renderer draws (none of the above). */
+int gs_scene_splat_valid(const gs_scene *s, int64_t i);
 
 typedef struct {
     int64_t n, n_invalid;
