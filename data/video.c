@@ -14,15 +14,68 @@
 
 extern char **environ;
 
+static const char *const k_quality[3] = {"high", "medium", "low"};
+static const char *const k_crf[3] = {"18", "23", "28"}, *const k_preset[3] = {"slow", "medium", "veryfast"};
+static const char *const k_panel[3] = {"none", "hcat", "vcat"};
+
+gs_status gs_video_quality_parse(const char *s, gs_video_quality *q) {
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, k_quality[i])) { *q = (gs_video_quality)i; return GS_OK; }
+    return gs_error(GS_ERR_INVALID, "video quality '%s' is unknown (expected low, medium or high)", s ? s : "(null)");
+}
+const char *gs_video_quality_name(gs_video_quality q) { return q >= 0 && q < 3 ? k_quality[q] : "?"; }
+
+gs_status gs_video_panel_parse(const char *s, gs_video_panel *p) {
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, k_panel[i])) { *p = (gs_video_panel)i; return GS_OK; }
+    return gs_error(GS_ERR_INVALID, "depth panel '%s' is unknown (expected hcat, vcat or none)", s ? s : "(null)");
+}
+const char *gs_video_panel_name(gs_video_panel p) { return p >= 0 && p < 3 ? k_panel[p] : "?"; }
+
+void gs_video_panel_size(gs_video_panel p, int w, int h, int *fw, int *fh) {
+    *fw = p == GS_VIDEO_PANEL_HCAT ? 2 * w + GS_VIDEO_GAP : w;
+    *fh = p == GS_VIDEO_PANEL_VCAT ? 2 * h + GS_VIDEO_GAP : h;
+}
+
+/* posix_spawnp's search: each PATH entry (empty = the current folder), the
+ * system default when PATH is unset. */
+gs_status gs_video_find_ffmpeg(const char *what) {
+    const char *path = getenv("PATH");
+    char def[256];
+    if (!path) {
+        size_t n = confstr(_CS_PATH, def, sizeof def);
+        path = n > 0 && n <= sizeof def ? def : "/bin:/usr/bin";
+    }
+    char buf[4200];
+    for (const char *p = path;; p++) {
+        const char *e = strchr(p, ':');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n < sizeof buf - 8) {
+            snprintf(buf, sizeof buf, "%.*s%sffmpeg", (int)n, n ? p : "", n ? "/" : "");
+            struct stat sb;
+            if (stat(buf, &sb) == 0 && S_ISREG(sb.st_mode) && access(buf, X_OK) == 0) return GS_OK;
+        }
+        if (!e) break;
+        p = e;
+    }
+    return gs_error(GS_ERR_IO, "%s: ffmpeg is not on PATH, and it writes the video (install it: make deps; or leave "
+                    "out the video)", what);
+}
+
 /* ffmpeg is spawned directly (no shell, so any file name works) with its
  * stdin on a pipe; its pid goes to the signal table, so that a signal that
  * stops gs also stops ffmpeg before the temporary file is removed (else
  * ffmpeg, still running, would create it again). */
 gs_status gs_video_open(gs_video *v, const char *path, int width, int height, int fps) {
+    return gs_video_open_quality(v, path, width, height, fps, GS_VIDEO_HIGH);
+}
+
+gs_status gs_video_open_quality(gs_video *v, const char *path, int width, int height, int fps, gs_video_quality q) {
     memset(v, 0, sizeof *v);
     v->slot = v->pid_slot = -1;
     v->pid = -1;
-    if (width < 1 || height < 1 || width > 16384 || height > 16384 || fps < 1 || fps > 240)
+    if (q < 0 || q > 2) return gs_error(GS_ERR_INVALID, "%s: bad video quality %d", path, (int)q);
+    if (width < 1 || height < 1 || width > GS_VIDEO_MAX_SIDE || height > GS_VIDEO_MAX_SIDE || fps < 1 || fps > 240)
         return gs_error(GS_ERR_INVALID, "%s: bad video size %dx%d or rate %d", path, width, height, fps);
     size_t n = strlen(path) + 64;
     v->path = strdup(path);
@@ -40,7 +93,7 @@ gs_status gs_video_open(gs_video *v, const char *path, int width, int height, in
     /* yuv420p needs even sides: pad by one black pixel when odd */
     char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
                     size, "-r", rate, "-i", "pipe:0", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
-                    "-crf", "18", "-preset", "slow", "-pix_fmt", "yuv420p", "-f", "mp4", v->tmp, NULL};
+                    "-crf", (char *)k_crf[q], "-preset", (char *)k_preset[q], "-pix_fmt", "yuv420p", "-f", "mp4", v->tmp, NULL};
     signal(SIGPIPE, SIG_IGN); /* a dying ffmpeg must give an error, not kill us */
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -98,6 +151,36 @@ gs_status gs_video_frame(gs_video *v, const float *rgb, int w, int h, const floa
             for (int c = 0; c < 3; c++) v->row[3 * x + c] = to_u8(rgb[3 * ((size_t)y * w + x) + c]);
         for (int x = 0; side && x < w2; x++)
             for (int c = 0; c < 3; c++) v->row[3 * (w + x) + c] = to_u8(side[3 * ((size_t)y * w2 + x) + c]);
+        if (fwrite(v->row, 1, (size_t)v->width * 3, v->pipe) != (size_t)v->width * 3)
+            return gs_error(GS_ERR_IO, "%s: ffmpeg stopped accepting frames", v->path);
+    }
+    v->frames++;
+    return GS_OK;
+}
+
+gs_status gs_video_frame_panel(gs_video *v, const float *rgb, const float *side, int w, int h, gs_video_panel p) {
+    if (!v->pipe) return gs_error(GS_ERR_INVALID, "video: not open");
+    int fw, fh;
+    gs_video_panel_size(p, w, h, &fw, &fh);
+    if (p != GS_VIDEO_PANEL_NONE && !side) return gs_error(GS_ERR_INVALID, "%s: a depth panel without its image", v->path);
+    if (fw != v->width || fh != v->height)
+        return gs_error(GS_ERR_INVALID, "%s: frame %dx%d does not match the video's %dx%d", v->path, fw, fh, v->width,
+                        v->height);
+    for (int y = 0; y < fh; y++) {
+        /* vcat: the RGB rows, the gap, the side image's rows; hcat: RGB | gap | side on each row */
+        const float *a = NULL, *b = NULL;
+        if (p == GS_VIDEO_PANEL_VCAT) a = y < h ? rgb + (size_t)y * w * 3 : y >= h + GS_VIDEO_GAP ? side + (size_t)(y - h - GS_VIDEO_GAP) * w * 3 : NULL;
+        else a = rgb + (size_t)y * w * 3;
+        if (p == GS_VIDEO_PANEL_HCAT) b = side + (size_t)y * w * 3;
+        unsigned char *r = v->row;
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) *r++ = a ? to_u8(a[3 * x + c]) : 255;
+        if (b) {
+            memset(r, 255, (size_t)GS_VIDEO_GAP * 3);
+            r += GS_VIDEO_GAP * 3;
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++) *r++ = to_u8(b[3 * x + c]);
+        }
         if (fwrite(v->row, 1, (size_t)v->width * 3, v->pipe) != (size_t)v->width * 3)
             return gs_error(GS_ERR_IO, "%s: ffmpeg stopped accepting frames", v->path);
     }

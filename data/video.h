@@ -1,5 +1,5 @@
 /* video.h - mp4 output through an ffmpeg pipe (libx264, crf 18, preset slow,
- * yuv420p, as Depth Anything 3's video export), written to a temporary file
+ * yuv420p, as Depth Anything 3's video export at its default quality), written to a temporary file
  * and renamed into place only when ffmpeg succeeded. Frames are float RGB in
  * [0,1], converted by truncation (x*255 as uint8) like DA3's `.byte()`; an
  * optional second image (e.g. colourised depth) goes side by side. */
@@ -14,6 +14,32 @@
 extern "C" {
 #endif
 
+/* Encoder settings of Depth Anything 3's gs_video export (VIDEO_QUALITY_MAP):
+ * high = crf 18, preset slow (its default); medium = crf 23, medium;
+ * low = crf 28, veryfast. Always libx264, yuv420p. */
+typedef enum { GS_VIDEO_HIGH = 0, GS_VIDEO_MEDIUM, GS_VIDEO_LOW } gs_video_quality;
+/* "high", "medium", "low" */
+gs_status gs_video_quality_parse(const char *s, gs_video_quality *q);
+const char *gs_video_quality_name(gs_video_quality q);
+
+/* Where a second image (the colourised depth) goes, as DA3's vis_depth:
+ * hcat = to the right of the RGB, vcat = below it, each after a white
+ * GS_VIDEO_GAP-pixel separator (DA3's layout_helpers.cat, gap 8, colour 1);
+ * none = the RGB alone. */
+typedef enum { GS_VIDEO_PANEL_NONE = 0, GS_VIDEO_PANEL_HCAT, GS_VIDEO_PANEL_VCAT } gs_video_panel;
+#define GS_VIDEO_GAP 8
+/* "none", "hcat", "vcat" */
+gs_status gs_video_panel_parse(const char *s, gs_video_panel *p);
+const char *gs_video_panel_name(gs_video_panel p);
+/* Video frame size for w x h images laid out as p. */
+void gs_video_panel_size(gs_video_panel p, int w, int h, int *fw, int *fh);
+/* Largest frame side gs_video_open takes. */
+#define GS_VIDEO_MAX_SIDE 16384
+
+/* Is an ffmpeg executable on PATH (where gs_video_open looks for it)? 0 with
+ * an error naming ffmpeg and `what` (the file that needs it) when not. */
+gs_status gs_video_find_ffmpeg(const char *what);
+
 typedef struct {
     FILE *pipe;
     char *path, *tmp;
@@ -25,11 +51,16 @@ typedef struct {
     int pid_slot;           /* ffmpeg in the signal table (stopped before the file is removed) */
 } gs_video;
 
-/* Start ffmpeg for frames of width x height at fps. */
+/* Start ffmpeg for frames of width x height at fps (quality high). */
 gs_status gs_video_open(gs_video *v, const char *path, int width, int height, int fps);
+/* The same at a quality. */
+gs_status gs_video_open_quality(gs_video *v, const char *path, int width, int height, int fps, gs_video_quality q);
 /* rgb [h, w, 3] float; side [h, w2, 3] or NULL; w (+ w2) and h must match
  * the size given to gs_video_open. */
 gs_status gs_video_frame(gs_video *v, const float *rgb, int w, int h, const float *side, int w2);
+/* rgb and side (NULL with GS_VIDEO_PANEL_NONE) both [h, w, 3] float, laid out
+ * as p; the frame must be gs_video_panel_size(p, w, h) of the video. */
+gs_status gs_video_frame_panel(gs_video *v, const float *rgb, const float *side, int w, int h, gs_video_panel p);
 /* ok != 0: finish, check the file (gs_video_check_mp4) and rename it into
  * place; ok == 0: abort and remove. */
 gs_status gs_video_close(gs_video *v, int ok);

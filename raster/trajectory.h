@@ -64,6 +64,14 @@ typedef struct {
 } gs_traj_opts;
 void gs_traj_opts_default(gs_traj_opts *o);
 
+/* The mode gs_trajectory renders for n_views input views: with one view
+ * every DA3 mode but dolly_zoom (and our orbit) becomes wander. */
+gs_traj_mode gs_traj_effective_mode(gs_traj_mode mode, int n_views);
+/* Can gs_trajectory make this path from n_views posed views with n_frames
+ * (0: the mode's own count)? The checks that depend only on the mode and
+ * the counts, so that a command can refuse before any work. */
+gs_status gs_traj_check(gs_traj_mode mode, int n_views, int n_frames);
+
 /* Cameras along a trajectory. `in` are posed input views (DA3 modes need at
  * least one; with a single view every DA3 mode but dolly_zoom becomes wander,
  * as DA3's export does). The orbit uses `in` when given, else the scene. The

@@ -573,33 +573,48 @@ void gs_traj_opts_default(gs_traj_opts *o) {
     o->mode = GS_TRAJ_EXTEND;
 }
 
+gs_traj_mode gs_traj_effective_mode(gs_traj_mode mode, int n_views) {
+    return n_views == 1 && mode != GS_TRAJ_DOLLY_ZOOM && mode != GS_TRAJ_ORBIT ? GS_TRAJ_WANDER : mode;
+}
+
+gs_status gs_traj_check(gs_traj_mode mode, int n_views, int n_frames) {
+    if (mode < 0 || mode >= GS_TRAJ_COUNT) return gs_error(GS_ERR_INVALID, "trajectory: unknown mode %d", (int)mode);
+    if (n_frames < 0 || n_frames > GS_MAX_CAMERAS)
+        return gs_error(GS_ERR_INVALID, "trajectory: frame count %d out of range (0..%d)", n_frames, GS_MAX_CAMERAS);
+    if (mode == GS_TRAJ_ORBIT) return GS_OK;
+    if (n_views <= 0) return gs_error(GS_ERR_INVALID, "trajectory %s: needs input cameras", gs_traj_mode_name(mode));
+    if (n_views > GS_MAX_CAMERAS)
+        return gs_error(GS_ERR_INVALID, "trajectory: %d input cameras exceed %d", n_views, GS_MAX_CAMERAS);
+    mode = gs_traj_effective_mode(mode, n_views);
+    if (mode == GS_TRAJ_WOBBLE_INTER && n_views <= 3)
+        return gs_error(GS_ERR_INVALID, "trajectory wobble_inter: needs at least 4 views (it joins every 3rd), got %d",
+                        n_views);
+    if (mode == GS_TRAJ_WANDER && n_frames > 0 && n_frames < 3)
+        return gs_error(GS_ERR_INVALID, "trajectory wander: needs at least 3 frames, got %d", n_frames);
+    if ((mode == GS_TRAJ_ORIGINAL || mode == GS_TRAJ_SMOOTH) && n_frames > 0 && n_frames != n_views)
+        return gs_error(GS_ERR_INVALID, "trajectory %s: renders one frame per input view (%d), not %d",
+                        gs_traj_mode_name(mode), n_views, n_frames);
+    return GS_OK;
+}
+
 gs_status gs_trajectory(const gs_cameras *in, const gs_scene *scene, const gs_traj_opts *o, gs_cameras *out) {
     memset(out, 0, sizeof *out);
     gs_traj_opts od;
     if (!o) { gs_traj_opts_default(&od); o = &od; }
-    if (o->n_frames < 0 || o->n_frames > GS_MAX_CAMERAS)
-        return gs_error(GS_ERR_INVALID, "trajectory: frame count %d out of range (0..%d)", o->n_frames, GS_MAX_CAMERAS);
+    gs_status st0 = gs_traj_check(o->mode, in ? in->n : 0, o->n_frames);
+    if (st0) return st0;
     if ((o->width > 0) != (o->height > 0) || o->width < 0 || o->height < 0)
         return gs_error(GS_ERR_INVALID, "trajectory: output size %dx%d: give both or neither", o->width, o->height);
     if (o->mode == GS_TRAJ_ORBIT)
         return gs_orbit_path(scene, in, o->n_frames ? o->n_frames : 120, o->width, o->height, out);
-    if (!in || in->n <= 0) return gs_error(GS_ERR_INVALID, "trajectory %s: needs input cameras", gs_traj_mode_name(o->mode));
-    gs_traj_mode mode = o->mode;
-    if (in->n == 1 && mode != GS_TRAJ_DOLLY_ZOOM) mode = GS_TRAJ_WANDER;
+    gs_traj_mode mode = gs_traj_effective_mode(o->mode, in->n);
     int nf = 0, resample = 0;
     if (o->n_frames > 0) {
         switch (mode) {
-        case GS_TRAJ_WANDER:
-            if (o->n_frames < 3) return gs_error(GS_ERR_INVALID, "trajectory wander: needs at least 3 frames, got %d", o->n_frames);
-            nf = o->n_frames - 2;
-            break;
+        case GS_TRAJ_WANDER: nf = o->n_frames - 2; break;
         case GS_TRAJ_DOLLY_ZOOM: nf = o->n_frames; break;
         case GS_TRAJ_ORIGINAL:
-        case GS_TRAJ_SMOOTH:
-            if (o->n_frames != in->n)
-                return gs_error(GS_ERR_INVALID, "trajectory %s: renders one frame per input view (%d), not %d",
-                                gs_traj_mode_name(mode), in->n, o->n_frames);
-            break;
+        case GS_TRAJ_SMOOTH: break;
         default: resample = 1;
         }
     }

@@ -1,6 +1,7 @@
 /* cmd_infer.c - `gs infer`: photos -> depth, confidence, cameras and a point
  * cloud with a Depth Anything 3 checkpoint, on the CPU. */
 #include "gs/cli/cli.h"
+#include "gs/cli/outdir.h"
 #include "gs/model/da3.h"
 #include "backbone/preprocess.h"
 #include "data/cameras.h"
@@ -29,7 +30,10 @@ static const char k_usage[] =
     "                        .safetensors file (then --config NAME)\n"
     "  --config NAME         da3-small, da3-base, da3-large, da3-giant, da3metric-large,\n"
     "                        da3mono-large, da3nested-giant-large, or a config.json path\n"
-    "  --out DIR             output folder (created)\n"
+    "  --out DIR             output folder (created); one that holds an earlier run's results is\n"
+    "                        refused unless --overwrite\n"
+    "  --overwrite           remove the earlier run's files in DIR first (only those gs listed in\n"
+    "                        DIR/.gs-outputs; other files are never touched)\n"
     "  --process-res N       longest side of the network input (default 504, at most 2048; a\n"
     "                        multiple of 14 after rounding, as the reference)\n"
     "  --process-res-method M  upper_bound_resize (default), lower_bound_resize,\n"
@@ -122,23 +126,25 @@ static gs_status write_points(const char *path, const gs_da3_prediction *p, int6
     return st;
 }
 
-static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char **names) {
+static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char **names, cli_outdir *od) {
     gs_cameras c;
     gs_status st0 = gs_da3_cameras(p, 0, (const char *const *)names, ".png", &c);
     if (st0) return st0;
     char path[1024];
     gs_status st = gs_cameras_write_json(gs_path_join(path, sizeof path, out, "cameras.json"), &c);
+    if (!st) st = cli_outdir_add(od, "cameras.json");
     if (!st) {
         gs_path_join(path, sizeof path, out, "colmap");
         st = gs_mkdirs(path);
         if (!st) st = gs_cameras_write_colmap_text(path, &c);
+        if (!st) st = cli_outdir_add(od, "colmap"); /* its files are listed at the end */
     }
     free(c.cams);
     return st;
 }
 
 static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char **names, int64_t max_points,
-                               int quiet) {
+                               int quiet, cli_outdir *od) {
     char dir[1024], path[1100];
     const char *subs[] = {"depth", "images", p->depth_conf ? "conf" : NULL};
     for (int i = 0; i < 3; i++) {
@@ -151,6 +157,7 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
         const float *d = p->depth + v * HW;
         snprintf(path, sizeof path, "%s/depth/%s.exr", out, names[v]);
         gs_status st = gs_exr_write_depth(path, d, p->W, p->H);
+        if (!st) st = cli_outdir_add(od, path);
         if (st) return st;
         /* colourised inverse depth between robust percentiles, near = warm */
         float *inv = malloc(HW * sizeof *inv);
@@ -164,24 +171,28 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
         snprintf(path, sizeof path, "%s/depth/%s.png", out, names[v]);
         st = gs_image_write_png(path, &im, 8);
         gs_image_free(&im);
+        if (!st) st = cli_outdir_add(od, path);
         if (st) return st;
         if (p->depth_conf) {
             snprintf(path, sizeof path, "%s/conf/%s.exr", out, names[v]);
-            if ((st = gs_exr_write_depth(path, p->depth_conf + v * HW, p->W, p->H))) return st;
+            if ((st = gs_exr_write_depth(path, p->depth_conf + v * HW, p->W, p->H)) || (st = cli_outdir_add(od, path))) return st;
         }
         if ((st = gs_image_alloc(&im, p->W, p->H, 3))) return st;
         for (size_t i = 0; i < HW * 3; i++) im.data[i] = p->images[v * HW * 3 + i] / 255.0f;
         snprintf(path, sizeof path, "%s/images/%s.png", out, names[v]);
         st = gs_image_write_png(path, &im, 8);
         gs_image_free(&im);
+        if (!st) st = cli_outdir_add(od, path);
         if (st) return st;
     }
     if (p->extrinsics && p->intrinsics) {
-        gs_status st = write_cameras(out, p, names);
+        gs_status st = write_cameras(out, p, names, od);
         if (st) return st;
         if (max_points > 0) {
             int64_t n = 0;
-            if ((st = write_points(gs_path_join(path, sizeof path, out, "points.ply"), p, max_points, &n))) return st;
+            if ((st = write_points(gs_path_join(path, sizeof path, out, "points.ply"), p, max_points, &n)) ||
+                (st = cli_outdir_add(od, "points.ply")))
+                return st;
             if (!quiet) fprintf(stderr, "gs infer: %s/points.ply: %lld points\n", out, (long long)n);
         }
     }
@@ -191,6 +202,7 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
         if (st) return st;
         st = gs_ply_write(gs_path_join(path, sizeof path, out, "gaussians.ply"), &sc);
         gs_scene_free(&sc);
+        if (!st) st = cli_outdir_add(od, "gaussians.ply");
         if (st) return st;
         if (!quiet) fprintf(stderr, "gs infer: %s/gaussians.ply: %lld Gaussians\n", out, (long long)p->gaussians.n);
     }
@@ -203,6 +215,7 @@ static int run(int argc, char **argv) {
     gs_da3_options o;
     gs_da3_options_default(&o);
     long max_points = 1000000;
+    int overwrite = 0;
     char **images = calloc((size_t)argc, sizeof *images);
     int S = 0;
     if (!images) return 1;
@@ -218,6 +231,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--ray-pose")) o.use_ray_pose = 1;
         else if (!strcmp(a, "--gs")) o.infer_gs = 1;
         else if (!strcmp(a, "--quiet")) o.quiet = 1;
+        else if (!strcmp(a, "--overwrite")) overwrite = 1;
         else if (!strcmp(a, "--process-res")) {
             NEED_ARG();
             if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) { free(images); return cli_usage_error(&cmd_infer_def, "--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); }
@@ -244,6 +258,10 @@ static int run(int argc, char **argv) {
     if (!model) { free(images); return cli_usage_error(&cmd_infer_def, "--model PATH is required"); }
     if (!out) { free(images); return cli_usage_error(&cmd_infer_def, "--out DIR is required"); }
     if (!S) { free(images); return cli_usage_error(&cmd_infer_def, "no IMAGES given"); }
+    /* the folders are checked before the photos, the model or the network (nothing is written yet) */
+    if (dump_dir && cli_dir_writable("--dump", dump_dir)) { free(images); return cli_fail("infer", GS_ERR_IO); }
+    cli_outdir od;
+    if (cli_outdir_check(&od, "infer", out, overwrite, o.quiet)) { cli_outdir_free(&od); free(images); return 1; }
 
     int rc = 1;
     gs_status st;
@@ -252,8 +270,19 @@ static int run(int argc, char **argv) {
     memset(&m, 0, sizeof m);
     gs_da3_prediction p;
     memset(&p, 0, sizeof p);
-    if (cli_photos_load("infer", images, S, cams_path, &ph)) { free(images); return 1; }
+    if (cli_photos_load("infer", images, S, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
     char **names = ph.names;
+    for (int v = 0; v < S; v++) { /* no photo (nor any file of the user's) is written over */
+        static const char *const fmt[4] = {"depth/%s.exr", "depth/%s.png", "conf/%s.exr", "images/%s.png"};
+        char rel[400];
+        for (int k = 0; k < 4; k++) {
+            snprintf(rel, sizeof rel, fmt[k], names[v]);
+            if ((st = cli_outdir_free_path(&od, rel))) { cli_fail("infer", st); goto done; }
+        }
+    }
+    static const char *const fixed[] = {"cameras.json", "points.ply", "gaussians.ply"};
+    for (int k = 0; k < 3; k++)
+        if ((st = cli_outdir_free_path(&od, fixed[k]))) { cli_fail("infer", st); goto done; }
     double t0 = gs_now();
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("infer", st); goto done; }
     if (o.infer_gs && !m.cfg.net.has_gs_head) { /* as gs nvs says it, before the network runs */
@@ -274,7 +303,6 @@ static int run(int argc, char **argv) {
         if ((st = gs_mkdirs(dump_dir))) { cli_fail("infer", st); goto done; }
         o.dump = &dump;
     }
-    if ((st = gs_mkdirs(out))) { cli_fail("infer", st); goto done; }
     cli_stage_clock_start();
     if (!o.quiet) {
         o.on_stage = cli_print_stage;
@@ -293,10 +321,15 @@ static int run(int argc, char **argv) {
         if (p.is_metric) fprintf(stderr, "gs infer: metric depth (scale factor %.4g)\n", p.scale_factor);
         if (dump_dir) fprintf(stderr, "gs infer: %d tensors dumped to %s\n", dc.count, dump_dir);
     }
-    if ((st = write_outputs(out, &p, names, max_points, o.quiet))) { cli_fail("infer", st); goto done; }
+    if ((st = cli_outdir_prepare(&od)) || (st = write_outputs(out, &p, names, max_points, o.quiet, &od))) {
+        cli_fail("infer", st);
+        goto done;
+    }
     if (!o.quiet) fprintf(stderr, "gs infer: wrote %s\n", out);
     rc = 0;
 done:
+    if (cli_outdir_finish(&od) && !rc) rc = cli_fail("infer", GS_ERR_IO);
+    cli_outdir_free(&od);
     gs_da3_prediction_free(&p);
     gs_da3_free(&m);
     cli_photos_free(&ph);

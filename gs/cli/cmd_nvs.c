@@ -3,6 +3,7 @@
  * Gaussians; the splats are written (PLY/.splat/.spz) and rendered along a
  * camera trajectory by our rasterizer into an mp4. */
 #include "gs/cli/cli.h"
+#include "gs/cli/outdir.h"
 #include "gs/model/da3.h"
 #include "gs/core/device.h"
 #include "data/video.h"
@@ -22,17 +23,24 @@ static const char k_usage[] =
     "\n"
     "Photos -> 3D Gaussians -> novel-view video. Needs a model with the 3DGS head (da3-giant or\n"
     "da3nested-giant-large). Writes DIR/gaussians.ply (SH degree 2; --export for more formats),\n"
-    "DIR/cameras.json (the predicted input cameras, in the splats' frame) and DIR/video.mp4.\n"
+    "DIR/cameras.json (the predicted input cameras, in the splats' frame), DIR/video.mp4 and\n"
+    "DIR/trajectory.json (the cameras of the video's frames, gs-cameras JSON).\n"
     "\n"
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
     "  --config NAME         configuration of a bare .safetensors\n"
-    "  --out DIR             output folder (created)\n"
+    "  --out DIR             output folder (created); one that holds an earlier run's results is\n"
+    "                        refused unless --overwrite\n"
+    "  --overwrite           remove the earlier run's files in DIR first (only those gs listed in\n"
+    "                        DIR/.gs-outputs; other files are never touched)\n"
     "  --trajectory MODE     extend (default), interpolate, interpolate_smooth, smooth, wander,\n"
     "                        dolly_zoom, wobble_inter, orbit, original. With one photo every mode\n"
     "                        but dolly_zoom and orbit becomes wander, as in Depth Anything 3\n"
     "  --frames N            frames of the trajectory (default: the mode's own count)\n"
     "  --video-size WxH      video frame size (default: the network's input size)\n"
-    "  --video-depth         put the colourised rendered depth beside the RGB\n"
+    "  --vis-depth MODE      the colourised rendered depth beside the RGB: hcat (default, to the\n"
+    "                        right), vcat (below), none; an 8-pixel white gap between, as DA3\n"
+    "  --video-quality Q     high (default: libx264 crf 18, preset slow), medium (crf 23, medium),\n"
+    "                        low (crf 28, veryfast): Depth Anything 3's video qualities\n"
     "  --no-video            only the splats\n"
     "  --save-frames         also write the frames as DIR/frames/NNNNN.png\n"
     "  --export LIST         splat files: ply, splat, spz, comma-separated (default ply)\n"
@@ -46,7 +54,22 @@ static const char k_usage[] =
     "  --threads N           CPU threads (default: all)\n"
     "  --quiet               no progress and timings\n";
 
-static gs_status write_exports(const char *out, const char *list, const gs_scene *sc, int quiet) {
+/* --export: a comma-separated list of ply, splat, spz. */
+static int exports_ok(const char *list, char *why, size_t n) {
+    if (!list[0] || strlen(list) >= 256) { snprintf(why, n, "--export '%.40s': give ply, splat, spz, comma-separated", list); return 0; }
+    for (const char *p = list;;) {
+        const char *e = strchr(p, ',');
+        size_t k = e ? (size_t)(e - p) : strlen(p);
+        if (!((k == 3 && (!strncmp(p, "ply", 3) || !strncmp(p, "spz", 3))) || (k == 5 && !strncmp(p, "splat", 5)))) {
+            snprintf(why, n, "--export: unknown format '%.*s' (ply, splat, spz)", (int)(k > 40 ? 40 : k), p);
+            return 0;
+        }
+        if (!e) return 1;
+        p = e + 1;
+    }
+}
+
+static gs_status write_exports(const char *out, const char *list, const gs_scene *sc, int quiet, cli_outdir *od) {
     char buf[256], path[1100];
     snprintf(buf, sizeof buf, "%s", list);
     char *save = NULL;
@@ -57,6 +80,7 @@ static gs_status write_exports(const char *out, const char *list, const gs_scene
         else if (!strcmp(f, "splat")) st = gs_splat_write(path, sc);
         else if (!strcmp(f, "spz")) st = gs_spz_write(path, sc, 3);
         else return gs_error(GS_ERR_INVALID, "--export: unknown format '%s' (ply, splat, spz)", f);
+        if (!st) st = cli_outdir_add(od, path);
         if (st) return st;
         if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld Gaussians)\n", path, (long long)sc->n);
     }
@@ -66,7 +90,9 @@ static gs_status write_exports(const char *out, const char *list, const gs_scene
 /* Stage progress on stderr (the network reports each stage as it starts). */
 static int run(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *exports = "ply", *traj_s = "extend";
-    int frames = 0, vw = 0, vh = 0, video_depth = 0, no_video = 0, save_frames = 0, prune_border = 0, dc_only = 0;
+    int frames = 0, vw = 0, vh = 0, no_video = 0, save_frames = 0, prune_border = 0, dc_only = 0, overwrite = 0;
+    gs_video_panel panel = GS_VIDEO_PANEL_HCAT; /* DA3's gs_video default */
+    gs_video_quality quality = GS_VIDEO_HIGH;
     double depth_pct = 100.0;
     gs_device dev_req = GS_DEVICE_AUTO;
     gs_da3_options o;
@@ -91,7 +117,10 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--video-size")) {
             NEED();
             if (sscanf(argv[++i], "%dx%d", &vw, &vh) != 2 || vw < 8 || vh < 8 || vw > 8192 || vh > 8192) FAIL_USAGE("--video-size must be WxH, 8..8192");
-        } else if (!strcmp(a, "--video-depth")) video_depth = 1;
+        } else if (!strcmp(a, "--video-depth")) panel = GS_VIDEO_PANEL_HCAT; /* the default now */
+        else if (!strcmp(a, "--vis-depth")) { NEED(); if (gs_video_panel_parse(argv[++i], &panel)) FAIL_USAGE("--vis-depth: %s", gs_last_error()); }
+        else if (!strcmp(a, "--video-quality")) { NEED(); if (gs_video_quality_parse(argv[++i], &quality)) FAIL_USAGE("--video-quality: %s", gs_last_error()); }
+        else if (!strcmp(a, "--overwrite")) overwrite = 1;
         else if (!strcmp(a, "--no-video")) no_video = 1;
         else if (!strcmp(a, "--save-frames")) save_frames = 1;
         else if (!strcmp(a, "--prune-border")) prune_border = 1;
@@ -114,8 +143,44 @@ static int run(int argc, char **argv) {
     if (!S) FAIL_USAGE("no IMAGES given");
     gs_traj_mode mode;
     if (gs_traj_mode_parse(traj_s, &mode)) FAIL_USAGE("%s", gs_last_error());
+    /* everything the options decide is checked here, before the photos, the model or the network */
+    char why[200];
+    if (!exports_ok(exports, why, sizeof why)) FAIL_USAGE("%s", why);
+    if (save_frames && no_video) FAIL_USAGE("--save-frames writes the video's frames: not with --no-video");
+    if (!no_video && gs_traj_check(mode, S, frames))
+        FAIL_USAGE("--trajectory %s%s with %d photo%s: %s", traj_s, frames ? " --frames" : "", S, S == 1 ? "" : "s",
+                   gs_last_error());
+    if (!no_video && vw) {
+        int fw, fh;
+        gs_video_panel_size(panel, vw, vh, &fw, &fh);
+        if (fw > GS_VIDEO_MAX_SIDE || fh > GS_VIDEO_MAX_SIDE)
+            FAIL_USAGE("--video-size %dx%d with --vis-depth %s makes %dx%d frames, over the %d the video takes", vw, vh,
+                       gs_video_panel_name(panel), fw, fh, GS_VIDEO_MAX_SIDE);
+    }
+    const gs_traj_mode eff_mode = gs_traj_effective_mode(mode, S);
 #undef FAIL_USAGE
     const int quiet = o.quiet;
+    char vpath[1100], fdir[1100];
+    snprintf(vpath, sizeof vpath, "%s/video.mp4", out);
+    snprintf(fdir, sizeof fdir, "%s/frames", out);
+    if (!no_video && gs_video_find_ffmpeg(vpath)) { free(images); return cli_fail("nvs", GS_ERR_IO); }
+    cli_outdir od;
+    if (cli_outdir_check(&od, "nvs", out, overwrite, quiet)) { cli_outdir_free(&od); free(images); return 1; }
+    {   /* no file of the user's is written over */
+        char rel[300];
+        snprintf(rel, sizeof rel, "%s", exports);
+        gs_status fst = GS_OK;
+        char *save = NULL;
+        for (char *f = strtok_r(rel, ",", &save); f && !fst; f = strtok_r(NULL, ",", &save)) {
+            char name[300];
+            snprintf(name, sizeof name, "gaussians.%s", f);
+            fst = cli_outdir_free_path(&od, name);
+        }
+        if (!fst) fst = cli_outdir_free_path(&od, "cameras.json");
+        if (!fst && !no_video) fst = cli_outdir_free_path(&od, "video.mp4");
+        if (!fst && !no_video) fst = cli_outdir_free_path(&od, "trajectory.json");
+        if (fst) { cli_outdir_free(&od); free(images); return cli_fail("nvs", fst); }
+    }
     int rc = 1;
     gs_status st;
     cli_photos ph;
@@ -129,7 +194,7 @@ static int run(int argc, char **argv) {
     memset(&exp, 0, sizeof exp);
     gs_raster_cuda *gpu = NULL;
     double t0 = gs_now();
-    if (cli_photos_load("nvs", images, S, cams_path, &ph)) { free(images); return 1; }
+    if (cli_photos_load("nvs", images, S, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
     char **names = ph.names;
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("nvs", st); goto done; }
     if (!m.cfg.net.has_gs_head) {
@@ -143,7 +208,6 @@ static int run(int argc, char **argv) {
         gs_da3_describe(&m, desc, sizeof desc);
         fprintf(stderr, "gs nvs: %s loaded in %.2f s; %d photo%s\n", desc, t_load, S, S == 1 ? "" : "s");
     }
-    if ((st = gs_mkdirs(out))) { cli_fail("nvs", st); goto done; }
     double t1 = gs_now();
     cli_stage_clock_start();
     if (!o.quiet) {
@@ -167,12 +231,13 @@ static int run(int argc, char **argv) {
     if ((st = gs_gaussians_export_scene(&p.gaussians, p.depth, &eo, &exp, &info))) { cli_fail("nvs", st); goto done; }
     if (info.border_emptied && !quiet)
         fprintf(stderr, "gs nvs: warning: --prune-border on images under 32 pixels removes every Gaussian (as DA3)\n");
-    if ((st = write_exports(out, exports, &exp, quiet))) { cli_fail("nvs", st); goto done; }
+    if ((st = cli_outdir_prepare(&od))) { cli_fail("nvs", st); goto done; }
+    if ((st = write_exports(out, exports, &exp, quiet, &od))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_cameras(&p, 1, (const char *const *)names, NULL, &in_cams))) { cli_fail("nvs", st); goto done; }
     {
         char cpath[1100];
         snprintf(cpath, sizeof cpath, "%s/cameras.json", out);
-        if ((st = gs_cameras_write_json(cpath, &in_cams))) { cli_fail("nvs", st); goto done; }
+        if ((st = gs_cameras_write_json(cpath, &in_cams)) || (st = cli_outdir_add(&od, cpath))) { cli_fail("nvs", st); goto done; }
     }
     if (no_video) { rc = 0; goto done; }
 
@@ -189,9 +254,9 @@ static int run(int argc, char **argv) {
         cli_fail("nvs", GS_ERR_DEVICE);
         goto done;
     }
-    char vpath[1100], fdir[1100];
-    snprintf(vpath, sizeof vpath, "%s/video.mp4", out);
-    snprintf(fdir, sizeof fdir, "%s/frames", out);
+    if (!quiet && eff_mode != mode)
+        fprintf(stderr, "gs nvs: one photo: trajectory %s (as Depth Anything 3; %s needs two or more views)\n",
+                gs_traj_mode_name(eff_mode), gs_traj_mode_name(mode));
     if (save_frames && (st = gs_mkdirs(fdir))) { cli_fail("nvs", st); goto done; }
     gs_video vid;
     memset(&vid, 0, sizeof vid);
@@ -200,8 +265,9 @@ static int run(int argc, char **argv) {
     gs_progress pb;
     gs_progress_begin(&pb, "render", path.n, quiet);
     double t2 = gs_now();
-    int have_range = 0;
+    int have_range = 0, fw, fh;
     float dlo = 0, dhi = 0;
+    gs_video_panel_size(panel, to.width, to.height, &fw, &fh);
     st = GS_OK;
     for (int i = 0; i < path.n && !st; i++) {
         gs_raster_out r;
@@ -209,16 +275,18 @@ static int run(int argc, char **argv) {
         if (st) break;
         gs_image dimg;
         memset(&dimg, 0, sizeof dimg);
-        if (video_depth && !have_range) /* one colour scale for the whole video */
+        const int with_depth = panel != GS_VIDEO_PANEL_NONE;
+        if (with_depth && !have_range) /* one colour scale for the whole video */
             have_range = gs_depth_colour_range(r.depth, r.alpha, (size_t)r.width * r.height, &dlo, &dhi);
-        if (video_depth) st = gs_colorize(r.depth, r.width, r.height, have_range ? dlo : 0, have_range ? dhi : 0, 1, &dimg);
-        if (!st && !vid.pipe) st = gs_video_open(&vid, vpath, r.width * (video_depth ? 2 : 1), r.height, 24);
-        if (!st) st = gs_video_frame(&vid, r.rgb, r.width, r.height, video_depth ? dimg.data : NULL, r.width);
+        if (with_depth) st = gs_colorize(r.depth, r.width, r.height, have_range ? dlo : 0, have_range ? dhi : 0, 1, &dimg);
+        if (!st && !vid.pipe) st = gs_video_open_quality(&vid, vpath, fw, fh, 24, quality);
+        if (!st) st = gs_video_frame_panel(&vid, r.rgb, with_depth ? dimg.data : NULL, r.width, r.height, panel);
         if (!st && save_frames) {
             char fp[1200];
             snprintf(fp, sizeof fp, "%s/%05d.png", fdir, i);
             gs_image im = {r.width, r.height, 3, 8, r.rgb};
             st = gs_image_write_png(fp, &im, 8);
+            if (!st) st = cli_outdir_add(&od, fp);
         }
         gs_image_free(&dimg);
         gs_raster_out_free(&r);
@@ -227,13 +295,21 @@ static int run(int argc, char **argv) {
     gs_progress_end(&pb);
     gs_status cst = gs_video_close(&vid, !st);
     if (!st) st = cst;
+    if (!st) st = cli_outdir_add(&od, vpath);
     if (st) { cli_fail("nvs", st); goto done; }
+    {   /* the cameras of the frames, for gs render --cameras, gs info, or an evaluation */
+        char tpath[1100];
+        snprintf(tpath, sizeof tpath, "%s/trajectory.json", out);
+        if ((st = gs_cameras_write_json(tpath, &path)) || (st = cli_outdir_add(&od, tpath))) { cli_fail("nvs", st); goto done; }
+    }
     if (!quiet)
         fprintf(stderr, "gs nvs: %d frames (%s, %dx%d) in %.2f s (%.0f ms a frame, %s); wrote %s\n", path.n,
-                gs_traj_mode_name(mode), to.width, to.height, gs_now() - t2, 1e3 * (gs_now() - t2) / (path.n ? path.n : 1),
+                gs_traj_mode_name(eff_mode), to.width, to.height, gs_now() - t2, 1e3 * (gs_now() - t2) / (path.n ? path.n : 1),
                 gpu ? "CUDA" : "CPU", vpath);
     rc = 0;
 done:
+    if (cli_outdir_finish(&od) && !rc) rc = cli_fail("nvs", GS_ERR_IO);
+    cli_outdir_free(&od);
     gs_raster_cuda_free(gpu);
     gs_cameras_free(&path);
     gs_cameras_free(&in_cams);

@@ -2,6 +2,7 @@
  * Depth Anything 3's modes or an orbit) -> PNG frames, depth maps and an mp4,
  * on the CPU or with CUDA. */
 #include "gs/cli/cli.h"
+#include "gs/cli/outdir.h"
 #include "gs/core/device.h"
 #include "data/video.h"
 #include "data/cameras.h"
@@ -35,7 +36,11 @@ static const char k_usage[] =
     "                      extend, wobble_inter: DA3's path resampled to N; original, smooth: fixed\n"
     "  --keep-pp           trajectories keep the cameras' principal point (DA3 centres it and\n"
     "                      derives the focal length from the field of view)\n"
-    "  --out DIR           output folder: NAME.png per view (and NAME_depth.exr/.png with --depth)\n"
+    "  --out DIR           output folder: NAME.png per view (and NAME_depth.exr/.png with --depth);\n"
+    "                      with --trajectory also DIR/trajectory.json, the cameras it rendered.\n"
+    "                      One that holds an earlier run's results is refused unless --overwrite\n"
+    "  --overwrite         remove the earlier run's files in DIR first (only those gs listed in\n"
+    "                      DIR/.gs-outputs; other files are never touched)\n"
     "  --width W --height H  output size (default: the cameras' size; the intrinsics are scaled)\n"
     "  --depth             also write expected depth as EXR and as a colourised PNG (one\n"
     "                      colour scale for all frames, from the first frame's range)\n"
@@ -43,8 +48,10 @@ static const char k_usage[] =
     "  --sh-degree N       evaluate SH up to degree N (default: the scene's)\n"
     "  --antialiased       gsplat's antialiased mode (opacity compensation; on by itself\n"
     "                      for scenes whose file says they were trained in it)\n"
-    "  --video FILE.mp4    also encode the frames with ffmpeg (libx264, crf 18, yuv420p, 24 fps)\n"
-    "  --video-depth       put the colourised depth beside the RGB in the video\n"
+    "  --video FILE.mp4    also encode the frames with ffmpeg (libx264, yuv420p, 24 fps)\n"
+    "  --video-quality Q   high (default: crf 18, preset slow), medium (crf 23), low (crf 28, veryfast)\n"
+    "  --video-depth       put the colourised depth right of the RGB in the video (after an 8-pixel\n"
+    "                      white gap, as Depth Anything 3's hcat)\n"
     "  --llff-factor F     divide LLFF H, W, f by F (8 for images_8)\n"
     "  --device cpu|cuda   where to render (default auto: CUDA when a GPU is usable)\n"
     "  --threads N         CPU threads (default: all)\n"
@@ -93,7 +100,8 @@ static int run(int argc, char **argv) {
     const gs_command *me = &cmd_render_def;
     const char *scene_path = NULL, *cam_path = NULL, *traj = NULL, *outdir = NULL, *video = NULL;
     long frames = 0, width = 0, height = 0, shdeg = -1, threads = 0;
-    int depth = 0, quiet = 0, aa = 0, video_depth = 0, keep_pp = 0;
+    int depth = 0, quiet = 0, aa = 0, video_depth = 0, keep_pp = 0, overwrite = 0;
+    gs_video_quality quality = GS_VIDEO_HIGH;
     gs_traj_mode mode = GS_TRAJ_ORBIT;
     double factor = 0;
     gs_device dev = GS_DEVICE_AUTO;
@@ -114,6 +122,8 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--llff-factor") && more) { if (!cli_parse_double(argv[++i], &factor) || !(factor > 0)) return cli_usage_error(me, "--llff-factor takes a positive number"); }
         else if (!strcmp(a, "--device") && more) { if (gs_device_parse(argv[++i], &dev)) return cli_usage_error(me, "%s", gs_last_error()); }
         else if (!strcmp(a, "--threads") && more) { if (!cli_parse_int(argv[++i], 1, 4096, &threads)) return cli_usage_error(me, "--threads takes 1-4096"); }
+        else if (!strcmp(a, "--video-quality") && more) { if (gs_video_quality_parse(argv[++i], &quality)) return cli_usage_error(me, "--video-quality: %s", gs_last_error()); }
+        else if (!strcmp(a, "--overwrite")) overwrite = 1;
         else if (!strcmp(a, "--keep-pp")) keep_pp = 1;
         else if (!strcmp(a, "--depth")) depth = 1;
         else if (!strcmp(a, "--antialiased")) aa = 1;
@@ -133,6 +143,24 @@ static int run(int argc, char **argv) {
     if ((width > 0) != (height > 0)) return cli_usage_error(me, "give both --width and --height");
     if (video && !gs_path_ends_with(video, ".mp4")) return cli_usage_error(me, "--video must name an .mp4 file");
     if (video_depth && !video) return cli_usage_error(me, "--video-depth needs --video FILE.mp4");
+    if (video_depth && width > 0 && 2 * width + GS_VIDEO_GAP > GS_VIDEO_MAX_SIDE)
+        return cli_usage_error(me, "--video-depth with --width %ld makes frames %ld wide, over the %d the video takes",
+                               width, 2 * width + GS_VIDEO_GAP, GS_VIDEO_MAX_SIDE);
+    /* what the options decide is checked before the scene is read (the trajectory once the views are) */
+    size_t on = strlen(outdir);
+    while (on > 1 && outdir[on - 1] == '/') on--;
+    const int video_in_out = video && !strncmp(video, outdir, on) && video[on] == '/' && !strchr(video + on + 1, '/');
+    if (video) {
+        char vdir[4096];
+        snprintf(vdir, sizeof vdir, "%s", video);
+        char *sl = strrchr(vdir, '/');
+        if (sl) *sl = 0;
+        if (sl && sl != vdir && !video_in_out && !gs_is_dir(vdir))
+            return cli_usage_error(me, "--video %s: the folder %s does not exist", video, vdir);
+        if (gs_video_find_ffmpeg(video)) return cli_fail("render", GS_ERR_IO);
+    }
+    cli_outdir od;
+    if (cli_outdir_check(&od, "render", outdir, overwrite, quiet)) { cli_outdir_free(&od); return 1; }
     dev = gs_device_resolve(dev); /* prints the fallback notice when cuda was asked for and is not usable */
     if (threads > 0) gs_set_num_threads((int)threads);
     o.sh_degree = (int)shdeg;
@@ -141,10 +169,16 @@ static int run(int argc, char **argv) {
 
     double t0 = gs_now();
     gs_scene s;
-    if (gs_scene_read(scene_path, &s, NULL)) return cli_fail("render", GS_ERR_FORMAT);
     gs_cameras cams = {0}, ref = {0};
     gs_camera_read_opts ro = {factor};
-    if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) { gs_scene_free(&s); return cli_fail("render", GS_ERR_FORMAT); }
+    if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) { cli_outdir_free(&od); return cli_fail("render", GS_ERR_FORMAT); }
+    if (traj && mode != GS_TRAJ_ORBIT && gs_traj_check(mode, ref.n, (int)frames)) {
+        gs_cameras_free(&ref);
+        cli_outdir_free(&od);
+        return cli_usage_error(me, "--trajectory %s%s with the %d view%s of %s: %s", traj, frames ? " --frames" : "",
+                               ref.n, ref.n == 1 ? "" : "s", cam_path, gs_last_error());
+    }
+    if (gs_scene_read(scene_path, &s, NULL)) { gs_cameras_free(&ref); gs_cameras_free(&cams); cli_outdir_free(&od); return cli_fail("render", GS_ERR_FORMAT); }
     if (traj) {
         gs_traj_opts to;
         gs_traj_opts_default(&to);
@@ -154,7 +188,7 @@ static int run(int argc, char **argv) {
         to.height = (int)height;
         to.keep_pp = keep_pp;
         if (gs_trajectory(&ref, &s, &to, &cams)) {
-            gs_scene_free(&s); gs_cameras_free(&ref);
+            gs_scene_free(&s); gs_cameras_free(&ref); cli_outdir_free(&od);
             return cli_fail("render", GS_ERR_INVALID);
         }
     }
@@ -166,7 +200,26 @@ static int run(int argc, char **argv) {
             rc = 1;
             goto done;
         }
-    if (gs_mkdirs(outdir)) { rc = cli_fail("render", GS_ERR_IO); goto done; }
+    int use_names = cam_path && !traj && names_unique(&cams);
+    for (int i = 0; i < cams.n && rc == 0; i++) { /* no file of the user's is written over */
+        char name[300], rel[400];
+        frame_name(&cams, i, use_names, name, sizeof name);
+        for (int k = 0; k < (depth ? 3 : 1) && rc == 0; k++) {
+            snprintf(rel, sizeof rel, "%s%s", name, k == 0 ? ".png" : k == 1 ? "_depth.exr" : "_depth.png");
+            if (cli_outdir_free_path(&od, rel)) rc = cli_fail("render", GS_ERR_INVALID);
+        }
+    }
+    if (rc == 0 && traj && cli_outdir_free_path(&od, "trajectory.json")) rc = cli_fail("render", GS_ERR_INVALID);
+    if (rc == 0 && video_depth && cams.n) {
+        int fw = 2 * cams.cams[0].width + GS_VIDEO_GAP;
+        if (o.width > 0) fw = 2 * o.width + GS_VIDEO_GAP;
+        if (fw > GS_VIDEO_MAX_SIDE) {
+            fprintf(stderr, "gs render: error: --video-depth: frames %d wide, over the %d the video takes\n", fw, GS_VIDEO_MAX_SIDE);
+            rc = 1;
+        }
+    }
+    if (rc) goto done;
+    if (cli_outdir_prepare(&od)) { rc = cli_fail("render", GS_ERR_IO); goto done; }
     o.antialiased = aa || s.antialiased; /* a scene trained in gsplat's antialiased mode is drawn in it */
     fprintf(stderr, "gs render: %s: %lld splats, SH degree %d%s; %d view%s (loaded in %.2f s)\n", scene_path,
             (long long)s.n, s.sh_degree, o.antialiased ? ", antialiased" : "", cams.n, cams.n == 1 ? "" : "s",
@@ -174,7 +227,6 @@ static int run(int argc, char **argv) {
 
     gs_video vid;
     memset(&vid, 0, sizeof vid);
-    int use_names = cam_path && !traj && names_unique(&cams);
     gs_raster_cuda *gpu = NULL;
     if (dev == GS_DEVICE_CUDA && (gs_raster_cuda_new(&gpu) || gs_raster_cuda_set_scene(gpu, &s))) {
         rc = cli_fail("render", GS_ERR_DEVICE);
@@ -201,6 +253,7 @@ static int run(int argc, char **argv) {
         gs_image im = {r.width, r.height, 3, 8, r.rgb}, dimg = {0};
         snprintf(path, sizeof path, "%s/%s.png", outdir, name);
         gs_status st = gs_image_write_png(path, &im, 8);
+        if (!st) st = cli_outdir_add(&od, path);
         if (want_range && !have_range)
             have_range = gs_depth_colour_range(r.depth, r.alpha, (size_t)r.width * r.height, &dlo, &dhi);
         if (!st && want_range)
@@ -208,12 +261,17 @@ static int run(int argc, char **argv) {
         if (!st && depth) {
             snprintf(path, sizeof path, "%s/%s_depth.exr", outdir, name);
             st = gs_exr_write_depth(path, r.depth, r.width, r.height);
+            if (!st) st = cli_outdir_add(&od, path);
             snprintf(path, sizeof path, "%s/%s_depth.png", outdir, name);
             if (!st) st = gs_image_write_png(path, &dimg, 8);
+            if (!st) st = cli_outdir_add(&od, path);
         }
         if (!st && video) {
-            if (!vid.pipe) st = gs_video_open(&vid, video, r.width * (video_depth ? 2 : 1), r.height, 24);
-            if (!st) st = gs_video_frame(&vid, r.rgb, r.width, r.height, video_depth ? dimg.data : NULL, r.width);
+            const gs_video_panel panel = video_depth ? GS_VIDEO_PANEL_HCAT : GS_VIDEO_PANEL_NONE;
+            int fw, fh;
+            gs_video_panel_size(panel, r.width, r.height, &fw, &fh);
+            if (!vid.pipe) st = gs_video_open_quality(&vid, video, fw, fh, 24, quality);
+            if (!st) st = gs_video_frame_panel(&vid, r.rgb, video_depth ? dimg.data : NULL, r.width, r.height, panel);
         }
         gs_image_free(&dimg);
         gs_raster_out_free(&r);
@@ -224,7 +282,15 @@ static int run(int argc, char **argv) {
     gs_raster_cuda_free(gpu);
     if (vid.pipe) {
         gs_status vst = gs_video_close(&vid, rc == 0);
+        if (!vst && rc == 0 && video_in_out) vst = cli_outdir_add(&od, video); /* recorded when it is in DIR */
         if (vst && rc == 0) rc = cli_fail("render", vst);
+    }
+    if (rc == 0 && traj) { /* the cameras it rendered, for gs render --cameras, gs info, an evaluation */
+        char tpath[4096];
+        snprintf(tpath, sizeof tpath, "%s/trajectory.json", outdir);
+        gs_status tst = gs_cameras_write_json(tpath, &cams);
+        if (!tst) tst = cli_outdir_add(&od, tpath);
+        if (tst) rc = cli_fail("render", tst);
     }
     if (rc == 0) {
         char where[64];
@@ -235,6 +301,8 @@ static int run(int argc, char **argv) {
         if (n_invalid) fprintf(stderr, "gs render: note: %lld invalid splats were skipped\n", (long long)n_invalid);
     }
 done:
+    if (cli_outdir_finish(&od) && rc == 0) rc = cli_fail("render", GS_ERR_IO);
+    cli_outdir_free(&od);
     gs_cameras_free(&cams);
     gs_scene_free(&s);
     return rc;
