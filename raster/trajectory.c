@@ -159,3 +159,40 @@ gs_status gs_orbit_path(const gs_scene *s, const gs_cameras *ref, int n_frames, 
     }
     return GS_OK;
 }
+
+/* The nearest rotation (polar decomposition: X <- (X + X^-T) / 2) of a 3x3;
+ * 0 when it is singular or reflecting. */
+static int nearest_rotation(const double R[9], double X[9]) {
+    memcpy(X, R, 9 * sizeof(double));
+    for (int it = 0; it < 30; it++) {
+        double cof[9] = {X[4] * X[8] - X[5] * X[7], X[5] * X[6] - X[3] * X[8], X[3] * X[7] - X[4] * X[6],
+                         X[2] * X[7] - X[1] * X[8], X[0] * X[8] - X[2] * X[6], X[1] * X[6] - X[0] * X[7],
+                         X[1] * X[5] - X[2] * X[4], X[2] * X[3] - X[0] * X[5], X[0] * X[4] - X[1] * X[3]};
+        double det = X[0] * cof[0] + X[1] * cof[1] + X[2] * cof[2], change = 0;
+        if (!(det > 1e-12)) return 0;
+        for (int k = 0; k < 9; k++) {
+            double nx = 0.5 * (X[k] + cof[k] / det);
+            change = fmax(change, fabs(nx - X[k]));
+            X[k] = nx;
+        }
+        if (change < 1e-15) break;
+    }
+    return 1;
+}
+
+gs_status gs_traj_write_json(const char *path, const gs_cameras *c) {
+    gs_cameras o = {c->n, NULL};
+    if (c->n > 0 && !(o.cams = gs_malloc((size_t)c->n, sizeof *o.cams, "trajectory cameras"))) return GS_ERR_NOMEM;
+    for (int i = 0; i < c->n; i++) {
+        gs_camera *k = &o.cams[i];
+        *k = c->cams[i];
+        double X[9], C[3];
+        if (!k->has_pose || !nearest_rotation(k->R, X) || !solve3(k->R, k->t, C)) continue;
+        /* C = R^-1 t is minus the centre; the centre is kept: t' = -X centre = X C */
+        for (int r = 0; r < 3; r++) k->t[r] = X[3 * r] * C[0] + X[3 * r + 1] * C[1] + X[3 * r + 2] * C[2];
+        memcpy(k->R, X, sizeof X);
+    }
+    gs_status st = gs_cameras_write_json(path, &o);
+    free(o.cams);
+    return st;
+}

@@ -105,6 +105,12 @@ void gs_traj_wander(const double c2w[16], const double kn[4], double fx_px, int 
 void gs_traj_dolly_zoom(const double c2w[16], const double kn[4], int num_frames, double max_disp, double d_focus,
                         double *c2w_out, double *kn_out);
 
+/* Write trajectory cameras as gs-cameras JSON (readable by every camera
+ * reader): DA3's smoothed or resampled paths leave R slightly (~1e-4)
+ * non-orthonormal, more than the readers accept, so each camera gets the
+ * nearest rotation, with its centre kept. */
+gs_status gs_traj_write_json(const char *path, const gs_cameras *c);
+
 /* ---- orbit ------------------------------------------------------------------- */
 /* An orbit of n_frames cameras around the scene.
  * With reference cameras (ref != NULL, ref->n > 0, posed): the orbit centre is

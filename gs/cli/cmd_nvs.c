@@ -300,7 +300,7 @@ static int run(int argc, char **argv) {
     {   /* the cameras of the frames, for gs render --cameras, gs info, or an evaluation */
         char tpath[1100];
         snprintf(tpath, sizeof tpath, "%s/trajectory.json", out);
-        if ((st = gs_cameras_write_json(tpath, &path)) || (st = cli_outdir_add(&od, tpath))) { cli_fail("nvs", st); goto done; }
+        if ((st = gs_traj_write_json(tpath, &path)) || (st = cli_outdir_add(&od, tpath))) { cli_fail("nvs", st); goto done; }
     }
     if (!quiet)
         fprintf(stderr, "gs nvs: %d frames (%s, %dx%d) in %.2f s (%.0f ms a frame, %s); wrote %s\n", path.n,

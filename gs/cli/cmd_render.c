@@ -288,7 +288,7 @@ static int run(int argc, char **argv) {
     if (rc == 0 && traj) { /* the cameras it rendered, for gs render --cameras, gs info, an evaluation */
         char tpath[4096];
         snprintf(tpath, sizeof tpath, "%s/trajectory.json", outdir);
-        gs_status tst = gs_cameras_write_json(tpath, &cams);
+        gs_status tst = gs_traj_write_json(tpath, &cams);
         if (!tst) tst = cli_outdir_add(&od, tpath);
         if (tst) rc = cli_fail("render", tst);
     }
