@@ -39,6 +39,7 @@ static const char k_usage[] =
     "  --video-size WxH      video frame size (default: the network's input size)\n"
     "  --vis-depth MODE      the colourised rendered depth beside the RGB: hcat (default, to the\n"
     "                        right), vcat (below), none; an 8-pixel white gap between, as DA3\n"
+    "                        (--video-depth, the older flag, is hcat)\n"
     "  --video-quality Q     high (default: libx264 crf 18, preset slow), medium (crf 23, medium),\n"
     "                        low (crf 28, veryfast): Depth Anything 3's video qualities\n"
     "  --no-video            only the splats\n"

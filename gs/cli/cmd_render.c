@@ -159,8 +159,6 @@ static int run(int argc, char **argv) {
             return cli_usage_error(me, "--video %s: the folder %s does not exist", video, vdir);
         if (gs_video_find_ffmpeg(video)) return cli_fail("render", GS_ERR_IO);
     }
-    cli_outdir od;
-    if (cli_outdir_check(&od, "render", outdir, overwrite, quiet)) { cli_outdir_free(&od); return 1; }
     dev = gs_device_resolve(dev); /* prints the fallback notice when cuda was asked for and is not usable */
     if (threads > 0) gs_set_num_threads((int)threads);
     o.sh_degree = (int)shdeg;
@@ -171,12 +169,17 @@ static int run(int argc, char **argv) {
     gs_scene s;
     gs_cameras cams = {0}, ref = {0};
     gs_camera_read_opts ro = {factor};
-    if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) { cli_outdir_free(&od); return cli_fail("render", GS_ERR_FORMAT); }
+    if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) return cli_fail("render", GS_ERR_FORMAT);
     if (traj && mode != GS_TRAJ_ORBIT && gs_traj_check(mode, ref.n, (int)frames)) {
         gs_cameras_free(&ref);
-        cli_outdir_free(&od);
-        return cli_usage_error(me, "--trajectory %s%s with the %d view%s of %s: %s", traj, frames ? " --frames" : "",
-                               ref.n, ref.n == 1 ? "" : "s", cam_path, gs_last_error());
+        gs_error_prefix(GS_ERR_INVALID, "--trajectory %s%s with the %d view%s of %s", traj, frames ? " --frames" : "",
+                        ref.n, ref.n == 1 ? "" : "s", cam_path);
+        return cli_fail("render", GS_ERR_INVALID);
+    }
+    cli_outdir od;
+    if (cli_outdir_check(&od, "render", outdir, overwrite, quiet)) {
+        cli_outdir_free(&od); gs_cameras_free(&ref); gs_cameras_free(&cams);
+        return 1;
     }
     if (gs_scene_read(scene_path, &s, NULL)) { gs_cameras_free(&ref); gs_cameras_free(&cams); cli_outdir_free(&od); return cli_fail("render", GS_ERR_FORMAT); }
     if (traj) {
