@@ -814,3 +814,21 @@ TEST(colmap_pycolmap_reads_export) {
         gs_colmap_model_free(&m);
     }
 }
+
+/* intrinsics + points without images.bin (as LLFF's fern ships): gs info
+ * still describes it */
+TEST(cli_info_colmap_without_images) {
+    NEED_GS_BIN();
+    gs_colmap_model m;
+    make_model(&m);
+    const char *dir = gs_test_tmp("cmx_noimg");
+    CHECK_OK(gs_colmap_model_write(dir, &m, 0));
+    gs_colmap_model_free(&m);
+    char p[1024], args[2048], *o = NULL;
+    snprintf(p, sizeof p, "%s/images.bin", dir);
+    unlink(p);
+    snprintf(args, sizeof args, "info %s", dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &o), 0);
+    CHECK_MSG(o && strstr(o, "intrinsics only") && strstr(o, "points3D 3\n"), "%s", o ? o : "");
+    free(o);
+}

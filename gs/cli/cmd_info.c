@@ -159,7 +159,8 @@ static int info_colmap_points(const char *path, int binary) {
         printf("  no points3D\n");
         return 0;
     }
-    if (!binary) {
+    char ip[4096];
+    if (!binary || !gs_file_exists(gs_path_join(ip, sizeof ip, dir, "images.bin"))) { /* e.g. intrinsics + points only */
         float *xyz;
         uint8_t *rgb;
         int64_t n;
