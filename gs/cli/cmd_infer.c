@@ -3,6 +3,7 @@
 #include "gs/cli/cli.h"
 #include "gs/cli/outdir.h"
 #include "gs/model/da3.h"
+#include "gs/model/da3_points.h"
 #include "backbone/preprocess.h"
 #include "data/cameras.h"
 #include "data/image.h"
@@ -22,7 +23,10 @@ static const char k_usage[] =
     "  DIR/conf/NAME.exr                         depth confidence (any-view models)\n"
     "  DIR/images/NAME.png                       the processed image the network saw\n"
     "and for the scene:\n"
-    "  DIR/cameras.json, DIR/colmap/             predicted cameras (gs-cameras JSON, COLMAP text)\n"
+    "  DIR/cameras.json                          predicted cameras (gs-cameras JSON)\n"
+    "  DIR/sparse/0/                             COLMAP binary model: cameras at the photos' own\n"
+    "                                            sizes, images named as given, points3D from the\n"
+    "                                            confident depth with multi-view tracks\n"
     "  DIR/points.ply                            a coloured point cloud of the confident depth\n"
     "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large)\n"
     "\n"
@@ -45,7 +49,9 @@ static const char k_usage[] =
     "                        cameras are yours, with depth rescaled to them (as the reference)\n"
     "  --ray-pose            cameras from the ray head (slower, often more accurate)\n"
     "  --gs                  also predict 3D Gaussians (models with a GS head)\n"
-    "  --max-points N        point cloud size cap (default 1000000; 0 = no point cloud)\n"
+    "  --max-points N        point cloud size cap (default 1000000; 0 = no point cloud, and\n"
+    "                        no COLMAP points)\n"
+    "  --colmap-text         write sparse/0 as COLMAP text (.txt) instead of binary\n"
     "  --dump DIR            write every named intermediate tensor as DIR/NAME.npy (debugging)\n"
     "  --threads N           CPU threads (default: all cores)\n"
     "  --quiet               no progress and timings\n";
@@ -85,44 +91,16 @@ static float percentile(const float *v, size_t n, double pct) {
     return r;
 }
 
-/* The GLB exporter's point cloud: confidence threshold clamp(1.05, p40, p90)
- * over all views, X = c2w (depth K^-1 [u, v, 1]) at integer pixels, colour of
- * the processed image; a deterministic stride keeps at most max_points. */
+/* The GLB exporter's point cloud (gs_da3_points: confident depth, at most
+ * max_points by a deterministic stride, colours of the processed image). */
 static gs_status write_points(const char *path, const gs_da3_prediction *p, int64_t max_points, int64_t *written) {
-    const size_t HW = (size_t)p->H * p->W, n = (size_t)p->S * HW;
-    float thr = -INFINITY;
-    if (p->depth_conf) {
-        float lo = percentile(p->depth_conf, n, 40.0), hi = percentile(p->depth_conf, n, 90.0);
-        thr = fminf(fmaxf(1.05f, lo), hi);
-    }
-    size_t keep = 0;
-    for (size_t i = 0; i < n; i++) keep += (!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0;
-    size_t stride = max_points > 0 && keep > (size_t)max_points ? (keep + (size_t)max_points - 1) / (size_t)max_points : 1;
-    float *xyz = gs_malloc(keep / stride + 1, 3 * sizeof(float), "point cloud");
-    uint8_t *rgb = gs_malloc(keep / stride + 1, 3, "point cloud colours");
-    if (!xyz || !rgb) { free(xyz); free(rgb); return GS_ERR_NOMEM; }
-    int64_t m = 0;
-    size_t seen = 0;
-    for (int v = 0; v < p->S; v++) {
-        const float *E = p->extrinsics + 12 * v, *K = p->intrinsics + 9 * v;
-        for (int y = 0; y < p->H; y++)
-            for (int x = 0; x < p->W; x++) {
-                size_t i = v * HW + (size_t)y * p->W + x;
-                if (!((!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0)) continue;
-                if (seen++ % stride) continue;
-                double d = p->depth[i];
-                double Xc[3] = {(x - K[2]) / K[0] * d, (y - K[5]) / K[4] * d, d};
-                /* world = R^T (Xc - t) */
-                for (int r = 0; r < 3; r++)
-                    xyz[3 * m + r] = (float)(E[0 + r] * (Xc[0] - E[3]) + E[4 + r] * (Xc[1] - E[7]) + E[8 + r] * (Xc[2] - E[11]));
-                memcpy(rgb + 3 * m, p->images + 3 * i, 3);
-                m++;
-            }
-    }
-    gs_status st = gs_pointcloud_write_ply(path, xyz, rgb, m);
+    float *xyz;
+    uint8_t *rgb;
+    gs_status st = gs_da3_points(p, max_points, &xyz, &rgb, written);
+    if (st) return st;
+    st = gs_pointcloud_write_ply(path, xyz, rgb, *written);
     free(xyz);
     free(rgb);
-    *written = m;
     return st;
 }
 
@@ -133,12 +111,6 @@ static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char
     char path[1024];
     gs_status st = gs_cameras_write_json(gs_path_join(path, sizeof path, out, "cameras.json"), &c);
     if (!st) st = cli_outdir_add(od, "cameras.json");
-    if (!st) {
-        gs_path_join(path, sizeof path, out, "colmap");
-        st = gs_mkdirs(path);
-        if (!st) st = gs_cameras_write_colmap_text(path, &c);
-        if (!st) st = cli_outdir_add(od, "colmap"); /* its files are listed at the end */
-    }
     free(c.cams);
     return st;
 }
@@ -216,6 +188,7 @@ static int run(int argc, char **argv) {
     gs_da3_options_default(&o);
     long max_points = 1000000;
     int overwrite = 0;
+    int colmap_text = 0;
     char **images = calloc((size_t)argc, sizeof *images);
     int S = 0;
     if (!images) return 1;
@@ -232,6 +205,7 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--gs")) o.infer_gs = 1;
         else if (!strcmp(a, "--quiet")) o.quiet = 1;
         else if (!strcmp(a, "--overwrite")) overwrite = 1;
+        else if (!strcmp(a, "--colmap-text")) colmap_text = 1;
         else if (!strcmp(a, "--process-res")) {
             NEED_ARG();
             if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) { free(images); return cli_usage_error(&cmd_infer_def, "--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); }
@@ -324,6 +298,15 @@ static int run(int argc, char **argv) {
     if ((st = cli_outdir_prepare(&od)) || (st = write_outputs(out, &p, names, max_points, o.quiet, &od))) {
         cli_fail("infer", st);
         goto done;
+    }
+    if (p.extrinsics && p.intrinsics) {
+        int64_t np = 0;
+        double tl = 0;
+        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)images, o.process_res, o.resize_method,
+                                      max_points, colmap_text, &np, &tl)) ||
+            (st = cli_outdir_add(&od, "sparse"))) { cli_fail("infer", st); goto done; }
+        if (!o.quiet) fprintf(stderr, "gs infer: %s/sparse/0: COLMAP %s model, %d images, %lld points, mean track %.2f\n",
+                              out, colmap_text ? "text" : "binary", S, (long long)np, tl);
     }
     if (!o.quiet) fprintf(stderr, "gs infer: wrote %s\n", out);
     rc = 0;

@@ -23,7 +23,8 @@ static const char k_usage[] =
     "  *.png *.jpg          size, channels, bit depth, per-channel range\n"
     "  *.exr                size and value range of a depth map\n"
     "  cameras              gs-cameras JSON, transforms.json, INRIA cameras.json, COLMAP model\n"
-    "                       folders or files, LLFF poses_bounds.npy: count, intrinsics, baseline\n"
+    "                       folders or files, LLFF poses_bounds.npy: count, intrinsics, baseline;\n"
+    "                       a COLMAP model's points3D: count, track lengths, reprojection error\n"
     "  *.npy                dtype and shape\n"
     "\n"
     "Exit status: 0 when every file was understood, 1 otherwise.\n";
@@ -135,6 +136,56 @@ static int info_exr(const char *path) {
     return 0;
 }
 
+/* The 3D points of a COLMAP model (a folder or one of its files): a binary
+ * model is read whole, every reference checked. */
+static int info_colmap_points(const char *path, int binary) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (gs_is_dir(path)) snprintf(dir, sizeof dir, "%s", path);
+    else if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else snprintf(dir, sizeof dir, ".");
+    char p[4096];
+    static const char *const where[] = {"", "sparse/0", "0"};
+    for (int k = 0; k < 3; k++) {
+        char m[4096];
+        if (k) gs_path_join(m, sizeof m, dir, where[k]);
+        else snprintf(m, sizeof m, "%s", dir);
+        if (gs_file_exists(gs_path_join(p, sizeof p, m, binary ? "cameras.bin" : "cameras.txt"))) {
+            snprintf(dir, sizeof dir, "%s", m);
+            break;
+        }
+    }
+    if (!gs_file_exists(gs_path_join(p, sizeof p, dir, binary ? "points3D.bin" : "points3D.txt"))) {
+        printf("  no points3D\n");
+        return 0;
+    }
+    char ip[4096];
+    if (!binary || !gs_file_exists(gs_path_join(ip, sizeof ip, dir, "images.bin"))) { /* e.g. intrinsics + points only */
+        float *xyz;
+        uint8_t *rgb;
+        int64_t n;
+        if (gs_colmap_points_read(p, &xyz, &rgb, &n)) return cli_fail("info", GS_ERR_FORMAT);
+        printf("  points3D %lld\n", (long long)n);
+        free(xyz);
+        free(rgb);
+        return 0;
+    }
+    gs_colmap_model m;
+    if (gs_colmap_model_read(dir, &m)) return cli_fail("info", GS_ERR_FORMAT);
+    int64_t nobs = m.track_start[m.n_points], multi = 0;
+    double err = 0;
+    for (int64_t j = 0; j < m.n_points; j++) {
+        multi += m.track_start[j + 1] - m.track_start[j] >= 2;
+        err += m.error[j];
+    }
+    printf("  points3D %lld, observations %lld, mean track %.3f, in 2+ views %lld, mean error %.4g px\n",
+           (long long)m.n_points, (long long)nobs, m.n_points ? (double)nobs / (double)m.n_points : 0.0,
+           (long long)multi, m.n_points ? err / (double)m.n_points : 0.0);
+    printf("  2D points %lld in %d images\n", (long long)m.p2d_start[m.images.n], m.images.n);
+    gs_colmap_model_free(&m);
+    return 0;
+}
+
 static int info_cameras(const char *path) {
     gs_cameras c;
     gs_camera_format f;
@@ -177,7 +228,7 @@ static int info_cameras(const char *path) {
     }
     if (c.n && c.cams[0].far_ > 0) printf("  bounds   near %.4g far %.4g (view 0)\n", c.cams[0].near_, c.cams[0].far_);
     gs_cameras_free(&c);
-    return 0;
+    return f == GS_CAM_COLMAP_BIN || f == GS_CAM_COLMAP_TEXT ? info_colmap_points(path, f == GS_CAM_COLMAP_BIN) : 0;
 }
 
 static int info_npy(const char *path) {
@@ -214,7 +265,8 @@ static int info_one(const char *path, int all) {
     if (gs_path_ends_with(path, ".npy")) return info_npy(path);
     if (gs_path_ends_with(path, ".json") || gs_path_ends_with(path, "cameras.txt") ||
         gs_path_ends_with(path, "images.txt") || gs_path_ends_with(path, "cameras.bin") ||
-        gs_path_ends_with(path, "images.bin"))
+        gs_path_ends_with(path, "images.bin") || gs_path_ends_with(path, "points3D.bin") ||
+        gs_path_ends_with(path, "points3D.txt"))
         return info_cameras(path);
     if (has_magic(path, "\x89PNG", 4) || has_magic(path, "\xff\xd8\xff", 3)) return info_image(path);
     if (gs_path_ends_with(path, ".ply") || gs_path_ends_with(path, ".splat") || gs_path_ends_with(path, ".spz") ||

@@ -5,6 +5,7 @@
 #include "gs/cli/cli.h"
 #include "gs/cli/outdir.h"
 #include "gs/model/da3.h"
+#include "gs/model/da3_points.h"
 #include "gs/core/device.h"
 #include "data/video.h"
 #include "backbone/preprocess.h"
@@ -23,8 +24,10 @@ static const char k_usage[] =
     "\n"
     "Photos -> 3D Gaussians -> novel-view video. Needs a model with the 3DGS head (da3-giant or\n"
     "da3nested-giant-large). Writes DIR/gaussians.ply (SH degree 2; --export for more formats),\n"
-    "DIR/cameras.json (the predicted input cameras, in the splats' frame), DIR/video.mp4 and\n"
-    "DIR/trajectory.json (the cameras of the video's frames, gs-cameras JSON).\n"
+    "DIR/cameras.json (the predicted input cameras, in the splats' frame), DIR/sparse/0 (a COLMAP\n"
+    "binary model of the photos at their own sizes with points3D and tracks from the confident\n"
+    "depth, in the frame of the predicted depth), DIR/video.mp4 and DIR/trajectory.json (the\n"
+    "cameras of the video's frames, gs-cameras JSON).\n"
     "\n"
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
     "  --config NAME         configuration of a bare .safetensors\n"
@@ -49,6 +52,8 @@ static const char k_usage[] =
     "  --max-depth-percentile P  drop Gaussians deeper than the view's P-th depth percentile (DA3: 90)\n"
     "  --sh-dc-only          write only the DC colour (DA3's PLY export does)\n"
     "  --cameras FILE        known cameras of the photos: pose-conditioned prediction\n"
+    "  --max-points N        COLMAP points3D cap (default 1000000; 0 = cameras only)\n"
+    "  --colmap-text         write sparse/0 as COLMAP text (.txt) instead of binary\n"
     "  --process-res N       network input size (default 504, at most 2048)\n"
     "  --ref-view STRATEGY   saddle_balanced (default), first, middle, saddle_sim_range\n"
     "  --device cpu|cuda     where to render (default auto)\n"
@@ -95,6 +100,8 @@ static int run(int argc, char **argv) {
     gs_video_panel panel = GS_VIDEO_PANEL_HCAT; /* DA3's gs_video default */
     gs_video_quality quality = GS_VIDEO_HIGH;
     double depth_pct = 100.0;
+    long max_points = 1000000;
+    int colmap_text = 0;
     gs_device dev_req = GS_DEVICE_AUTO;
     gs_da3_options o;
     gs_da3_options_default(&o);
@@ -126,6 +133,8 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--save-frames")) save_frames = 1;
         else if (!strcmp(a, "--prune-border")) prune_border = 1;
         else if (!strcmp(a, "--sh-dc-only")) dc_only = 1;
+        else if (!strcmp(a, "--colmap-text")) colmap_text = 1;
+        else if (!strcmp(a, "--max-points")) { NEED(); if (!cli_parse_int(argv[++i], 0, 1L << 31, &v)) FAIL_USAGE("bad --max-points"); max_points = v; }
         else if (!strcmp(a, "--max-depth-percentile")) {
             NEED();
             if (!cli_parse_double(argv[++i], &d) || !(d > 0 && d <= 100)) FAIL_USAGE("--max-depth-percentile must be in (0, 100]");
@@ -239,6 +248,15 @@ static int run(int argc, char **argv) {
         char cpath[1100];
         snprintf(cpath, sizeof cpath, "%s/cameras.json", out);
         if ((st = gs_cameras_write_json(cpath, &in_cams)) || (st = cli_outdir_add(&od, cpath))) { cli_fail("nvs", st); goto done; }
+    }
+    if (p.extrinsics && p.intrinsics) { /* the output cameras with their own depth */
+        int64_t np = 0;
+        double tl = 0;
+        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)images, o.process_res, o.resize_method,
+                                      max_points, colmap_text, &np, &tl)) ||
+            (st = cli_outdir_add(&od, "sparse"))) { cli_fail("nvs", st); goto done; }
+        if (!quiet) fprintf(stderr, "gs nvs: %s/sparse/0: COLMAP %s model, %d images, %lld points, mean track %.2f\n",
+                            out, colmap_text ? "text" : "binary", S, (long long)np, tl);
     }
     if (no_video) { rc = 0; goto done; }
 
