@@ -193,7 +193,7 @@ static void stage(const gs_da3_options *o, const char *name) {
  * (an estimate of its CPU time in FLOP-equivalents, gs_vit_block_cost and
  * gs_dpt_view_cost) is known before anything runs, so that total is fixed
  * and done, the sum of the finished steps, ends at total. The modules'
- * hooks call in after each backbone block and each head chunk. */
+ * hooks call in after each backbone block and each head convolution. */
 typedef struct {
     const gs_da3_options *o;
     int64_t done, total;
