@@ -123,6 +123,17 @@ typedef struct gs_dump {
 } gs_dump;
 void gs_dump_tensor(const gs_dump *d, const char *name, const float *data, int ndim, ...);
 
+/* ---- progress ------------------------------------------------------------------ */
+/* A module calls fn(ctx, done, total) as its forward advances, in its own
+ * units (the backbone: blocks, after each one; a head: its cost estimate,
+ * after each convolution); done never decreases and the last call of a
+ * successful forward has done == total. fn NULL (a zeroed hook) = none.
+ * gs/model sets it for the length of one forward. */
+typedef struct gs_step_hook {
+    void (*fn)(void *ctx, double done, double total);
+    void *ctx;
+} gs_step_hook;
+
 #ifdef __cplusplus
 }
 #endif

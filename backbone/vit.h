@@ -74,6 +74,7 @@ typedef struct {
     /* cache: positional embedding interpolated to a ph x pw grid */
     int pe_ph, pe_pw;
     float *pe;                            // [1 + ph*pw, C]
+    gs_step_hook on_block;                // after block i: (i + 1, depth); zero = none
 } gs_vit;
 
 typedef struct {
@@ -112,6 +113,12 @@ gs_status gs_vit_out_take(gs_vit_out *out, gs_arena *a, const gs_vit *m, int S, 
 gs_status gs_vit_forward_into(const gs_ctx *c, gs_vit *m, const float *images, int S, int H, int W,
                               const float *cam_tokens, gs_ref_strategy strategy, const gs_dump *dump,
                               gs_vit_out *out);
+
+/* Estimated cost of block i of a forward of S views of H x W, in FLOP (2 x
+ * MAC of the matmuls and the attention, docs/da3-architecture.md §10, plus
+ * a per-element term for the memory-bound ops); block 0 includes the patch
+ * embedding. For progress reports: the blocks' shares of the backbone's time. */
+double gs_vit_block_cost(const gs_vit *m, int S, int H, int W, int i);
 
 /* The view index the strategy selects from the un-normalised token-0 vectors
  * cls [S, C] (exposed for tests; computed in double). */

@@ -230,7 +230,17 @@ typedef struct {
     size_t ws_need;        /* dry: the largest op workspace seen */
     gs_dpt_head *h;
     int H, W;
+    double cost;           /* the estimated cost so far (gs_dpt_view_cost) */
+    double total;          /* a real run with a progress hook: the forward's cost */
 } run;
+
+/* Cost weights, in the backbone's units (gs_vit_block_cost: one FLOP of its
+ * matmuls): a convolution FLOP (im2col + GEMM on narrow maps runs ~1.8x
+ * slower per FLOP than the backbone's linears on the CPU, measured with
+ * da3-small, -base and -large at 504x378), and one element of a buffer
+ * (written and read by the memory-bound ops: ReLU, adds, resizes). */
+#define COST_CONV 1.8
+#define COST_ELEM 8.0
 
 #define OP(r, call) ((r)->dry ? GS_OK : (call))
 
@@ -239,14 +249,27 @@ static gs_status need(run *r, size_t bytes) {
     return GS_OK;
 }
 
-static float *take(run *r, size_t n, const char *what) { return gs_arena_floats(r->a, n, what); }
+static float *take(run *r, size_t n, const char *what) {
+    r->cost += COST_ELEM * (double)n;
+    return gs_arena_floats(r->a, n, what);
+}
+
+/* A step of the real run is done: the hook hears the cost so far. */
+static void advance(run *r) {
+    const gs_step_hook *hk = &r->h->on_progress;
+    if (!r->dry && hk->fn) hk->fn(hk->ctx, r->cost < r->total ? r->cost : r->total, r->total);
+}
 
 /* square conv, stride s, padding k/2 */
 static gs_status conv(run *r, const gs_dpt_conv *cv, int cin, int cout, int k, int s, const float *x, int n, int hh,
                       int ww, float *y, int relu) {
     const gs_conv2d_params p = {cin, cout, k, k, s, s, k / 2, k / 2, 0};
+    r->cost += COST_CONV * 2.0 * cin * cout * k * k * n * gs_conv2d_out_size(hh, k, s, k / 2) *
+               gs_conv2d_out_size(ww, k, s, k / 2);
     if (r->dry) return need(r, gs_conv2d_workspace(r->c, &p, n, hh, ww));
-    return gs_conv2d(r->c, &p, x, n, hh, ww, &cv->w, cv->b, y, relu);
+    gs_status st = gs_conv2d(r->c, &p, x, n, hh, ww, &cv->w, cv->b, y, relu);
+    if (st == GS_OK) advance(r);
+    return st;
 }
 
 /* The [c, hh, ww] UV embedding for images of H x W, cached per image size
@@ -392,6 +415,7 @@ static gs_status run_stage(run *r, const float *const feats[4], int i, int s0, i
     if (st == GS_OK && p->kind != GS_DPT_MONO) st = uv_add(r, proj, n, oc, ph, pw);
     if (st == GS_OK && (i == 0 || i == 1)) {
         const int k = i == 0 ? 4 : 2;
+        r->cost += COST_CONV * 2.0 * oc * oc * k * k * n * ph * pw;
         st = r->dry ? need(r, gs_conv_transpose2d_workspace(r->c, oc, ph, pw, oc, k))
                     : gs_conv_transpose2d(r->c, proj, n, oc, ph, pw, &h->resize[i].w, h->resize[i].b, oc, k, stage);
     } else if (st == GS_OK && i == 3) {
@@ -566,12 +590,28 @@ size_t gs_dpt_plan(const gs_ctx *c, const gs_dpt_head *h, int S, int H, int W, i
     gs_arena_counting(&count);
     gs_ctx cc = *c;
     cc.ws = &count;
-    run r = {&cc, &count, 1, 0, (gs_dpt_head *)h, H, W};
+    run r = {&cc, &count, 1, 0, (gs_dpt_head *)h, H, W, 0.0, 0.0};
     const float *none[4] = {NULL, NULL, NULL, NULL};
     gs_dpt_outputs o;
     memset(&o, 0, sizeof o);
     if (forward_chunk(&r, none, 0, dump ? S : 1, NULL, ray, &o, NULL) != GS_OK) return 0;
     return count.peak + gs_arena_round(r.ws_need);
+}
+
+double gs_dpt_view_cost(const gs_ctx *c, const gs_dpt_head *h, int H, int W, int ray) {
+    if (!c || !h || !h->bound || H < 14 || W < 14 || H % 14 || W % 14) return 0.0;
+    gs_arena count;
+    gs_arena_counting(&count);
+    gs_ctx cc = *c;
+    cc.ws = &count;
+    run r = {&cc, &count, 1, 0, (gs_dpt_head *)h, H, W, 0.0, 0.0};
+    const float *none[4] = {NULL, NULL, NULL, NULL};
+    gs_dpt_outputs o;
+    memset(&o, 0, sizeof o);
+    float unused;
+    if (h->p.kind == GS_DPT_MONO && h->p.sky) o.sky = &unused; /* counts the sky branch (a dry run writes nothing) */
+    if (forward_chunk(&r, none, 0, 1, NULL, ray, &o, NULL) != GS_OK) return 0.0;
+    return r.cost;
 }
 
 static gs_status check_outputs(const gs_dpt_head *h, const gs_dpt_outputs *out, const float *images, const char *what) {
@@ -633,11 +673,13 @@ gs_status gs_dpt_forward(const gs_ctx *c, gs_dpt_head *h, const float *const fea
     gs_arena own;
     if ((st = gs_ctx_with_workspace(c, gs_dpt_plan(c, h, S, H, W, ray, dumping), "head workspace", &lc, &own)) != GS_OK)
         return gs_error_prefix(st, "%s", what);
-    run r = {&lc, lc.ws, 0, 0, h, H, W};
+    run r = {&lc, lc.ws, 0, 0, h, H, W, 0.0, 0.0};
+    if (h->on_progress.fn) r.total = S * gs_dpt_view_cost(c, h, H, W, ray);
     for (int s0 = 0; s0 < S && st == GS_OK; s0 += chunk) {
         const int n = s0 + chunk <= S ? chunk : S - s0;
         st = forward_chunk(&r, feats, s0, n, images, ray, out, d);
     }
+    if (st == GS_OK && h->on_progress.fn) h->on_progress.fn(h->on_progress.ctx, r.total, r.total);
     gs_arena_destroy(&own);
     return st == GS_OK ? st : gs_error_prefix(st, "%s", what);
 }

@@ -73,6 +73,8 @@ typedef struct {
     /* UV embeddings of the last image size */
     int uv_H, uv_W, n_uv;
     gs_dpt_uv uv[GS_DPT_UV_CACHE];
+    /* after each convolution: (cost so far, S x gs_dpt_view_cost); zero = none */
+    gs_step_hook on_progress;
 } gs_dpt_head;
 
 /* Bind every tensor of the head under `prefix` ("model.head.",
@@ -116,6 +118,11 @@ gs_status gs_dpt_forward(const gs_ctx *c, gs_dpt_head *h, const float *const fea
 /* Workspace bytes of gs_dpt_forward (views one at a time, or all S with a
  * dump hook: dump != 0); ray != 0 when the DUAL ray chain runs. */
 size_t gs_dpt_plan(const gs_ctx *c, const gs_dpt_head *h, int S, int H, int W, int ray, int dump);
+/* Estimated cost of one view of gs_dpt_forward (ray: with the ray chain),
+ * in the units of gs_vit_block_cost: its convolutions' FLOP, weighted to
+ * their CPU time, plus a per-element term for its buffers; the head's cost
+ * is this times S. For progress reports. */
+double gs_dpt_view_cost(const gs_ctx *c, const gs_dpt_head *h, int H, int W, int ray);
 
 #ifdef __cplusplus
 }

@@ -37,8 +37,10 @@ typedef struct {
 /* Loads them; on failure prints "gs CMD: error: ..." and returns 1. */
 int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, cli_photos *ph);
 void cli_photos_free(cli_photos *ph);
-/* gs_da3_options.on_stage for the CLI: "gs CMD: STAGE ... (t s)" on
- * stderr, t from cli_stage_clock_start(); ctx is the command name. */
+/* A stage line "gs CMD: STAGE ... (t s)" on stderr, t from
+ * cli_stage_clock_start(); ctx is the command name (the form of
+ * gs_da3_options.on_stage). The network's own progress, with percent and
+ * ETA, is gs_meter's (gs/core/progress.h). */
 void cli_print_stage(void *ctx, const char *stage);
 void cli_stage_clock_start(void);
 

@@ -2,6 +2,7 @@
  * cloud with a Depth Anything 3 checkpoint, on the CPU. */
 #include "gs/cli/cli.h"
 #include "gs/cli/outdir.h"
+#include "gs/core/progress.h"
 #include "gs/model/da3.h"
 #include "gs/model/da3_points.h"
 #include "backbone/preprocess.h"
@@ -278,11 +279,13 @@ static int run(int argc, char **argv) {
         o.dump = &dump;
     }
     cli_stage_clock_start();
-    if (!o.quiet) {
-        o.on_stage = cli_print_stage;
-        o.stage_ctx = (void *)"infer";
-    }
-    if ((st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p))) { cli_fail("infer", st); goto done; }
+    gs_meter pm; /* stages, percent and ETA on stderr */
+    gs_meter_begin(&pm, "gs infer", o.quiet);
+    o.on_progress = gs_meter_update;
+    o.progress_ctx = &pm;
+    st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p);
+    gs_meter_end(&pm);
+    if (st) { cli_fail("infer", st); goto done; }
     if (dump_dir && dc.st) { cli_fail("infer", dc.st); goto done; }
     if (!o.quiet) {
         if (p.cropped) fprintf(stderr, "gs infer: warning: the images differ in size; all were centre-cropped to %dx%d\n", p.W, p.H);
@@ -295,6 +298,7 @@ static int run(int argc, char **argv) {
         if (p.is_metric) fprintf(stderr, "gs infer: metric depth (scale factor %.4g)\n", p.scale_factor);
         if (dump_dir) fprintf(stderr, "gs infer: %d tensors dumped to %s\n", dc.count, dump_dir);
     }
+    if (!o.quiet) cli_print_stage((void *)"infer", "writing the outputs");
     if ((st = cli_outdir_prepare(&od)) || (st = write_outputs(out, &p, names, max_points, o.quiet, &od))) {
         cli_fail("infer", st);
         goto done;

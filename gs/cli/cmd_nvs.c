@@ -7,6 +7,7 @@
 #include "gs/model/da3.h"
 #include "gs/model/da3_points.h"
 #include "gs/core/device.h"
+#include "gs/core/progress.h"
 #include "data/video.h"
 #include "backbone/preprocess.h"
 #include "data/cameras.h"
@@ -220,11 +221,13 @@ static int run(int argc, char **argv) {
     }
     double t1 = gs_now();
     cli_stage_clock_start();
-    if (!o.quiet) {
-        o.on_stage = cli_print_stage;
-        o.stage_ctx = (void *)"nvs";
-    }
-    if ((st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p))) { cli_fail("nvs", st); goto done; }
+    gs_meter pm; /* stages, percent and ETA on stderr */
+    gs_meter_begin(&pm, "gs nvs", o.quiet);
+    o.on_progress = gs_meter_update;
+    o.progress_ctx = &pm;
+    st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p);
+    gs_meter_end(&pm);
+    if (st) { cli_fail("nvs", st); goto done; }
     if (!quiet)
         fprintf(stderr, "gs nvs: network %.2f s (preprocess %.0f ms, backbone %.0f ms, head %.0f ms, cameras %.0f ms, "
                         "Gaussians %.0f ms) at %dx%d: %lld Gaussians\n",
@@ -242,6 +245,7 @@ static int run(int argc, char **argv) {
     if (info.border_emptied && !quiet)
         fprintf(stderr, "gs nvs: warning: --prune-border on images under 32 pixels removes every Gaussian (as DA3)\n");
     if ((st = cli_outdir_prepare(&od))) { cli_fail("nvs", st); goto done; }
+    if (!quiet) cli_print_stage((void *)"nvs", "writing the splats");
     if ((st = write_exports(out, exports, &exp, quiet, &od))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_cameras(&p, 1, (const char *const *)names, NULL, &in_cams))) { cli_fail("nvs", st); goto done; }
     {

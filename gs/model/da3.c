@@ -187,6 +187,110 @@ static void stage(const gs_da3_options *o, const char *name) {
     if (o && o->on_stage) o->on_stage(o->stage_ctx, name);
 }
 
+/* ---- progress ------------------------------------------------------------------ */
+
+/* The forward's progress for gs_da3_options.on_progress: every step's cost
+ * (an estimate of its CPU time in FLOP-equivalents, gs_vit_block_cost and
+ * gs_dpt_view_cost) is known before anything runs, so that total is fixed
+ * and done, the sum of the finished steps, ends at total. The modules'
+ * hooks call in after each backbone block and each head convolution. */
+typedef struct {
+    const gs_da3_options *o;
+    int64_t done, total;
+    const char *stage;
+    int metric;                 /* the nested model's metric branch: names "metric ..." */
+    /* the module whose hook is set */
+    const gs_vit *vit;
+    int S, H, W;
+    int64_t base, part;
+} progress;
+
+/* Costs of the pieces without a hook of their own, in the modules' units
+ * (one FLOP of the backbone's matmuls, ~80 G a second on one core here): the
+ * camera modules from their FLOP; the rest from CPU time measured with
+ * da3-small and the tiny test models (ray pose ~0.7 us a ray, a quantile
+ * pass ~95 ns a pixel, the nested model's scale fit ~125 ns a pixel). */
+#define COST_CAM_DEC_PER_VIEW(D) (4.0 * (D) * (D) + 64.0 * (D))
+#define COST_CAM_ENC_PER_VIEW(C) (4.0 * (24.0 * (C) * (C)) + 2.0 * 9.0 * (C))
+#define COST_RAY_POSE_PER_RAY 6.0e4
+#define COST_ADAPTER_PER_PIXEL 400.0
+#define COST_QUANTILE_PER_PIXEL 4.0e3
+#define COST_NESTED_POST_PER_PIXEL 5.0e3
+
+static int64_t cost_round(double c) { return c > 0 ? (int64_t)llround(c) : 0; }
+
+typedef struct {
+    int64_t cam_enc, backbone, head_view, cameras, gs_view, adapter, sky;
+} net_costs;
+
+static void net_costs_of(const gs_ctx *c, const gs_da3_net *n, int S, int H, int W, int with_cameras, int allow_gs,
+                         const gs_da3_options *o, net_costs *k) {
+    const gs_da3_net_config *cfg = &n->cfg;
+    const int ray = cfg->head_kind == GS_DA3_HEAD_DUALDPT && o->use_ray_pose;
+    const double HW = (double)H * W;
+    memset(k, 0, sizeof *k);
+    if (with_cameras && cfg->has_cam_enc) k->cam_enc = cost_round(S * COST_CAM_ENC_PER_VIEW((double)cfg->embed_dim));
+    for (int i = 0; i < cfg->depth; i++) k->backbone += cost_round(gs_vit_block_cost(&n->vit, S, H, W, i));
+    k->head_view = cost_round(gs_dpt_view_cost(c, &n->head, H, W, ray));
+    if (ray) k->cameras = cost_round(S * COST_RAY_POSE_PER_RAY * 64.0 * (H / cfg->patch_size) * (W / cfg->patch_size));
+    else if (cfg->has_cam_dec) k->cameras = cost_round(S * COST_CAM_DEC_PER_VIEW((double)cfg->head_dim_in));
+    if (allow_gs && o->infer_gs && cfg->has_gs_head) {
+        k->gs_view = cost_round(gs_dpt_view_cost(c, &n->gs_head, H, W, 0));
+        k->adapter = cost_round(S * HW * COST_ADAPTER_PER_PIXEL);
+    }
+    if (cfg->head_kind == GS_DA3_HEAD_DPT && cfg->head_sky) k->sky = cost_round(S * HW * COST_QUANTILE_PER_PIXEL);
+}
+
+static int64_t net_costs_sum(const net_costs *k, int S) {
+    return k->cam_enc + k->backbone + S * k->head_view + k->cameras + S * k->gs_view + k->adapter + k->sky;
+}
+
+static void progress_report(const progress *pg) {
+    if (pg && pg->o->on_progress) pg->o->on_progress(pg->o->progress_ctx, pg->stage, pg->done, pg->total);
+}
+
+/* A stage starts: reported with the work done so far. */
+static void progress_stage(progress *pg, const char *name, const char *metric_name) {
+    if (!pg) return;
+    pg->stage = pg->metric ? metric_name : name;
+    progress_report(pg);
+}
+
+/* A step of `cost` finished. */
+static void progress_add(progress *pg, int64_t cost) {
+    if (!pg) return;
+    pg->done += cost;
+    progress_report(pg);
+}
+
+/* The backbone's hook: block done - 1 finished. */
+static void on_block(void *ctx, double done, double steps) {
+    progress *pg = ctx;
+    (void)steps;
+    progress_add(pg, cost_round(gs_vit_block_cost(pg->vit, pg->S, pg->H, pg->W, (int)done - 1)));
+}
+
+/* A head's hook: its share of the work, `part` from base, in proportion. */
+static void on_head(void *ctx, double done, double total) {
+    progress *pg = ctx;
+    const double f = total > 0 ? done / total : 1.0;
+    const int64_t d = f >= 1.0 ? pg->part : (int64_t)((double)pg->part * (f > 0 ? f : 0.0));
+    if (pg->base + d <= pg->done) return; /* nothing new */
+    pg->done = pg->base + d;
+    progress_report(pg);
+}
+
+/* A head's hook for one forward (part: its share, S x its view cost), or none. */
+static gs_step_hook head_hook(progress *pg, int64_t part) {
+    gs_step_hook hk = {NULL, NULL};
+    if (!pg || !pg->o->on_progress) return hk;
+    pg->base = pg->done;
+    pg->part = part;
+    hk.fn = on_head;
+    hk.ctx = pg;
+    return hk;
+}
+
 /* Workspace of one network's forward, laid out as net_forward takes it:
  * the backbone's four outputs for the whole forward, then per phase its
  * intermediates (camera tokens; the ray map; the 3DGS head's raw channels)
@@ -239,7 +343,8 @@ size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cam
 /* Camera encoder (with input cameras) and backbone: vo, taken from the
  * workspace (it lives until the end of the network's forward). */
 static gs_status run_backbone(const gs_ctx *cx, gs_da3_net *n, const float *x, int S, int H, int W,
-                              const float *w2c_norm, const float *K, const gs_da3_options *o, gs_vit_out *vo) {
+                              const float *w2c_norm, const float *K, const gs_da3_options *o, const net_costs *k,
+                              progress *pg, gs_vit_out *vo) {
     const gs_da3_net_config *c = &n->cfg;
     gs_status st = gs_vit_out_take(vo, cx->ws, &n->vit, S, H, W);
     if (st != GS_OK) return st;
@@ -247,15 +352,24 @@ static gs_status run_backbone(const gs_ctx *cx, gs_da3_net *n, const float *x, i
     float *tokens = NULL;
     if (w2c_norm && K) {
         stage(o, "camera encoder");
+        progress_stage(pg, "camera encoder", "metric camera encoder");
         if (!c->has_cam_enc)
             return gs_error(GS_ERR_UNSUPPORTED, "model %s has no camera encoder: it cannot take input cameras",
                             c->head_kind == GS_DA3_HEAD_DPT ? "(mono/metric)" : "");
         tokens = gs_arena_floats(cx->ws, (size_t)S * c->embed_dim, "camera tokens");
         if (!tokens) return GS_ERR_NOMEM;
         st = gs_cam_enc_forward(cx, &n->cam_enc, w2c_norm, K, S, H, W, tokens, o->dump);
+        if (st == GS_OK) progress_add(pg, k->cam_enc);
     }
     stage(o, "backbone");
+    progress_stage(pg, "backbone", "metric backbone");
+    if (pg && o->on_progress) {
+        pg->vit = &n->vit, pg->S = S, pg->H = H, pg->W = W;
+        n->vit.on_block.fn = on_block;
+        n->vit.on_block.ctx = pg;
+    }
     if (st == GS_OK) st = gs_vit_forward_into(cx, &n->vit, x, S, H, W, tokens, o->ref_strategy, o->dump, vo);
+    memset(&n->vit.on_block, 0, sizeof n->vit.on_block);
     gs_arena_release(cx->ws, mark);
     gs_arena_trim(cx->ws);
     return st;
@@ -264,7 +378,8 @@ static gs_status run_backbone(const gs_ctx *cx, gs_da3_net *n, const float *x, i
 /* The depth head: depth, confidence, sky (mono/metric) and, with ray pose,
  * the ray map (*ray, *ray_conf, taken from the workspace). */
 static gs_status run_head(const gs_ctx *cx, gs_da3_net *n, const float *const feats[4], const float *x, int S,
-                          int H, int W, const gs_da3_options *o, gs_da3_prediction *p, float **ray, float **ray_conf) {
+                          int H, int W, const gs_da3_options *o, const net_costs *k, progress *pg,
+                          gs_da3_prediction *p, float **ray, float **ray_conf) {
     const gs_da3_net_config *c = &n->cfg;
     const size_t HW = (size_t)H * W;
     const int rh = 8 * (H / c->patch_size), rw = 8 * (W / c->patch_size);
@@ -290,7 +405,11 @@ static gs_status run_head(const gs_ctx *cx, gs_da3_net *n, const float *const fe
         out.sky = p->sky;
     }
     stage(o, "head");
-    return gs_dpt_forward(cx, &n->head, feats, S, H, W, x, &out, o->dump);
+    progress_stage(pg, "head", "metric head");
+    n->head.on_progress = head_hook(pg, S * k->head_view);
+    gs_status st = gs_dpt_forward(cx, &n->head, feats, S, H, W, x, &out, o->dump);
+    memset(&n->head.on_progress, 0, sizeof n->head.on_progress);
+    return st;
 }
 
 /* Predicted cameras: from the ray map (ray pose) or the camera decoder. */
@@ -309,8 +428,10 @@ static gs_status run_cameras(const gs_ctx *cx, gs_da3_net *n, const gs_vit_out *
 
 /* The 3DGS head and the adapter, and the cameras of the Gaussians' frame. */
 static gs_status run_gaussians(const gs_ctx *cx, gs_da3_net *n, const float *const feats[4], const float *x, int S,
-                               int H, int W, const float *w2c_norm, const gs_da3_options *o, gs_da3_prediction *p) {
+                               int H, int W, const float *w2c_norm, const gs_da3_options *o, const net_costs *k,
+                               progress *pg, gs_da3_prediction *p) {
     stage(o, "gaussians");
+    progress_stage(pg, "gaussians", "gaussians");
     if (!n->cfg.has_gs_head)
         return gs_error(GS_ERR_UNSUPPORTED, "this model has no 3DGS head; Gaussians need da3-giant or "
                                             "da3nested-giant-large");
@@ -324,11 +445,14 @@ static gs_status run_gaussians(const gs_ctx *cx, gs_da3_net *n, const float *con
     memset(&go, 0, sizeof go);
     go.gs_raw = raw;
     go.gs_conf = conf;
+    n->gs_head.on_progress = head_hook(pg, S * k->gs_view);
     if (st == GS_OK) st = gs_dpt_forward(cx, &n->gs_head, feats, S, H, W, x, &go, o->dump);
+    memset(&n->gs_head.on_progress, 0, sizeof n->gs_head.on_progress);
     if (st == GS_OK && w2c_norm) st = gs_copy2d(cx, gt, 12, w2c_norm, 16, (size_t)S, 12);   /* [S, 4, 4] -> [S, 3, 4] */
     if (st == GS_OK) {
         gs_adapter_input ai = {S, H, W, raw, conf, p->depth, p->extrinsics, p->intrinsics, gt, o->dump};
         st = gs_gaussian_adapter(cx, &ai, &p->gaussians);
+        if (st == GS_OK) progress_add(pg, k->adapter);
     }
     gs_arena_release(cx->ws, mark);
     if (st != GS_OK) return st;
@@ -346,33 +470,41 @@ static gs_status run_gaussians(const gs_ctx *cx, gs_da3_net *n, const float *con
 /* One DepthAnything3Net forward. */
 static gs_status net_forward(const gs_ctx *cx, gs_da3_net *n, const float *x, int S, int H, int W,
                              const float *w2c_norm, const float *K, const gs_da3_options *o, int allow_gs,
-                             gs_da3_prediction *p) {
+                             progress *pg, gs_da3_prediction *p) {
+    net_costs k;
+    net_costs_of(cx, n, S, H, W, w2c_norm != NULL, allow_gs, o, &k);
     gs_vit_out vo;
     memset(&vo, 0, sizeof vo);
     float *ray = NULL, *ray_conf = NULL;
     const size_t mark = gs_arena_mark(cx->ws);
     double t0 = gs_now();
-    gs_status st = run_backbone(cx, n, x, S, H, W, w2c_norm, K, o, &vo);
+    gs_status st = run_backbone(cx, n, x, S, H, W, w2c_norm, K, o, &k, pg, &vo);
     if (st != GS_OK) goto done;
     p->ref_index = vo.ref_index;
     const size_t heads_mark = gs_arena_mark(cx->ws); /* above the backbone's outputs */
     double t1 = gs_now();
     p->t_backbone += t1 - t0;
     const float *feats[4] = {vo.feat[0], vo.feat[1], vo.feat[2], vo.feat[3]};
-    if ((st = run_head(cx, n, feats, x, S, H, W, o, p, &ray, &ray_conf)) != GS_OK) goto done;
+    if ((st = run_head(cx, n, feats, x, S, H, W, o, &k, pg, p, &ray, &ray_conf)) != GS_OK) goto done;
     stage(o, "cameras");
+    if (k.cameras) progress_stage(pg, "cameras", "metric cameras");
     double t2 = gs_now();
     p->t_head += t2 - t1;
     if ((st = run_cameras(cx, n, &vo, ray, ray_conf, S, H, W, o, p)) != GS_OK) goto done;
+    if (k.cameras) progress_add(pg, k.cameras);
     gs_arena_release(cx->ws, heads_mark); /* the ray map is spent */
     if (o->infer_gs && allow_gs) gs_arena_trim(cx->ws); /* the 3DGS head touches its own pages */
     double t3 = gs_now();
     p->t_cameras += t3 - t2;
     if (o->infer_gs && allow_gs) {
-        if ((st = run_gaussians(cx, n, feats, x, S, H, W, w2c_norm, o, p)) != GS_OK) goto done;
+        if ((st = run_gaussians(cx, n, feats, x, S, H, W, w2c_norm, o, &k, pg, p)) != GS_OK) goto done;
         p->t_gs += gs_now() - t3;
     }
-    if (p->sky) st = mono_sky_fill(cx, p->depth, p->sky, (size_t)S * (size_t)H * W, o->dump);
+    if (p->sky) {
+        progress_stage(pg, "sky", "metric sky");
+        st = mono_sky_fill(cx, p->depth, p->sky, (size_t)S * (size_t)H * W, o->dump);
+        if (st == GS_OK) progress_add(pg, k.sky);
+    }
 done:
     gs_vit_out_free(&vo);
     gs_arena_release(cx->ws, mark);
@@ -445,6 +577,29 @@ done:
     return st;
 }
 
+static int64_t nested_post_cost(int S, int H, int W) {
+    return cost_round(S * (double)H * W * COST_NESTED_POST_PER_PIXEL);
+}
+
+int64_t gs_da3_work(const gs_da3_model *m, int S, int H, int W, int with_cameras, const gs_da3_options *o) {
+    gs_da3_options def;
+    if (!o) {
+        gs_da3_options_default(&def);
+        o = &def;
+    }
+    if (!m || S < 1 || H < 14 || W < 14 || H % 14 || W % 14) return 0;
+    net_costs k;
+    net_costs_of(&m->ctx, &m->net, S, H, W, with_cameras, 1, o, &k);
+    int64_t total = net_costs_sum(&k, S);
+    if (m->cfg.nested) {
+        gs_da3_options mo = *o;
+        mo.infer_gs = mo.use_ray_pose = 0;
+        net_costs_of(&m->ctx, &m->metric, S, H, W, 0, 0, &mo, &k);
+        total += net_costs_sum(&k, S) + nested_post_cost(S, H, W);
+    }
+    return total;
+}
+
 /* Gaussians asked of a model without the 3DGS head. */
 static gs_status check_gs_head(const gs_da3_model *m, const gs_da3_options *o) {
     if (o->infer_gs && !m->cfg.net.has_gs_head)
@@ -479,7 +634,9 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
     p->workspace_bytes = plan;
     gs_ctx cx = m->ctx;
     cx.ws = &ws;
-    st = net_forward(&cx, &m->net, x, S, H, W, w2c_norm, K, o, 1, p);
+    progress pg = {o, 0, gs_da3_work(m, S, H, W, w2c_norm != NULL, o), NULL, 0, NULL, 0, 0, 0, 0, 0};
+    progress *pp = o->on_progress ? &pg : NULL;
+    st = net_forward(&cx, &m->net, x, S, H, W, w2c_norm, K, o, 1, pp, p);
     if (!st && m->cfg.nested) {
         gs_da3_prediction mp;
         memset(&mp, 0, sizeof mp);
@@ -494,9 +651,13 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
         mo.use_ray_pose = 0;
         double t0 = gs_now();
         stage(o, "metric branch");
-        st = net_forward(&cx, &m->metric, x, S, H, W, NULL, NULL, &mo, 0, &mp);
+        pg.metric = 1;
+        st = net_forward(&cx, &m->metric, x, S, H, W, NULL, NULL, &mo, 0, pp, &mp);
         if (!st) gs_dump_tensor(mo.dump, "output.depth", mp.depth, 3, (long)S, (long)H, (long)W);
+        pg.metric = 0;
+        if (!st) progress_stage(pp, "metric scale", "metric scale");
         if (!st) st = nested_post(&cx, p, &mp, o->dump);
+        if (!st) progress_add(pp, nested_post_cost(S, H, W));
         gs_da3_prediction_free(&mp);
         p->t_post += gs_now() - t0;
     }
@@ -573,6 +734,7 @@ gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const flo
         if ((st = gs_da3_normalize_extrinsics(user_w2c, S, w2c_norm))) goto done;
     }
     stage(o, "preprocess");
+    if (o->on_progress) o->on_progress(o->progress_ctx, "preprocess", 0, 0); /* the network's size is not known yet */
     if ((st = gs_da3_preprocess(images, S, o->process_res, (gs_da3_resize_method)o->resize_method, user_K, &x, &H,
                                 &W, K_proc, &cropped)))
         goto done;

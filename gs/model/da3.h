@@ -73,6 +73,18 @@ typedef struct {
      * reports; NULL = none. */
     void (*on_stage)(void *ctx, const char *stage);
     void *stage_ctx;
+    /* Progress of the forward, NULL = none: called as each stage starts
+     * (stage names as above; the nested model's second network reports
+     * "metric backbone", "metric head", ..., "metric scale") and after each
+     * step: each backbone block, each head's chunk of views (one view at a
+     * time unless dumping), the cameras, the Gaussian adapter. done of total
+     * is the estimated cost of the finished steps (FLOP-equivalents, weighted
+     * to track CPU time; gs_da3_work gives total before the run): it never
+     * decreases, total stays fixed and the last call of a successful forward
+     * has done == total. gs_da3_infer first reports ("preprocess", 0, 0):
+     * total is 0 until the network's input size is known. */
+    void (*on_progress)(void *ctx, const char *stage, int64_t done, int64_t total);
+    void *progress_ctx;
 } gs_da3_options;
 void gs_da3_options_default(gs_da3_options *o);
 
@@ -113,6 +125,10 @@ gs_status gs_da3_forward(gs_da3_model *m, const float *x, int S, int H, int W, c
  * W (with_cameras: input cameras for the camera encoder): the largest plan
  * of the modules it runs one after the other. Outputs are not included. */
 size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cameras, const gs_da3_options *o);
+
+/* The total of gs_da3_options.on_progress for a forward of S views of H x W
+ * (with_cameras: input cameras) with options o; 0 when the sizes are invalid. */
+int64_t gs_da3_work(const gs_da3_model *m, int S, int H, int W, int with_cameras, const gs_da3_options *o);
 
 /* DepthAnything3.inference: preprocess the images (RGB/gray/RGBA 8-bit),
  * run the network, and with user cameras (w2c [S,4,4] and K [S,3,3] in
