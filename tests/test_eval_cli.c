@@ -1,0 +1,293 @@
+/* test_eval_cli.c - the evaluation items of issue 16: `gs eval --pred --gt`
+ * against a larger ground-truth folder (missing predictions counted and
+ * named, --strict, predictions without ground truth), `gs render --depth`
+ * writing depth beside the frames so that a render folder is evaluable,
+ * labelled contact sheets (the text rasteriser and the sheet of gs
+ * eval-nvs), separate context and target camera files for gs eval-nvs, the
+ * LPIPS weights found from another folder by each route, and the public
+ * header gs/gs.h (its link line against `make print-libs`, the DA3 usage
+ * example compiled and run as documented). */
+#include "tests/test.h"
+#include "gs/gs.h"
+#include "gs/nvs/eval_nvs.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* A w x h RGB image whose values depend on seed (integers / 255, exact in PNG). */
+static void pattern(gs_image *im, int w, int h, int seed) {
+    CHECK_OK(gs_image_alloc(im, w, h, 3));
+    for (int i = 0; im->data && i < w * h * 3; i++) im->data[i] = (float)((i * 7 + seed * 31 + (i / 5) % 3) % 256) / 255.0f;
+}
+
+static void write_pattern(const char *dir, const char *name, int w, int h, int seed) {
+    char p[1200];
+    gs_image im;
+    pattern(&im, w, h, seed);
+    CHECK_OK(gs_image_write_png(gs_path_join(p, sizeof p, dir, name), &im, 8));
+    gs_image_free(&im);
+}
+
+static double psnr_of_files(const char *pd, const char *gd, const char *name) {
+    char p[1200], g[1200];
+    gs_image a = {0}, b = {0};
+    double v = NAN;
+    CHECK_OK(gs_image_read(gs_path_join(p, sizeof p, pd, name), &a));
+    CHECK_OK(gs_image_read(gs_path_join(g, sizeof g, gd, name), &b));
+    if (a.data && b.data) CHECK_OK(gs_psnr(&a, &b, &v));
+    gs_image_free(&a);
+    gs_image_free(&b);
+    return v;
+}
+
+static char *read_text(const char *path) {
+    uint8_t *text = NULL;
+    size_t n = 0;
+    if (gs_read_file(path, 1 << 24, &text, &n)) return NULL;
+    return (char *)text;
+}
+
+static cJSON *read_json(const char *path) {
+    char *text = read_text(path);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* ---- gs eval --pred --gt: the predictions present against a larger ground truth ---- */
+
+TEST(eval_cli_scores_present_predictions_and_names_missing) {
+    NEED_GS_BIN();
+    char pd[1024], gd[1024], json[1100], csv[1100], args[8192], *out = NULL;
+    snprintf(pd, sizeof pd, "%s", gs_test_tmp("evmiss/pred"));
+    snprintf(gd, sizeof gd, "%s", gs_test_tmp("evmiss/gt"));
+    CHECK_OK(gs_mkdirs(pd));
+    CHECK_OK(gs_mkdirs(gd));
+    /* 7 ground-truth images, predictions for two of them (one by stem: b.jpg holds a PNG) */
+    const char *gt_names[7] = {"a.png", "b.png", "c.png", "d.png", "e.png", "f.png", "g.png"};
+    for (int i = 0; i < 7; i++) write_pattern(gd, gt_names[i], 24, 20, i);
+    write_pattern(pd, "a.png", 24, 20, 11);
+    write_pattern(pd, "b.png", 24, 20, 12);
+    const double pa = psnr_of_files(pd, gd, "a.png"), pb = psnr_of_files(pd, gd, "b.png");
+    CHECK(isfinite(pa) && isfinite(pb) && fabs(pa - pb) > 1e-3);
+    snprintf(json, sizeof json, "%s/m.json", gs_test_tmp("evmiss"));
+    snprintf(csv, sizeof csv, "%s/m.csv", gs_test_tmp("evmiss"));
+    snprintf(args, sizeof args, "eval --pred %s --gt %s --metrics psnr,ssim --device cpu --json %s --csv %s", pd, gd,
+             json, csv);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && strstr(out, "note: 5 of the 7 ground-truth images had no prediction") &&
+                  strstr(out, "c.png, d.png, e.png, f.png, ...") && strstr(out, "2 image pairs (of 7"),
+              "gs eval said:\n%s", out ? out : "(none)");
+    free(out);
+    cJSON *j = read_json(json);
+    CHECK(j != NULL);
+    if (j) {
+        CHECK_EQ_INT(cJSON_GetObjectItem(j, "count")->valuedouble, 2);
+        CHECK_EQ_INT(cJSON_GetObjectItem(j, "gt_count")->valuedouble, 7);
+        CHECK_EQ_INT(cJSON_GetObjectItem(j, "missing_count")->valuedouble, 5);
+        const cJSON *m = cJSON_GetObjectItem(j, "missing");
+        CHECK(cJSON_IsArray(m) && cJSON_GetArraySize(m) == 5);
+        if (cJSON_GetArraySize(m) == 5) {
+            CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(m, 0)), "c.png");
+            CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(m, 4)), "g.png");
+        }
+        const cJSON *imgs = cJSON_GetObjectItem(j, "images");
+        CHECK_EQ_INT(cJSON_GetArraySize(imgs), 2);
+        if (cJSON_GetArraySize(imgs) == 2) {
+            CHECK_NEAR(cJSON_GetObjectItem(cJSON_GetArrayItem(imgs, 0), "psnr")->valuedouble, pa, 1e-9);
+            CHECK_NEAR(cJSON_GetObjectItem(cJSON_GetArrayItem(imgs, 1), "psnr")->valuedouble, pb, 1e-9);
+        }
+        const cJSON *mp = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metrics"), "psnr"), "mean");
+        CHECK(mp && fabs(mp->valuedouble - (pa + pb) / 2) < 1e-9);
+        cJSON_Delete(j);
+    }
+    /* CSV: header, two scored rows, the five missing with empty values, the mean */
+    char *text = read_text(csv);
+    CHECK_EQ_INT(count_lines(text), 1 + 2 + 5 + 1);
+    CHECK_MSG(text && strstr(text, "\nc.png,,,,\n") && strstr(text, "\ng.png,,,,\nmean,,,"), "CSV:\n%s",
+              text ? text : "(none)");
+    free(text);
+    /* --strict: an error naming them, nothing written */
+    remove(json);
+    snprintf(args, sizeof args, "eval --pred %s --gt %s --metrics psnr --strict --json %s", pd, gd, json);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "5 ground-truth images without a prediction") && strstr(out, "c.png, d.png") &&
+                  strstr(out, "--strict"),
+              "gs eval --strict said:\n%s", out ? out : "(none)");
+    free(out);
+    CHECK(!gs_file_exists(json));
+    /* --strict with every prediction present: fine */
+    char pd2[1024];
+    snprintf(pd2, sizeof pd2, "%s", gs_test_tmp("evmiss/pred_all"));
+    CHECK_OK(gs_mkdirs(pd2));
+    for (int i = 0; i < 7; i++) write_pattern(pd2, gt_names[i], 24, 20, 20 + i);
+    snprintf(args, sizeof args, "eval --pred %s --gt %s --metrics psnr --strict", pd2, gd);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && !strstr(out, "had no prediction") && strstr(out, "7 image pairs"), "%s", out ? out : "");
+    free(out);
+    /* a prediction without ground truth is an error naming it */
+    write_pattern(pd, "zz_extra.png", 24, 20, 3);
+    snprintf(args, sizeof args, "eval --pred %s --gt %s --metrics psnr", pd, gd);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "1 prediction without ground truth") && strstr(out, "zz_extra.png"), "%s",
+              out ? out : "");
+    free(out);
+    /* --strict is for --pred */
+    snprintf(args, sizeof args, "eval --scene x.ply --cameras y.json --gt %s --strict", gd);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
+    CHECK(out && strstr(out, "--strict goes with --pred"));
+    free(out);
+}
+
+TEST(eval_dirs_library_missing_and_strict) {
+    char pd[1024], gd[1024];
+    snprintf(pd, sizeof pd, "%s", gs_test_tmp("evmiss_lib/pred"));
+    snprintf(gd, sizeof gd, "%s", gs_test_tmp("evmiss_lib/gt"));
+    CHECK_OK(gs_mkdirs(pd));
+    CHECK_OK(gs_mkdirs(gd));
+    write_pattern(gd, "r_0.png", 16, 16, 1);
+    write_pattern(gd, "r_1.png", 16, 16, 2);
+    write_pattern(gd, "r_2.png", 16, 16, 3);
+    write_pattern(pd, "r_1.png", 16, 16, 5);
+    gs_eval_options o;
+    gs_eval_options_default(&o);
+    o.ssim = o.lpips = 0;
+    gs_eval_report r;
+    CHECK_OK(gs_eval_dirs(pd, gd, &o, &r));
+    if (!gs_test_failed()) {
+        CHECK_EQ_INT(r.n, 1);
+        CHECK_EQ_INT(r.n_gt, 3);
+        CHECK_EQ_INT(r.n_missing, 2);
+        CHECK_STR(r.rows[0].name, "r_1.png");
+        CHECK_STR(r.missing[0], "r_0.png");
+        CHECK_STR(r.missing[1], "r_2.png");
+        CHECK_NEAR(r.mean_psnr, psnr_of_files(pd, gd, "r_1.png"), 1e-12);
+        gs_eval_report_free(&r);
+    }
+    o.strict = 1;
+    CHECK_ERR(gs_eval_dirs(pd, gd, &o, &r), "2 ground-truth images without a prediction");
+    CHECK(strstr(gs_last_error(), "r_0.png, r_2.png") != NULL);
+    o.strict = 0;
+    /* nothing in common */
+    char pd2[1024];
+    snprintf(pd2, sizeof pd2, "%s", gs_test_tmp("evmiss_lib/other"));
+    CHECK_OK(gs_mkdirs(pd2));
+    write_pattern(pd2, "x.png", 16, 16, 1);
+    CHECK_ERR(gs_eval_dirs(pd2, gd, &o, &r), "x.png"); /* an orphan first */
+    remove(gs_test_tmp("evmiss_lib/other/x.png"));
+    write_pattern(pd2, "y.jpg.txt", 16, 16, 1); /* not an image: the folder has none */
+    CHECK_ERR(gs_eval_dirs(pd2, gd, &o, &r), "no images");
+}
+
+/* ---- gs render --depth: depth beside the frames, and the folder is evaluable -------- */
+
+TEST(eval_cli_render_depth_folder_is_evaluable) {
+    NEED_GS_BIN();
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 3, 0));
+    if (gs_test_failed()) return;
+    for (int i = 0; i < 3; i++) {
+        s.means[3 * i] = 0.3f * (i - 1);
+        s.means[3 * i + 2] = 4 + 0.5f * i;
+        for (int k = 0; k < 3; k++) s.scales[3 * i + k] = 0.35f;
+        s.opacities[i] = 0.9f;
+        s.sh[3 * i + i] = 1.2f;
+    }
+    char ply[1100], cams[1100], dir[1100], gt[1100], json[1100], args[8192], *out = NULL;
+    snprintf(ply, sizeof ply, "%s", gs_test_tmp("rdepth/three.ply"));
+    snprintf(cams, sizeof cams, "%s", gs_test_tmp("rdepth/cams.json"));
+    snprintf(dir, sizeof dir, "%s", gs_test_tmp("rdepth/out"));
+    snprintf(gt, sizeof gt, "%s", gs_test_tmp("rdepth/gt"));
+    snprintf(json, sizeof json, "%s", gs_test_tmp("rdepth/m.json"));
+    CHECK_OK(gs_mkdirs(gt));
+    CHECK_OK(gs_ply_write(ply, &s));
+    gs_cameras c = {3, calloc(3, sizeof(gs_camera))};
+    for (int i = 0; c.cams && i < 3; i++) {
+        gs_camera *k = &c.cams[i];
+        k->R[0] = k->R[4] = k->R[8] = 1;
+        k->t[0] = 0.1 * i;
+        k->fx = k->fy = 40;
+        k->cx = 24, k->cy = 16;
+        k->width = 48, k->height = 32;
+        k->has_pose = 1;
+        snprintf(k->name, sizeof k->name, "./test/r_%d", i);
+    }
+    CHECK_OK(gs_cameras_write_json(cams, &c));
+    /* ground truth: the library's render of each view, perturbed, plus one view never rendered */
+    gs_raster_opts ro;
+    gs_raster_opts_default(&ro);
+    for (int i = 0; i < 3; i++) {
+        gs_raster_out r;
+        CHECK_OK(gs_render_cpu(&s, &c.cams[i], &ro, &r));
+        if (gs_test_failed()) break;
+        gs_image im;
+        CHECK_OK(gs_image_alloc(&im, 48, 32, 3));
+        for (int k = 0; k < 48 * 32 * 3; k++) {
+            float v = r.rgb[k] + (float)((k * 13 + i) % 9) / 255.0f;
+            im.data[k] = v > 1 ? 1 : v;
+        }
+        char name[32], p[1200];
+        snprintf(name, sizeof name, "r_%d.png", i);
+        CHECK_OK(gs_image_write_png(gs_path_join(p, sizeof p, gt, name), &im, 8));
+        gs_image_free(&im);
+        gs_raster_out_free(&r);
+    }
+    write_pattern(gt, "r_9.png", 48, 32, 4);
+    /* render two of the views (a camera file with the first two) */
+    gs_cameras two = {2, c.cams};
+    CHECK_OK(gs_cameras_write_json(cams, &two));
+    snprintf(args, sizeof args, "render %s --cameras %s --out %s --depth --quiet --device cpu", ply, cams, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    /* depth beside the frames, nothing but frames among them */
+    char p[1300];
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/depth/r_%d.exr", dir, i);
+        float *d = NULL;
+        int w = 0, h = 0;
+        CHECK_OK(gs_exr_read_depth(p, &d, &w, &h));
+        CHECK(d && w == 48 && h == 32 && d[16 * 48 + 24] > 3.5f && d[16 * 48 + 24] < 6.5f);
+        free(d);
+        snprintf(p, sizeof p, "%s/depth/r_%d.png", dir, i);
+        int pw = 0, ph = 0;
+        CHECK_OK(gs_image_info(p, &pw, &ph, NULL));
+        CHECK(pw == 48 && ph == 32);
+        snprintf(p, sizeof p, "%s/r_%d_depth.png", dir, i);
+        CHECK(!gs_file_exists(p));
+    }
+    /* gs eval scores the render folder directly */
+    snprintf(args, sizeof args, "eval --pred %s --gt %s --metrics psnr,ssim --device cpu --json %s", dir, gt, json);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && strstr(out, "2 of the 4 ground-truth images had no prediction") && strstr(out, "r_2.png, r_9.png"),
+              "gs eval on the render folder said:\n%s", out ? out : "(none)");
+    free(out);
+    cJSON *j = read_json(json);
+    CHECK(j != NULL);
+    if (j) {
+        const cJSON *imgs = cJSON_GetObjectItem(j, "images");
+        CHECK_EQ_INT(cJSON_GetArraySize(imgs), 2);
+        for (int i = 0; i < 2 && cJSON_GetArraySize(imgs) == 2; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "r_%d.png", i);
+            const cJSON *row = cJSON_GetArrayItem(imgs, i);
+            CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(row, "name")), name);
+            const double want = psnr_of_files(dir, gt, name);
+            CHECK(isfinite(want) && want > 30 && want < 60);
+            CHECK_NEAR(cJSON_GetObjectItem(row, "psnr")->valuedouble, want, 1e-9);
+        }
+        cJSON_Delete(j);
+    }
+    free(c.cams);
+    gs_scene_free(&s);
+}
