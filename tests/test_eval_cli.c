@@ -291,3 +291,155 @@ TEST(eval_cli_render_depth_folder_is_evaluable) {
     free(c.cams);
     gs_scene_free(&s);
 }
+
+/* ---- gs/gs.h: the link line and the DA3 usage example ------------------------------- */
+
+/* `make -s print-libs ARGS` in the repository (the tests run from its root). */
+static char *print_libs(const char *args) {
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory print-libs %s 2>&1",
+             args);
+    if (gs_test_run(cmd, &out) != 0) {
+        free(out);
+        return NULL;
+    }
+    char *nl = out ? strchr(out, '\n') : NULL;
+    if (nl) *nl = 0;
+    return out;
+}
+
+/* Is word a whitespace-delimited token of text? */
+static int has_token(const char *text, const char *word) {
+    const size_t n = strlen(word);
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+        if ((p == text || p[-1] == ' ' || p[-1] == '\n') && (p[n] == ' ' || p[n] == '\n' || !p[n])) return 1;
+    return 0;
+}
+
+TEST(eval_public_header_link_line_matches_make_print_libs) {
+    if (system("command -v make >/dev/null 2>&1") != 0) TEST_SKIP("make not found");
+    REQUIRE_GOLDEN("gs/gs.h");
+    char *hdr = read_text("gs/gs.h");
+    char *cpu = print_libs("CUDA=0"), *dflt = print_libs("");
+    CHECK_MSG(cpu && dflt && strstr(cpu, "-lpng"), "make print-libs: %s / %s", cpu ? cpu : "(failed)",
+              dflt ? dflt : "(failed)");
+    if (hdr && cpu && dflt) {
+        /* the CPU line verbatim, on a line of its own */
+        char want[1024];
+        snprintf(want, sizeof want, " *   %s\n", cpu);
+        CHECK_MSG(strstr(hdr, want) != NULL, "gs/gs.h lacks the CPU link line \"%s\"", cpu);
+        /* every library of this build's line (CUDA ones too) is named */
+        char *save = NULL;
+        for (char *t = strtok_r(dflt, " ", &save); t; t = strtok_r(NULL, " ", &save))
+            if (!strncmp(t, "-l", 2) || !strcmp(t, "-fopenmp"))
+                CHECK_MSG(has_token(hdr, t), "gs/gs.h's link line lacks %s (make print-libs)", t);
+        CHECK(has_token(hdr, "-ljpeg"));
+    }
+    free(hdr);
+    free(cpu);
+    free(dflt);
+}
+
+/* The in-process twin of the usage example: the same calls on the same images. */
+static int da3_example_in_process(const char *model, const char *img0, const char *img1, char *line, size_t n) {
+    gs_da3_model m;
+    gs_image images[2];
+    int ok = 0;
+    CHECK_OK(gs_image_read(img0, &images[0]));
+    CHECK_OK(gs_image_read(img1, &images[1]));
+    if (gs_test_failed()) return 0;
+    gs_da3_options o;
+    gs_da3_prediction p;
+    gs_da3_options_default(&o);
+    CHECK_OK(gs_da3_load(&m, model, NULL));
+    if (!gs_test_failed()) {
+        CHECK_OK(gs_da3_infer(&m, images, 2, NULL, NULL, &o, &p));
+        if (!gs_test_failed()) {
+            CHECK(p.S == 2 && p.extrinsics && p.intrinsics && isfinite(p.depth[0]) && p.depth[0] > 0);
+            snprintf(line, n, "%d views of %dx%d, depth[0] %.9g\n", p.S, p.W, p.H, p.depth[0]);
+            ok = 1;
+            gs_da3_prediction_free(&p);
+        }
+        gs_da3_free(&m);
+    }
+    gs_image_free(&images[0]);
+    gs_image_free(&images[1]);
+    return ok;
+}
+
+TEST(eval_da3_usage_example_compiles_and_runs_through_gs_h) {
+    REQUIRE_GOLDEN("tests/golden/da3/tiny-anyview/model.safetensors");
+    if (system("command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1") != 0)
+        TEST_SKIP("cc or make not found");
+    char lib[1200];
+    snprintf(lib, sizeof lib, "%s/libgs.a", gs_exe_dir()); /* beside this test binary */
+    if (!gs_file_exists(lib)) TEST_SKIP("no libgs.a beside the test binary");
+    /* the example: the indented lines after "Usage" in gs/model/da3.h */
+    char *hdr = read_text("gs/model/da3.h");
+    CHECK(hdr != NULL);
+    if (!hdr) return;
+    const char *start = strstr(hdr, " * Usage");
+    const char *p = start ? strstr(start, "\n *   ") : NULL;
+    char code[4096] = "";
+    int n_lines = 0;
+    while (p && !strncmp(p, "\n *   ", 6)) {
+        const char *e = strchr(p + 1, '\n');
+        if (!e) break;
+        size_t len = strlen(code);
+        snprintf(code + len, sizeof code - len, "    %.*s\n", (int)(e - (p + 6)), p + 6);
+        n_lines++;
+        p = e;
+    }
+    free(hdr);
+    CHECK_MSG(n_lines >= 5 && strstr(code, "gs_da3_infer(") && strstr(code, "gs_da3_load("),
+              "no usage example found in gs/model/da3.h:\n%s", code);
+    /* a program around it: images[S] from the command line, nothing else */
+    char dir[1024], src[1100], bin[1100], img0[1100], img1[1100], cmd[8192], *out = NULL;
+    snprintf(dir, sizeof dir, "%s", gs_test_tmp("da3_example"));
+    CHECK_OK(gs_mkdirs(dir));
+    snprintf(src, sizeof src, "%s/example.c", dir);
+    snprintf(bin, sizeof bin, "%s/example", dir);
+    snprintf(img0, sizeof img0, "%s/a.png", dir);
+    snprintf(img1, sizeof img1, "%s/b.png", dir);
+    write_pattern(dir, "a.png", 64, 48, 1);
+    write_pattern(dir, "b.png", 64, 48, 2);
+    char prog[8192];
+    snprintf(prog, sizeof prog,
+             "#include \"gs/gs.h\"\n#include <stdio.h>\n\n"
+             "int main(int argc, char **argv) {\n"
+             "    gs_image images[8];\n"
+             "    int S = argc - 1 < 8 ? argc - 1 : 8;\n"
+             "    for (int i = 0; i < S; i++)\n"
+             "        if (gs_image_read(argv[i + 1], &images[i])) return 2;\n"
+             "%s"
+             "    for (int i = 0; i < S; i++) gs_image_free(&images[i]);\n"
+             "    return st ? 1 : 0;\n}\n",
+             code);
+    CHECK_OK(gs_write_file_atomic(src, prog, strlen(prog)));
+    char *libs = print_libs("");
+    CHECK(libs != NULL);
+    char repo[1024];
+    CHECK(getcwd(repo, sizeof repo) != NULL);
+#if defined(__SANITIZE_ADDRESS__)
+    const char *san = "-fsanitize=address,undefined";
+#else
+    const char *san = "";
+#endif
+    snprintf(cmd, sizeof cmd, "cc -std=c11 -Wall -Wextra -Werror -I'%s' -I/usr/include/stb %s -o '%s' '%s' '%s' %s 2>&1",
+             repo, san, bin, src, lib, libs ? libs : "");
+    free(libs);
+    int rc = gs_test_run(cmd, &out);
+    CHECK_MSG(rc == 0, "the usage example of gs/model/da3.h does not build through gs/gs.h:\n%s\n%s", out ? out : "",
+              prog);
+    free(out);
+    if (rc) return;
+    /* run it where "DA3-LARGE" is the tiny random model */
+    snprintf(cmd, sizeof cmd, "ln -sfn '%s/tests/golden/da3/tiny-anyview' '%s/DA3-LARGE' && cd '%s' && ./example a.png b.png 2>&1",
+             repo, dir, dir);
+    rc = gs_test_run(cmd, &out);
+    CHECK_EQ_INT(rc, 0);
+    char want[256] = "";
+    if (da3_example_in_process("tests/golden/da3/tiny-anyview", img0, img1, want, sizeof want))
+        CHECK_MSG(out && !strcmp(out, want), "the example printed \"%s\", the library \"%s\"", out ? out : "", want);
+    free(out);
+}
