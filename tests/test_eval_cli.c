@@ -443,3 +443,209 @@ TEST(eval_da3_usage_example_compiles_and_runs_through_gs_h) {
         CHECK_MSG(out && !strcmp(out, want), "the example printed \"%s\", the library \"%s\"", out ? out : "", want);
     free(out);
 }
+
+/* ---- gs eval-nvs: separate context and target camera files -------------------------- */
+
+/* A camera at centre (x, y, z) looking along +z, named NAME, w x h. */
+static gs_camera nvs_cam(double x, double y, double z, int w, int h, const char *name) {
+    gs_camera c;
+    memset(&c, 0, sizeof c);
+    c.R[0] = c.R[4] = c.R[8] = 1;
+    c.t[0] = -x, c.t[1] = -y, c.t[2] = -z;
+    c.fx = c.fy = 30;
+    c.cx = w / 2.0, c.cy = h / 2.0;
+    c.width = w, c.height = h;
+    c.has_pose = 1;
+    snprintf(c.name, sizeof c.name, "%s", name);
+    return c;
+}
+
+TEST(eval_nvs_split_two_camera_files) {
+    gs_camera cams[9];
+    for (int i = 0; i < 5; i++) cams[i] = nvs_cam(i, 0.3 * i * i, 0, 32, 24, "c");
+    for (int i = 0; i < 4; i++) cams[5 + i] = nvs_cam(0.5 + i, 1, 0, 32, 24, "t");
+    int ctx[9], tgt[9], nc, nt;
+    gs_nvs_split_opts o;
+    gs_nvs_split_opts_default(&o);
+    o.n_context_views = 5;
+    o.num_context = 2;
+    /* rest: every view of the target file; FPS only among the context file's */
+    CHECK_OK(gs_nvs_select_views(cams, 9, &o, ctx, &nc, tgt, &nt));
+    CHECK(nc == 2 && ctx[0] == 0 && ctx[1] == 4); /* from 0, the farthest is 4 */
+    CHECK(nt == 4 && tgt[0] == 5 && tgt[1] == 6 && tgt[2] == 7 && tgt[3] == 8);
+    /* every:2 and lists count in the target file */
+    o.target_mode = GS_NVS_TARGETS_EVERY;
+    o.target_every = 2;
+    CHECK_OK(gs_nvs_select_views(cams, 9, &o, ctx, &nc, tgt, &nt));
+    CHECK(nt == 2 && tgt[0] == 5 && tgt[1] == 7);
+    CHECK(nc == 2 && ctx[0] == 0 && ctx[1] == 4); /* the context file is untouched by every:K */
+    const int tl[2] = {1, 3}, cl[3] = {1, 2, 3};
+    o.target_mode = GS_NVS_TARGETS_LIST;
+    o.targets = tl;
+    o.n_targets = 2;
+    o.context = cl;
+    o.n_context = 3;
+    CHECK_OK(gs_nvs_select_views(cams, 9, &o, ctx, &nc, tgt, &nt));
+    CHECK(nt == 2 && tgt[0] == 6 && tgt[1] == 8);
+    CHECK(nc == 3 && ctx[0] == 1 && ctx[2] == 3);
+    /* the same lists on one file name the same views twice */
+    o.n_context_views = 0;
+    CHECK_ERR(gs_nvs_select_views(cams, 9, &o, ctx, &nc, tgt, &nt), "view 1 is both a context view and a target");
+    o.n_context_views = 5;
+    const int bad_c[2] = {0, 5}, bad_t[1] = {4};
+    o.context = bad_c;
+    o.n_context = 2;
+    CHECK_ERR(gs_nvs_select_views(cams, 9, &o, ctx, &nc, tgt, &nt),
+              "context view 5 is out of range (the context camera file has views 0..4)");
+    o.context = cl;
+    o.n_context = 3;
+    o.targets = bad_t;
+    o.n_targets = 1;
+    CHECK_ERR(gs_nvs_select_views(cams, 9, &o, ctx, &nc, tgt, &nt),
+              "target view 4 is out of range (the target camera file has views 0..3)");
+    o.context = NULL;
+    o.target_mode = GS_NVS_TARGETS_REST;
+    o.num_context = 6;
+    CHECK_ERR(gs_nvs_select_views(cams, 9, &o, ctx, &nc, tgt, &nt), "of the 5 context-file views");
+}
+
+/* Write the images of n cameras (seeded patterns, or flat dark gray for seed < 0) and their camera file into dir. */
+static void write_view_set(const char *dir, const gs_camera *cams, int n, int seed) {
+    CHECK_OK(gs_mkdirs(dir));
+    for (int i = 0; i < n; i++) {
+        if (seed >= 0) {
+            write_pattern(dir, cams[i].name, cams[i].width, cams[i].height, seed + i);
+            continue;
+        }
+        gs_image im;
+        char p[1200];
+        CHECK_OK(gs_image_alloc(&im, cams[i].width, cams[i].height, 3));
+        for (int k = 0; im.data && k < cams[i].width * cams[i].height * 3; k++) im.data[k] = (float)(20 + i) / 255.0f;
+        CHECK_OK(gs_image_write_png(gs_path_join(p, sizeof p, dir, cams[i].name), &im, 8));
+        gs_image_free(&im);
+    }
+    gs_cameras c = {n, (gs_camera *)cams};
+    char p[1200];
+    CHECK_OK(gs_cameras_write_json(gs_path_join(p, sizeof p, dir, "cams.json"), &c));
+}
+
+TEST(eval_nvs_cli_separate_target_cameras) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN("tests/golden/da3/tiny-giant/model.safetensors");
+    /* context and target files in two folders, with the same image names */
+    gs_camera cc[4], tc[3];
+    for (int i = 0; i < 4; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "v%d.png", i);
+        cc[i] = nvs_cam(0.4 * i, 0.1 * i * i, 0, 40, 30, nm);
+    }
+    for (int i = 0; i < 3; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "v%d.png", i);
+        tc[i] = nvs_cam(0.2 + 0.4 * i, 0.05, 0.1, 40, 30, nm);
+    }
+    char cd[1024], td[1024], od[1024], args[8192], *out = NULL;
+    snprintf(cd, sizeof cd, "%s", gs_test_tmp("nvs2/ctx"));
+    snprintf(td, sizeof td, "%s", gs_test_tmp("nvs2/tgt"));
+    snprintf(od, sizeof od, "%s", gs_test_tmp("nvs2/out"));
+    write_view_set(cd, cc, 4, 10);
+    write_view_set(td, tc, 3, -1); /* targets unlike the context images of the same names */
+    snprintf(args, sizeof args,
+             "eval-nvs --model tests/golden/da3/tiny-giant --cameras %s/cams.json --target-cameras %s/cams.json "
+             "--out %s --process-res 28 --num-context 3 --targets 0,2 --metrics psnr --device cpu --threads 2",
+             cd, td, od);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && strstr(out, ": 4 views of 40x30") && strstr(out, "targets of ") && strstr(out, ": 3 views"),
+              "gs eval-nvs said:\n%s", out ? out : "(none)");
+    free(out);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/metrics.json", od);
+    cJSON *j = read_json(path);
+    CHECK(j != NULL);
+    if (!j) return;
+    const cJSON *sc = cJSON_GetObjectItem(j, "scene");
+    CHECK_EQ_INT(cJSON_GetObjectItem(sc, "views")->valuedouble, 4);
+    CHECK_EQ_INT(cJSON_GetObjectItem(sc, "target_views")->valuedouble, 3);
+    const cJSON *ti = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "targets"), "indices");
+    CHECK(cJSON_GetArraySize(ti) == 2 && cJSON_GetArrayItem(ti, 0)->valuedouble == 0 &&
+          cJSON_GetArrayItem(ti, 1)->valuedouble == 2);
+    const cJSON *ci = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "context"), "indices");
+    CHECK_EQ_INT(cJSON_GetArraySize(ci), 3);
+    /* each target scored against the target file's image: PSNR recomputed from the written render */
+    const cJSON *pt = cJSON_GetObjectItem(j, "per_target");
+    CHECK_EQ_INT(cJSON_GetArraySize(pt), 2);
+    for (int k = 0; k < 2 && cJSON_GetArraySize(pt) == 2; k++) {
+        const cJSON *row = cJSON_GetArrayItem(pt, k);
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(row, "name"));
+        CHECK_STR(name, k ? "v2" : "v0");
+        char rp[1300], gp[1300];
+        snprintf(rp, sizeof rp, "%s/renders/%s.png", od, name ? name : "?");
+        snprintf(gp, sizeof gp, "%s/%s.png", td, name ? name : "?");
+        gs_image r = {0}, g = {0};
+        double p = NAN, pc = NAN;
+        CHECK_OK(gs_image_read(rp, &r));
+        CHECK_OK(gs_image_read(gp, &g));
+        if (r.data && g.data) CHECK_OK(gs_psnr(&r, &g, &p));
+        gs_image_free(&g);
+        snprintf(gp, sizeof gp, "%s/%s.png", cd, name ? name : "?"); /* the context image of that name */
+        CHECK_OK(gs_image_read(gp, &g));
+        if (r.data && g.data) CHECK_OK(gs_psnr(&r, &g, &pc));
+        const double got = cJSON_GetObjectItem(row, "psnr")->valuedouble;
+        CHECK_MSG(fabs(p - got) < 0.05 && fabs(pc - got) > 0.1, "%s: reported %.4f, against the target image %.4f, "
+                  "against the context image %.4f", name ? name : "?", got, p, pc);
+        gs_image_free(&r);
+        gs_image_free(&g);
+    }
+    cJSON_Delete(j);
+    /* --target-images alone is a usage error */
+    snprintf(args, sizeof args, "eval-nvs --model tests/golden/da3/tiny-giant --cameras %s/cams.json --target-images %s "
+             "--out %s", cd, td, od);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
+    CHECK(out && strstr(out, "--target-cameras"));
+    free(out);
+}
+
+TEST(eval_nvs_lego_train_context_test_targets) {
+    REQUIRE_DATA();
+    REQUIRE_GOLDEN("tests/golden/da3/tiny-giant/model.safetensors");
+    char train[1024], test[1024];
+    snprintf(train, sizeof train, "%s", gs_test_data("scenes/lego/transforms_train.json"));
+    snprintf(test, sizeof test, "%s", gs_test_data("scenes/lego/transforms_test.json"));
+    if (!gs_file_exists(test)) TEST_SKIP("scenes/lego/transforms_test.json not in ../shared/data");
+    gs_cameras tc;
+    CHECK_OK(gs_cameras_read(test, NULL, &tc, NULL));
+    if (gs_test_failed()) return;
+    gs_da3_model m;
+    CHECK_OK(gs_da3_load(&m, "tests/golden/da3/tiny-giant", NULL));
+    if (gs_test_failed()) { gs_cameras_free(&tc); return; }
+    gs_nvs_eval_opts o;
+    gs_nvs_eval_opts_default(&o);
+    o.cameras_path = train;
+    o.target_cameras_path = test;
+    o.process_res = 56;
+    o.split.num_context = 3;
+    o.split.max_targets = 2;
+    o.quiet = 1;
+    CHECK_OK(gs_eval_metrics_parse("psnr", &o.eval));
+    o.eval.device = GS_DEVICE_CPU;
+    gs_nvs_eval_report r;
+    CHECK_OK(gs_nvs_evaluate(&m, &o, &r));
+    if (!gs_test_failed()) {
+        CHECK_EQ_INT(r.n_views, 13);
+        CHECK_EQ_INT(r.n_target_views, tc.n);
+        CHECK_EQ_INT(r.n_targets_before_cap, tc.n); /* rest: the whole test split */
+        CHECK_EQ_INT(r.n_targets, 2);
+        CHECK(r.bg[0] == 1.0f); /* RGBA: white */
+        for (int j = 0; j < r.n_targets; j++) {
+            CHECK(r.targets[j] >= 0 && r.targets[j] < tc.n && r.rows[j].index == r.targets[j]);
+            char stem[300];
+            gs_path_stem(tc.cams[r.targets[j]].name, stem, sizeof stem);
+            CHECK_STR(r.rows[j].name, stem);
+            CHECK(isfinite(r.rows[j].psnr));
+        }
+        for (int i = 0; i < r.n_context; i++) CHECK(r.context[i] >= 0 && r.context[i] < 13);
+        gs_nvs_eval_report_free(&r);
+    }
+    gs_da3_free(&m);
+    gs_cameras_free(&tc);
+}

@@ -166,6 +166,12 @@ static void json_scene(cJSON *root, const gs_nvs_eval_report *r) {
     cJSON_AddNumberToObject(sc, "width", r->width);
     cJSON_AddNumberToObject(sc, "height", r->height);
     cJSON_AddItemToObject(sc, "background", cJSON_CreateFloatArray(r->bg, 3));
+    if (r->n_target_views) { /* a second camera file for the targets */
+        cJSON_AddStringToObject(sc, "target_cameras", r->target_cameras);
+        cJSON_AddStringToObject(sc, "target_camera_format", r->target_camera_format);
+        cJSON_AddStringToObject(sc, "target_images", r->target_images_dir);
+        cJSON_AddNumberToObject(sc, "target_views", r->n_target_views);
+    }
 }
 
 /* "network": input, reference view, Gaussians, pose scale. */
