@@ -9,7 +9,9 @@
  * example compiled and run as documented). */
 #include "tests/test.h"
 #include "gs/gs.h"
+#include "eval/label.h"
 #include "gs/nvs/eval_nvs.h"
+#include "gs/nvs/nvs_internal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -444,6 +446,189 @@ TEST(eval_da3_usage_example_compiles_and_runs_through_gs_h) {
     free(out);
 }
 
+/* ---- labels: the text rasteriser and the contact sheet ------------------------------ */
+
+/* The pixels of text drawn at scale 1 at (1, 1) of a blank 16 x 12 image, as rows of '#' and '.'. */
+static void glyph_rows(const char *text, int scale, char rows[24][33]) {
+    gs_image im;
+    CHECK_OK(gs_image_alloc(&im, 32, 24, 3));
+    if (!im.data) return;
+    memset(im.data, 0, sizeof(float) * 32 * 24 * 3);
+    static const float white[3] = {1, 1, 1};
+    gs_draw_text(&im, 1, 1, text, scale, white, 0, 0, 32, 24);
+    for (int y = 0; y < 24; y++) {
+        for (int x = 0; x < 32; x++) rows[y][x] = im.data[(y * 32 + x) * 3] == 1.0f ? '#' : '.';
+        rows[y][32] = 0;
+    }
+    gs_image_free(&im);
+}
+
+static void check_glyph(const char *text, const char *const want[9]) {
+    char rows[24][33];
+    glyph_rows(text, 1, rows);
+    for (int y = 0; y < 9; y++) {
+        char w[33];
+        snprintf(w, sizeof w, ".%s", want[y]);
+        memset(w + strlen(w), '.', 32 - strlen(w));
+        w[32] = 0;
+        CHECK_MSG(!strcmp(rows[y + 1], w), "'%s' row %d: drawn %s, expected %s", text, y, rows[y + 1], w);
+    }
+    CHECK(strchr(rows[0], '#') == NULL);
+}
+
+TEST(eval_label_text_rasteriser_draws_known_glyphs) {
+    /* stb_easy_font's glyphs, one font pixel each */
+    static const char *const T[9] = {"#####", "..#", "..#", "..#", "..#", "..#", "..#", "", ""};
+    static const char *const one[9] = {"..#", ".##", "..#", "..#", "..#", "..#", ".###", "", ""};
+    static const char *const Hi[9] = {"#..#", "#..#..#", "#..#", "####..#", "#..#..#", "#..#..#", "#..#..#", "", ""};
+    static const char *const g[9] = {"", "", ".###", "#..#", "#..#", "#..#", ".###", "...#", ".##"};
+    check_glyph("T", T);
+    check_glyph("1", one);
+    check_glyph("Hi", Hi);
+    check_glyph("g", g);
+    int w = 0, h = 0;
+    gs_text_size("Hi", 1, &w, &h);
+    CHECK(w == 7 && h == 7);
+    gs_text_size("Hi", 2, &w, &h);
+    CHECK(w == 14 && h == 14);
+    gs_text_size("T\nT", 1, &w, &h);
+    CHECK(w == 5 && h == 19); /* a second line 12 pixels down */
+    /* scale 2: every font pixel a 2 x 2 square */
+    char r1[24][33], r2[24][33];
+    glyph_rows("Hi", 1, r1);
+    glyph_rows("Hi", 2, r2);
+    int mismatch = 0;
+    for (int y = 0; y < 22; y++)
+        for (int x = 0; x < 30; x++) {
+            const char want = y >= 1 && x >= 1 ? r1[1 + (y - 1) / 2][1 + (x - 1) / 2] : '.';
+            mismatch += r2[y][x] != want;
+        }
+    CHECK_EQ_INT(mismatch, 0);
+    /* bytes outside printable ASCII are drawn as '?' */
+    char q[24][33], u[24][33];
+    glyph_rows("?", 1, q);
+    glyph_rows("\xc3", 1, u);
+    CHECK(memcmp(q, u, sizeof q) == 0 && strchr(q[1], '#'));
+    /* clipping: nothing outside the rectangle, and the count is what was written */
+    gs_image im;
+    CHECK_OK(gs_image_alloc(&im, 32, 24, 3));
+    if (!im.data) return;
+    memset(im.data, 0, sizeof(float) * 32 * 24 * 3);
+    static const float red[3] = {1, 0, 0};
+    const int n = gs_draw_text(&im, 1, 1, "T", 1, red, 0, 0, 4, 24); /* columns 0..3 only */
+    int set = 0, outside = 0;
+    for (int y = 0; y < 24; y++)
+        for (int x = 0; x < 32; x++) {
+            const float *p = im.data + (y * 32 + x) * 3;
+            if (p[0] == 1.0f) set++, outside += x >= 4;
+            CHECK(p[1] == 0 && p[2] == 0);
+        }
+    CHECK_EQ_INT(outside, 0);
+    CHECK_EQ_INT(set, 3 + 6); /* three of the bar, the stem */
+    CHECK_EQ_INT(n, set);
+    /* a label: the box darkened to a quarter, the text white inside its padding */
+    for (int i = 0; i < 32 * 24 * 3; i++) im.data[i] = 0.8f;
+    int bw = 0, bh = 0;
+    gs_draw_label(&im, 2, 3, "1", 1, 0, 0, 32, 24, &bw, &bh);
+    CHECK(bw == 4 + 2 * GS_LABEL_PAD(1) && bh == 7 + 2 * GS_LABEL_PAD(1));
+    int white = 0, dark = 0, other = 0;
+    for (int y = 0; y < 24; y++)
+        for (int x = 0; x < 32; x++) {
+            const float v = im.data[(y * 32 + x) * 3];
+            const int in = x >= 2 && x < 2 + bw && y >= 3 && y < 3 + bh;
+            if (!in) other += v != 0.8f;
+            else if (v == 1.0f) white++;
+            else if (fabsf(v - 0.2f) < 1e-6f) dark++;
+            else other++;
+        }
+    CHECK_EQ_INT(other, 0);
+    CHECK_EQ_INT(white, 10); /* the pixels of '1' */
+    CHECK_EQ_INT(dark, bw * bh - 10);
+    /* the glyph at the padding's offset */
+    CHECK(im.data[((3 + GS_LABEL_PAD(1)) * 32 + 2 + GS_LABEL_PAD(1) + 2) * 3] == 1.0f);
+    gs_image_free(&im);
+}
+
+/* Does the tile at (x0, y0), tw x th, of sheet carry text as a label (at
+ * scale 1 or 2): its text pixels white, the rest of its box darkened to at
+ * most a quarter? base (may be NULL) is the unlabelled sheet: then the box
+ * must be exactly a quarter of it and everything else unchanged. */
+static int tile_has_label(const gs_image *sheet, const gs_image *base, int x0, int y0, int tw, int th,
+                          const char *text) {
+    for (int s = 2; s >= 1; s--) {
+        gs_image mask;
+        if (gs_image_alloc(&mask, sheet->width, sheet->height, 3)) return 0;
+        memset(mask.data, 0, sizeof(float) * (size_t)sheet->width * sheet->height * 3);
+        int bw = 0, bh = 0;
+        gs_draw_label(&mask, x0 + 1, y0 + 1, text, s, x0, y0, x0 + tw, y0 + th, &bw, &bh);
+        int ok = 1, n_text = 0;
+        for (int y = y0; ok && y < y0 + th; y++)
+            for (int x = x0; ok && x < x0 + tw; x++) {
+                const size_t i = ((size_t)y * sheet->width + x) * 3;
+                const int in_box = x >= x0 + 1 && x < x0 + 1 + bw && y >= y0 + 1 && y < y0 + 1 + bh;
+                for (int c = 0; ok && c < 3; c++) {
+                    const float v = sheet->data[i + c];
+                    if (mask.data[i] == 1.0f) ok = v == 1.0f, n_text += c == 0;
+                    else if (in_box) ok = base ? fabsf(v - 0.25f * base->data[i + c]) <= 0.63f / 255
+                                               : v <= 64.0f / 255 + 1e-6f;
+                    else if (base) ok = v == base->data[i + c];
+                }
+            }
+        gs_image_free(&mask);
+        if (ok && n_text > 0) return s;
+    }
+    return 0;
+}
+
+TEST(eval_nvs_contact_sheet_tiles_are_labelled) {
+    /* one target of 200 x 150: ground truth, render, error map, with and without labels */
+    gs_image gt, pred;
+    pattern(&gt, 200, 150, 1);
+    pattern(&pred, 200, 150, 7);
+    if (gs_test_failed()) return;
+    char d1[1024], d2[1024], p[1200];
+    snprintf(d1, sizeof d1, "%s", gs_test_tmp("sheet/plain"));
+    snprintf(d2, sizeof d2, "%s", gs_test_tmp("sheet/labelled"));
+    nvs_outputs w;
+    CHECK_OK(gs_mkdirs(d1));
+    CHECK_OK(gs_mkdirs(d2));
+    CHECK_OK(nvs_outputs_begin(&w, d1, 200, 150, 1, 1200));
+    CHECK_OK(nvs_outputs_target(&w, 0, "view_7", &gt, &pred));
+    CHECK_OK(nvs_outputs_finish(&w));
+    const int tw = w.tw, th = w.th;
+    nvs_outputs_free(&w);
+    CHECK(tw == 200 && th == 150);
+    CHECK_OK(nvs_outputs_begin(&w, d2, 200, 150, 1, 1200));
+    CHECK_OK(nvs_outputs_target(&w, 0, "view_7", &gt, &pred));
+    nvs_outputs_label(&w, 0, "view_7", 23.456, 0.81234, NAN);
+    CHECK_OK(nvs_outputs_finish(&w));
+    nvs_outputs_free(&w);
+    gs_image a, b;
+    CHECK_OK(gs_image_read(gs_path_join(p, sizeof p, d1, "contact_sheet.png"), &a));
+    CHECK_OK(gs_image_read(gs_path_join(p, sizeof p, d2, "contact_sheet.png"), &b));
+    if (!gs_test_failed()) {
+        CHECK(a.width == b.width && a.height == b.height);
+        char t[3][NVS_LABEL_MAX];
+        nvs_sheet_labels("view_7", 23.456, 0.81234, NAN, t[0], t[1], t[2]);
+        CHECK_STR(t[0], "view_7\nground truth");
+        CHECK_STR(t[1], "view_7\nrender\nPSNR 23.46\nSSIM 0.8123"); /* no LPIPS: not computed */
+        int changed = 0;
+        for (size_t i = 0; i < (size_t)a.width * a.height * 3; i++) changed += a.data[i] != b.data[i];
+        CHECK(changed > 0);
+        for (int col = 0; col < 3; col++) {
+            int x0, y0;
+            nvs_sheet_tile_origin(tw, th, 0, col, &x0, &y0);
+            CHECK_MSG(tile_has_label(&b, &a, x0, y0, tw, th, t[col]) == 2, "tile %d lacks its 2x label \"%s\"", col,
+                      t[col]);
+            CHECK(!tile_has_label(&a, NULL, x0, y0, tw, th, t[col])); /* the plain sheet has none */
+        }
+    }
+    gs_image_free(&a);
+    gs_image_free(&b);
+    gs_image_free(&gt);
+    gs_image_free(&pred);
+}
+
 /* ---- gs eval-nvs: separate context and target camera files -------------------------- */
 
 /* A camera at centre (x, y, z) looking along +z, named NAME, w x h. */
@@ -537,12 +722,12 @@ TEST(eval_nvs_cli_separate_target_cameras) {
     for (int i = 0; i < 4; i++) {
         char nm[16];
         snprintf(nm, sizeof nm, "v%d.png", i);
-        cc[i] = nvs_cam(0.4 * i, 0.1 * i * i, 0, 40, 30, nm);
+        cc[i] = nvs_cam(0.4 * i, 0.1 * i * i, 0, 160, 120, nm);
     }
     for (int i = 0; i < 3; i++) {
         char nm[16];
         snprintf(nm, sizeof nm, "v%d.png", i);
-        tc[i] = nvs_cam(0.2 + 0.4 * i, 0.05, 0.1, 40, 30, nm);
+        tc[i] = nvs_cam(0.2 + 0.4 * i, 0.05, 0.1, 160, 120, nm);
     }
     char cd[1024], td[1024], od[1024], args[8192], *out = NULL;
     snprintf(cd, sizeof cd, "%s", gs_test_tmp("nvs2/ctx"));
@@ -555,7 +740,7 @@ TEST(eval_nvs_cli_separate_target_cameras) {
              "--out %s --process-res 28 --num-context 3 --targets 0,2 --metrics psnr --device cpu --threads 2",
              cd, td, od);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    CHECK_MSG(out && strstr(out, ": 4 views of 40x30") && strstr(out, "targets of ") && strstr(out, ": 3 views"),
+    CHECK_MSG(out && strstr(out, ": 4 views of 160x120") && strstr(out, "targets of ") && strstr(out, ": 3 views"),
               "gs eval-nvs said:\n%s", out ? out : "(none)");
     free(out);
     char path[1200];
@@ -595,6 +780,19 @@ TEST(eval_nvs_cli_separate_target_cameras) {
                   "against the context image %.4f", name ? name : "?", got, p, pc);
         gs_image_free(&r);
         gs_image_free(&g);
+        /* the contact sheet's tiles of this target are labelled with its name and PSNR */
+        gs_image sheet = {0};
+        snprintf(rp, sizeof rp, "%s/contact_sheet.png", od);
+        CHECK_OK(gs_image_read(rp, &sheet));
+        char t[3][NVS_LABEL_MAX];
+        nvs_sheet_labels(name ? name : "?", got, NAN, NAN, t[0], t[1], t[2]);
+        for (int col = 0; sheet.data && col < 3; col++) {
+            int x0, y0;
+            nvs_sheet_tile_origin(160, 120, k, col, &x0, &y0);
+            CHECK_MSG(tile_has_label(&sheet, NULL, x0, y0, 160, 120, t[col]), "contact sheet row %d, tile %d: no "
+                      "label \"%s\"", k, col, t[col]);
+        }
+        gs_image_free(&sheet);
     }
     cJSON_Delete(j);
     /* --target-images alone is a usage error */
@@ -648,4 +846,47 @@ TEST(eval_nvs_lego_train_context_test_targets) {
     }
     gs_da3_free(&m);
     gs_cameras_free(&tc);
+}
+
+
+TEST(eval_nvs_cli_contact_sheet_is_labelled) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN("tests/golden/da3/tiny-giant/model.safetensors");
+    gs_camera cc[4];
+    for (int i = 0; i < 4; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "w%d.png", i);
+        cc[i] = nvs_cam(0.4 * i, 0.1 * i * i, 0, 200, 150, nm);
+    }
+    char cd[1024], od[1024], args[4096], *out = NULL;
+    snprintf(cd, sizeof cd, "%s", gs_test_tmp("nvs_sheet/scene"));
+    snprintf(od, sizeof od, "%s", gs_test_tmp("nvs_sheet/out"));
+    write_view_set(cd, cc, 4, 3);
+    snprintf(args, sizeof args,
+             "eval-nvs --model tests/golden/da3/tiny-giant --cameras %s/cams.json --out %s --process-res 28 "
+             "--context 0,1,3 --targets 2 --metrics psnr,ssim --device cpu --threads 2 --quiet",
+             cd, od);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/metrics.json", od);
+    cJSON *j = read_json(path);
+    const cJSON *row = j ? cJSON_GetArrayItem(cJSON_GetObjectItem(j, "per_target"), 0) : NULL;
+    CHECK(row != NULL);
+    if (!row) { cJSON_Delete(j); return; }
+    char t[3][NVS_LABEL_MAX];
+    nvs_sheet_labels("w2", cJSON_GetObjectItem(row, "psnr")->valuedouble, cJSON_GetObjectItem(row, "ssim")->valuedouble,
+                     NAN, t[0], t[1], t[2]);
+    cJSON_Delete(j);
+    CHECK(strstr(t[1], "PSNR ") && strstr(t[1], "SSIM "));
+    gs_image sheet = {0};
+    snprintf(path, sizeof path, "%s/contact_sheet.png", od);
+    CHECK_OK(gs_image_read(path, &sheet));
+    for (int col = 0; sheet.data && col < 3; col++) {
+        int x0, y0;
+        nvs_sheet_tile_origin(200, 150, 0, col, &x0, &y0);
+        CHECK_MSG(tile_has_label(&sheet, NULL, x0, y0, 200, 150, t[col]) == 2, "tile %d: no 2x label \"%s\"", col,
+                  t[col]);
+    }
+    gs_image_free(&sheet);
 }
