@@ -890,3 +890,138 @@ TEST(eval_nvs_cli_contact_sheet_is_labelled) {
     }
     gs_image_free(&sheet);
 }
+
+/* ---- run-time data: found by environment variable or beside the program ------------- */
+
+/* `cd cwd && env -u GS_LPIPS_DIR -u GS_SHARED_DATA ENV BIN ARGS`, stdout+stderr in *out. */
+static int run_in(const char *cwd, const char *env, const char *bin, const char *args, char **out) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && env -u GS_LPIPS_DIR -u GS_SHARED_DATA %s '%s' %s 2>&1", cwd, env, bin, args);
+    return gs_test_run(cmd, out);
+}
+
+/* gs eval with LPIPS-squeeze from cwd: the weights it reports and the mean. */
+static void eval_lpips_in(const char *cwd, const char *env, const char *bin, const char *pred, const char *gt,
+                          const char *json, const char *want_weights, double want) {
+    char args[4096], *out = NULL;
+    remove(json);
+    snprintf(args, sizeof args, "eval --pred '%s' --gt '%s' --metrics lpips --lpips-net squeeze --device cpu --json '%s'",
+             pred, gt, json);
+    int rc = run_in(cwd, env, bin, args, &out);
+    CHECK_MSG(rc == 0, "%s %s from %s: exit %d:\n%s", env, bin, cwd, rc, out ? out : "");
+    free(out);
+    cJSON *j = read_json(json);
+    const cJSON *l = j ? cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metrics"), "lpips") : NULL;
+    CHECK_MSG(l != NULL, "no LPIPS in %s", json);
+    if (l) {
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(l, "weights")), want_weights);
+        CHECK_NEAR(cJSON_GetObjectItem(l, "mean")->valuedouble, want, 1e-12);
+    }
+    cJSON_Delete(j);
+}
+
+TEST(eval_lpips_weights_and_data_found_from_another_folder_by_each_route) {
+    NEED_GS_BIN();
+    REQUIRE_DATA();
+    char src[1024];
+    snprintf(src, sizeof src, "%s", gs_test_data("lpips/lpips_squeeze_v0.1.safetensors"));
+    if (!gs_file_exists(src)) TEST_SKIP("lpips/lpips_squeeze_v0.1.safetensors not in ../shared/data");
+    char root[512], cwd[600], pred[600], gt[600], json[600], bin[600], cobin[600], cmd[16384], *out = NULL;
+    snprintf(root, sizeof root, "%s", gs_test_tmp("datafind"));
+    snprintf(cwd, sizeof cwd, "%s/cwd/a/b", root);
+    snprintf(pred, sizeof pred, "%s/pred", root);
+    snprintf(gt, sizeof gt, "%s/gt", root);
+    snprintf(json, sizeof json, "%s/m.json", root);
+    snprintf(bin, sizeof bin, "%s/prefix/bin/gs", root);
+    snprintf(cobin, sizeof cobin, "%s/co/build/gs", root);
+    /* two copies of gs: an installed prefix and a checkout's build/; decoys around the current folder */
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' '%s' '%s' '%s/prefix/bin' '%s/co/build' '%s/cwd/a/b/lpips' '%s/cwd/a/shared/data/lpips' "
+             "'%s/cwd/a/shared/data/splats' '%s/cwd/a/b/share/gs/lpips' && cp '%s' '%s' && cp '%s' '%s' && "
+             "echo decoy > '%s/cwd/a/b/lpips/lpips_squeeze_v0.1.safetensors' && "
+             "echo decoy > '%s/cwd/a/shared/data/lpips/lpips_squeeze_v0.1.safetensors' && "
+             "echo decoy > '%s/cwd/a/b/share/gs/lpips/lpips_squeeze_v0.1.safetensors'",
+             cwd, pred, gt, root, root, root, root, root, root, getenv("GS_BIN"), bin, getenv("GS_BIN"), cobin, root,
+             root, root);
+    CHECK_EQ_INT(gs_test_run(cmd, &out), 0);
+    free(out);
+    write_pattern(pred, "a.png", 64, 64, 1);
+    write_pattern(gt, "a.png", 64, 64, 9);
+    /* the value the library gives with the shared weights */
+    gs_lpips *lp = NULL;
+    double want = NAN;
+    gs_image a = {0}, b = {0};
+    char p[1200];
+    CHECK_OK(gs_lpips_load(src, GS_LPIPS_SQUEEZE, &lp));
+    CHECK_OK(gs_image_read(gs_path_join(p, sizeof p, pred, "a.png"), &a));
+    CHECK_OK(gs_image_read(gs_path_join(p, sizeof p, gt, "a.png"), &b));
+    if (lp && a.data && b.data) CHECK_OK(gs_lpips_eval(lp, &a, &b, &want, NULL));
+    gs_lpips_free(lp);
+    gs_image_free(&a);
+    gs_image_free(&b);
+    CHECK(isfinite(want) && want > 0);
+    if (gs_test_failed()) return;
+    /* nothing reachable: an error, and none of the decoys beside the current folder is read */
+    char args[4096];
+    snprintf(args, sizeof args, "eval --pred '%s' --gt '%s' --metrics lpips --lpips-net squeeze --device cpu", pred, gt);
+    CHECK_EQ_INT(run_in(cwd, "", bin, args, &out), 1);
+    CHECK_MSG(out && strstr(out, "no LPIPS-squeeze v0.1 weights found") && !strstr(out, "decoy") &&
+                  !strstr(out, "cwd/a"),
+              "without weights: %s", out ? out : "");
+    free(out);
+    /* each route alone, the file moved from one place to the next */
+    char at[6][600];
+    snprintf(at[0], sizeof at[0], "%s/prefix/share/gs/lpips", root);  /* make install's place */
+    snprintf(at[1], sizeof at[1], "%s/prefix/bin/lpips", root);        /* beside the program */
+    snprintf(at[2], sizeof at[2], "%s/shared/data/lpips", root);       /* a checkout's shared/, from co/build/gs */
+    snprintf(at[3], sizeof at[3], "%s/ld", root);                      /* $GS_LPIPS_DIR */
+    snprintf(at[4], sizeof at[4], "%s/sd/lpips", root);                /* $GS_SHARED_DATA/lpips */
+    char env[3][700];
+    snprintf(env[0], sizeof env[0], "GS_LPIPS_DIR='%s'", at[3]);
+    snprintf(env[1], sizeof env[1], "GS_SHARED_DATA='%s/sd'", root);
+    const char *envs[5] = {"", "", "", env[0], env[1]};
+    const char *bins[5] = {bin, bin, cobin, bin, bin};
+    char prev[700] = "";
+    for (int k = 0; k < 5; k++) {
+        char file[700];
+        snprintf(file, sizeof file, "%.600s/lpips_squeeze_v0.1.safetensors", at[k]);
+        CHECK_OK(gs_mkdirs(at[k]));
+        if (!prev[0]) {
+            snprintf(cmd, sizeof cmd, "cp '%s' '%s'", src, file);
+            CHECK_EQ_INT(gs_test_run(cmd, &out), 0);
+            free(out);
+        } else {
+            CHECK(rename(prev, file) == 0);
+        }
+        snprintf(prev, sizeof prev, "%s", file);
+        eval_lpips_in(cwd, envs[k], bins[k], pred, gt, json, file, want);
+    }
+    /* gs bench render's real scenes: $GS_SHARED_DATA/splats, else the checkout's shared/data/splats, never
+     * the current folder's ../shared/data */
+    char sp[1300];
+    gs_scene s;
+    CHECK_OK(gs_scene_alloc(&s, 2, 0));
+    if (gs_test_failed()) return;
+    for (int i = 0; i < 2; i++) {
+        s.means[3 * i] = 0.3f * i, s.means[3 * i + 2] = 4;
+        for (int c = 0; c < 3; c++) s.scales[3 * i + c] = 0.3f;
+        s.opacities[i] = 0.9f;
+    }
+    const char *where[3] = {"shared/data/splats/checkout.ply", "cwd/a/shared/data/splats/decoy.ply", "sd/splats/env.ply"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(sp, sizeof sp, "%s/%s", root, where[k]);
+        char d[1300];
+        snprintf(d, sizeof d, "%s", sp);
+        *strrchr(d, '/') = 0;
+        CHECK_OK(gs_mkdirs(d));
+        CHECK_OK(gs_ply_write(sp, &s));
+    }
+    gs_scene_free(&s);
+    CHECK_EQ_INT(run_in(cwd, "", cobin, "bench render --workload scenes --quick --device cpu", &out), 0);
+    CHECK_MSG(out && strstr(out, "checkout.ply") && !strstr(out, "decoy.ply"), "gs bench render: %s", out ? out : "");
+    free(out);
+    CHECK_EQ_INT(run_in(cwd, env[1], cobin, "bench render --workload scenes --quick --device cpu", &out), 0);
+    CHECK_MSG(out && strstr(out, "env.ply") && !strstr(out, "decoy.ply") && !strstr(out, "checkout.ply"),
+              "gs bench render with $GS_SHARED_DATA: %s", out ? out : "");
+    free(out);
+}
