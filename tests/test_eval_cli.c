@@ -720,12 +720,12 @@ TEST(eval_nvs_cli_separate_target_cameras) {
     /* context and target files in two folders, with the same image names */
     gs_camera cc[4], tc[3];
     for (int i = 0; i < 4; i++) {
-        char nm[16];
+        char nm[32];
         snprintf(nm, sizeof nm, "v%d.png", i);
         cc[i] = nvs_cam(0.4 * i, 0.1 * i * i, 0, 160, 120, nm);
     }
     for (int i = 0; i < 3; i++) {
-        char nm[16];
+        char nm[32];
         snprintf(nm, sizeof nm, "v%d.png", i);
         tc[i] = nvs_cam(0.2 + 0.4 * i, 0.05, 0.1, 160, 120, nm);
     }
@@ -854,7 +854,7 @@ TEST(eval_nvs_cli_contact_sheet_is_labelled) {
     REQUIRE_GOLDEN("tests/golden/da3/tiny-giant/model.safetensors");
     gs_camera cc[4];
     for (int i = 0; i < 4; i++) {
-        char nm[16];
+        char nm[32];
         snprintf(nm, sizeof nm, "w%d.png", i);
         cc[i] = nvs_cam(0.4 * i, 0.1 * i * i, 0, 200, 150, nm);
     }
