@@ -303,20 +303,17 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
     if (!s && n_ambiguous)
         s = gs_error(GS_ERR_INVALID, "ambiguous pairing of %d image%s (%s%s): several files share a name stem",
                      n_ambiguous, n_ambiguous == 1 ? "" : "s", ambiguous, n_ambiguous > 4 ? ", ..." : "");
-    if (!s && (n_missing || n_orphans)) {
-        if (n_missing && n_orphans)
-            s = gs_error(GS_ERR_NOT_FOUND,
-                         "unpaired images: %d ground-truth image%s without a prediction in %s (%s%s) and %d "
-                         "prediction%s without ground truth in %s (%s%s)",
-                         n_missing, n_missing == 1 ? "" : "s", pred_dir, missing, n_missing > 4 ? ", ..." : "",
-                         n_orphans, n_orphans == 1 ? "" : "s", gt_dir, orphans, n_orphans > 4 ? ", ..." : "");
-        else if (n_missing)
-            s = gs_error(GS_ERR_NOT_FOUND, "%d ground-truth image%s without a prediction in %s: %s%s", n_missing,
-                         n_missing == 1 ? "" : "s", pred_dir, missing, n_missing > 4 ? ", ..." : "");
-        else
-            s = gs_error(GS_ERR_NOT_FOUND, "%d prediction%s without ground truth in %s: %s%s", n_orphans,
-                         n_orphans == 1 ? "" : "s", gt_dir, orphans, n_orphans > 4 ? ", ..." : "");
-    }
+    /* A prediction without ground truth is always an error: every file of
+     * --pred claims to be a prediction, and one that cannot be scored is a
+     * naming mistake (00000.png against r_0.png) that a mean over the others
+     * would hide. Ground truth without a prediction is the usual case of a
+     * larger test split: those are listed, and an error with opt->strict. */
+    if (!s && n_orphans)
+        s = gs_error(GS_ERR_NOT_FOUND, "%d prediction%s without ground truth in %s: %s%s", n_orphans,
+                     n_orphans == 1 ? "" : "s", gt_dir, orphans, n_orphans > 4 ? ", ..." : "");
+    if (!s && n_missing && opt->strict)
+        s = gs_error(GS_ERR_NOT_FOUND, "%d ground-truth image%s without a prediction in %s: %s%s (--strict)",
+                     n_missing, n_missing == 1 ? "" : "s", pred_dir, missing, n_missing > 4 ? ", ..." : "");
     gs_eval_session ses = {0};
     if (!s) {
         gs_eval_report tmp;
@@ -326,16 +323,24 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
     if (!s) {
         snprintf(out->pred_dir, sizeof out->pred_dir, "%s", pred_dir);
         snprintf(out->gt_dir, sizeof out->gt_dir, "%s", gt_dir);
-        out->rows = gs_calloc((size_t)gts.n, sizeof *out->rows, "eval rows");
-        if (!out->rows) s = GS_ERR_NOMEM;
+        out->n_gt = gts.n;
+        out->rows = gs_calloc((size_t)(gts.n - n_missing), sizeof *out->rows, "eval rows");
+        if (n_missing) out->missing = gs_calloc((size_t)n_missing, sizeof *out->missing, "eval names");
+        if (!out->rows || (n_missing && !out->missing)) s = GS_ERR_NOMEM;
     }
-    for (int i = 0; i < gts.n && !s; i++) {
+    for (int i = 0; i < gts.n && !s; i++) { /* the names of the missing ones, all of them */
+        if (partner[i] >= 0) continue;
+        if (!(out->missing[out->n_missing++] = strdup(gts.names[i]))) s = gs_error(GS_ERR_NOMEM, "eval: out of memory");
+    }
+    for (int i = 0, k = 0; i < gts.n && !s; i++) {
+        if (partner[i] < 0) continue; /* no prediction (listed above) */
+        const int j = k++;
         char pp[4096], gp[4096];
         gs_path_join(pp, sizeof pp, pred_dir, preds.names[partner[i]]);
         gs_path_join(gp, sizeof gp, gt_dir, gts.names[i]);
-        out->rows[i].name = strdup(gts.names[i]);
-        out->n = i + 1;
-        if (!out->rows[i].name) {
+        out->rows[j].name = strdup(gts.names[i]);
+        out->n = j + 1;
+        if (!out->rows[j].name) {
             s = gs_error(GS_ERR_NOMEM, "eval: out of memory");
             break;
         }
@@ -348,7 +353,7 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
                          gts.names[i], pw, ph, gw, gh, pp, gp);
         if (!s) s = gs_image_read(pp, &pi);
         if (!s) s = gs_image_read(gp, &gi);
-        if (!s) s = gs_eval_score_pair(&ses, &pi, &gi, gts.names[i], opt, &out->rows[i]);
+        if (!s) s = gs_eval_score_pair(&ses, &pi, &gi, gts.names[i], opt, &out->rows[j]);
         gs_image_free(&pi);
         gs_image_free(&gi);
     }
@@ -369,8 +374,11 @@ void gs_eval_report_free(gs_eval_report *r) {
     if (!r) return;
     for (int i = 0; i < r->n; i++) free(r->rows[i].name);
     free(r->rows);
+    for (int i = 0; i < r->n_missing; i++) free(r->missing[i]);
+    free(r->missing);
     r->rows = NULL;
-    r->n = 0;
+    r->missing = NULL;
+    r->n = r->n_missing = 0;
 }
 
 /* ---- writers -------------------------------------------------------------------- */
@@ -403,6 +411,13 @@ gs_status gs_eval_write_json(const gs_eval_report *r, const char *path) {
     } else {
         cJSON_AddStringToObject(root, "pred_dir", r->pred_dir);
         cJSON_AddStringToObject(root, "gt_dir", r->gt_dir);
+        if (r->n_gt) { /* gs_eval_dirs */
+            cJSON_AddNumberToObject(root, "gt_count", r->n_gt);
+            cJSON_AddNumberToObject(root, "missing_count", r->n_missing);
+            cJSON *m = r->n_missing ? cJSON_CreateStringArray((const char *const *)r->missing, r->n_missing)
+                                    : cJSON_CreateArray();
+            if (m) cJSON_AddItemToObject(root, "missing", m);
+        }
     }
     cJSON_AddStringToObject(root, "device", r->device);
     cJSON_AddNumberToObject(root, "count", r->n);
@@ -488,6 +503,8 @@ gs_status gs_eval_write_csv(const gs_eval_report *r, const char *path) {
     for (int i = 0; i < r->n && !s; i++)
         csv_row(&a, r, r->rows[i].name, r->rows[i].width, r->rows[i].height, r->rows[i].psnr, r->rows[i].ssim,
                 r->rows[i].lpips, &s);
+    for (int i = 0; i < r->n_missing && !s; i++) /* ground truth without a prediction: empty values */
+        csv_row(&a, r, r->missing[i], 0, 0, NAN, NAN, NAN, &s);
     csv_row(&a, r, "mean", 0, 0, r->mean_psnr, r->mean_ssim, r->mean_lpips, &s);
     if (s) {
         gs_afile_abort(&a);

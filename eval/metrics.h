@@ -99,6 +99,7 @@ typedef struct {
     float bg[3];               /* background for images with alpha (and of the renders of gs_eval_scene) */
     gs_device device;          /* resolved with gs_device_resolve: auto/cuda use the GPU when one is usable */
     int64_t max_pixels;        /* larger images are refused from their header, before decoding */
+    int strict;                /* gs_eval_dirs: a ground-truth image without a prediction is an error */
 } gs_eval_options;
 
 /* What an image may hold for gs eval by default: 50 megapixels (an 8K frame
@@ -136,11 +137,19 @@ typedef struct {
     char gt_without_camera[512];
     double render_seconds;
     char render_device[16];   /* "cpu" or "cuda" */
+    /* gs_eval_dirs only */
+    int n_gt;                 /* images in gt_dir; n of them were scored */
+    int n_missing;            /* ground-truth images without a prediction (not scored) */
+    char **missing;           /* [n_missing] their file names, sorted */
 } gs_eval_report;
 
 /* Pair the images of pred_dir and gt_dir by file name (the stem when the
  * extensions differ: render.png <-> render.jpg), composite alpha over
- * opt->bg, score every pair. Missing partners, size or channel mismatches,
+ * opt->bg, score every pair. gt_dir may hold more images than pred_dir:
+ * those without a prediction are not scored but listed (n_missing, missing);
+ * with opt->strict they are an error naming them, as is no pair at all. A
+ * prediction without ground truth is always an error (a naming mistake that
+ * a mean over the others would hide). Size or channel mismatches,
  * unreadable images, a missing LPIPS weights file: an error naming them. */
 gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_options *opt,
                        gs_eval_report *out);
@@ -148,7 +157,10 @@ gs_status gs_eval_dirs(const char *pred_dir, const char *gt_dir, const gs_eval_o
 gs_status gs_eval_images(const gs_image *preds, const gs_image *gts, const char *const *names, int n,
                          const gs_eval_options *opt, gs_eval_report *out);
 /* Write the report as JSON / CSV, atomically. +inf PSNR is written as the
- * string "inf" in JSON (JSON has no infinity) and as inf in CSV. */
+ * string "inf" in JSON (JSON has no infinity) and as inf in CSV. For
+ * gs_eval_dirs the JSON has gt_count, missing_count and missing (every
+ * name); the CSV lists each missing image as a row with empty values after
+ * the scored rows, before the mean. */
 gs_status gs_eval_write_json(const gs_eval_report *r, const char *path);
 gs_status gs_eval_write_csv(const gs_eval_report *r, const char *path);
 void gs_eval_report_free(gs_eval_report *r);

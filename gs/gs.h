@@ -1,8 +1,13 @@
 /* gs.h - the public C API of libgs, in one include.
  *
- * Link: build/libgs.a plus -lpng -lz -lzstd -lcjson -lstb -ltinyexr
- * -lopenblas -lm -lpthread -fopenmp (and the CUDA libraries in a CUDA build;
- * `make print-libs` prints the exact list).
+ * Link: build/libgs.a plus what `make print-libs` prints, for a CPU build
+ * (make CUDA=0):
+ *   -lpng -ljpeg -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread -fopenmp
+ * and a CUDA build adds, before -fopenmp:
+ *   -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+ * (tests/test_eval_cli.c checks these lines against the Makefile).
+ * Depth Anything 3 is gs/model/da3.h (included below; its header shows the
+ * calls of an inference).
  * Every function returns gs_status (GS_OK == 0); on failure
  * gs_last_error() says what was wrong with which input. */
 #ifndef GS_GS_H
@@ -19,5 +24,6 @@
 #include "raster/raster.h"
 #include "raster/trajectory.h"
 #include "eval/metrics.h"
+#include "gs/model/da3.h"
 
 #endif

@@ -4,7 +4,7 @@
  * reproducibly by unprojecting a ray-cast depth map of a fixed synthetic world
  * along every pixel's ray as DA3's Gaussian adapter does, with scales ~ depth x
  * pixel size and opacities in [0.05, 0.9] - rendered at novel views between
- * the input views, and (b) the real scenes in ../shared/data/splats on an
+ * the input views, and (b) the real scenes in shared/data/splats on an
  * orbit. Warm-up frames are excluded; the median, minimum and maximum over the
  * timed frames are reported with the peak memory (host: the resident
  * high-water mark during the case, restarted for each; CUDA: the renderer's
@@ -42,7 +42,8 @@ static const char k_usage[] =
     "  --views V             feed-forward input views (default 12)\n"
     "  --view-size S         feed-forward view size S x S; V*S*S Gaussians (default 504)\n"
     "  --sizes WxH[,WxH..]   render sizes (default 504x504,1920x1080)\n"
-    "  --scenes DIR          folder of splat files (default ../shared/data/splats)\n"
+    "  --scenes DIR          folder of splat files (default $GS_SHARED_DATA/splats, else\n"
+    "                        ../../shared/data/splats from the folder holding gs)\n"
     "  --cameras N           novel views per case (default 3)\n"
     "  --runs N              timed passes over the cameras (default 1 on the CPU, 10 on CUDA)\n"
     "  --warmup N            untimed frames first (default 1)\n"
@@ -560,8 +561,10 @@ int bench_render(int argc, char **argv) {
     if (do_scenes && !st) {
         char dirbuf[4096];
         if (!scenes_dir) {
+            /* $GS_SHARED_DATA, else a checkout's shared/ seen from build/gs; never the current folder */
             const char *env = getenv("GS_SHARED_DATA");
-            snprintf(dirbuf, sizeof dirbuf, "%s/splats", env ? env : "../shared/data");
+            if (env && *env) snprintf(dirbuf, sizeof dirbuf, "%s/splats", env);
+            else snprintf(dirbuf, sizeof dirbuf, "%s/../../shared/data/splats", gs_exe_dir());
             scenes_dir = dirbuf;
         }
         DIR *d = opendir(scenes_dir);

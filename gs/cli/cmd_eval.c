@@ -52,7 +52,8 @@ static void print_table(const gs_eval_report *r) {
         printf("\n\n%d view%s rendered and scored in %.2f s (rendering %.2f s on %s; pairing %s), metrics on %s\n",
                r->n, r->n == 1 ? "" : "s", r->seconds, r->render_seconds, r->render_device, r->pairing, r->device);
     else
-        printf("\n\n%d image pair%s in %.2f s, metrics on %s\n", r->n, r->n == 1 ? "" : "s", r->seconds, r->device);
+        printf("\n\n%d image pair%s (of %d ground-truth images) in %.2f s, metrics on %s\n", r->n,
+               r->n == 1 ? "" : "s", r->n_gt, r->seconds, r->device);
     if (r->opt.psnr) printf("  PSNR (dB, images clamped to [0,1]), means of per-image values\n");
     if (r->opt.ssim) printf("  %s\n", r->ssim_label);
     if (r->opt.lpips) printf("  %s (inputs in [0,1], normalize=True), weights %s\n", r->lpips_label, r->lpips_weights);
@@ -60,6 +61,12 @@ static void print_table(const gs_eval_report *r) {
         printf("note: %d camera%s had no ground-truth image and %s skipped: %s%s\n", r->n_cameras_without_gt,
                r->n_cameras_without_gt == 1 ? "" : "s", r->n_cameras_without_gt == 1 ? "was" : "were",
                r->cameras_without_gt, r->n_cameras_without_gt > 4 ? ", ..." : "");
+    if (r->n_missing) {
+        printf("note: %d of the %d ground-truth images had no prediction and %s not scored: ", r->n_missing, r->n_gt,
+               r->n_missing == 1 ? "was" : "were");
+        for (int i = 0; i < r->n_missing && i < 4; i++) printf("%s%s", i ? ", " : "", r->missing[i]);
+        printf("%s (--strict makes this an error)\n", r->n_missing > 4 ? ", ..." : "");
+    }
     if (r->n_gt_without_camera)
         printf("note: %d ground-truth image%s had no camera and %s not scored: %s%s\n", r->n_gt_without_camera,
                r->n_gt_without_camera == 1 ? "" : "s", r->n_gt_without_camera == 1 ? "was" : "were",
@@ -89,6 +96,7 @@ static int run(int argc, char **argv) {
         if (!strcmp(a, "--skip-missing")) { so.allow_missing_gt = 1; continue; }
         if (!strcmp(a, "--antialiased")) { so.antialiased = 1; continue; }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(a, "--strict")) { o.strict = 1; continue; }
         gs_status st = GS_OK;
         if (!strcmp(a, "--pred")) pred = v;
         else if (!strcmp(a, "--gt")) gt = v;
@@ -132,6 +140,9 @@ static int run(int argc, char **argv) {
                    so.sh_degree >= 0))
         return cli_usage_error(c, "--cameras, --save-renders, --quantize, --skip-missing, --antialiased, --sh-degree "
                                   "and --llff-factor go with --scene");
+    if (scene && o.strict)
+        return cli_usage_error(c, "--strict goes with --pred (with --scene, cameras without an image are an error "
+                                  "unless --skip-missing)");
     if (metrics && gs_eval_metrics_parse(metrics, &o)) return cli_usage_error(c, "%s", gs_last_error());
     o.device = gs_device_resolve(dev);
 
@@ -180,6 +191,9 @@ const gs_command cmd_eval_def = {
     "Pairs the images (.png, .jpg) of the two directories by file name (or by\n"
     "name stem when the extensions differ), composites images with alpha over\n"
     "the background, and prints PSNR, SSIM and LPIPS per image and their means.\n"
+    "The predictions present are scored: ground-truth images without one are\n"
+    "counted and named (an error with --strict); a prediction without ground\n"
+    "truth is an error (a naming mistake).\n"
     "With --scene, renders the splats at every camera of FILE (at the camera's\n"
     "size, over the same background) and scores each render against the image\n"
     "of DIR named like the camera (\"./test/r_0\" -> r_0.png); unnamed cameras\n"
@@ -203,8 +217,10 @@ const gs_command cmd_eval_def = {
     "                        with --scene (default white, as NeRF-synthetic)\n"
     "  --max-megapixels N    refuse larger images from their header, before decoding\n"
     "                        (default 50; an 8K frame is 33)\n"
-    "  --json FILE           write the per-image values and means as JSON\n"
-    "  --csv FILE            the same as CSV\n"
+    "  --strict              every ground-truth image must have a prediction\n"
+    "  --json FILE           write the per-image values and means as JSON (with\n"
+    "                        gt_count, missing_count and the missing names)\n"
+    "  --csv FILE            the same as CSV (missing images as rows with empty values)\n"
     "  --device auto|cpu|cuda  where the metrics run (default auto: the GPU when\n"
     "                        one is usable)\n"
     "with --scene:\n"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char k_usage[] =
-    "usage: gs eval-nvs --model PATH --cameras FILE --out DIR [options]\n"
+    "usage: gs eval-nvs --model PATH --cameras FILE [--target-cameras FILE] --out DIR [options]\n"
     "\n"
     "Novel-view evaluation as the feed-forward splatting papers do it: choose context views\n"
     "of a scene with ground-truth cameras and images, run Depth Anything 3 with the 3DGS head\n"
@@ -19,7 +19,8 @@ static const char k_usage[] =
     "context camera centres (Umeyama, with scale), render every target view at its aligned\n"
     "camera with the ground-truth intrinsics and image size, and score PSNR / SSIM / LPIPS.\n"
     "Writes DIR/metrics.json, DIR/contact_sheet.png (per target: ground truth | render |\n"
-    "turbo error map, mean absolute RGB error 0..0.5) and DIR/renders/NAME.png.\n"
+    "turbo error map, mean absolute RGB error 0..0.5; each tile labelled with the view's\n"
+    "name, the render's with its PSNR / SSIM / LPIPS) and DIR/renders/NAME.png.\n"
     "\n"
     "  --model PATH          model with the 3DGS head (da3-giant, da3nested-giant-large):\n"
     "                        Hugging Face folder or .safetensors (+ --config NAME)\n"
@@ -28,6 +29,12 @@ static const char k_usage[] =
     "                        COLMAP model, gs-cameras / INRIA JSON\n"
     "  --images DIR          the images (default: beside FILE; named cameras by name, LLFF by\n"
     "                        sorted order from images_F or images)\n"
+    "  --target-cameras FILE the targets from a second camera file of the same world frame\n"
+    "                        (lego: --cameras transforms_train.json --target-cameras\n"
+    "                        transforms_test.json); --cameras then holds the context\n"
+    "                        candidates, --context/--num-context choose among them and\n"
+    "                        --targets among the views of this file (default: all of them)\n"
+    "  --target-images DIR   the images of the target cameras (default: beside that file)\n"
     "  --llff-factor F       divide LLFF H, W, f by F (8 for images_8)\n"
     "  --out DIR             output folder (created)\n"
     "  --context LIST        context views by index, e.g. 0,7,13\n"
@@ -91,6 +98,8 @@ static void print_value(double v, const char *fmt) {
 static void print_report(const gs_nvs_eval_report *r, const char *out_dir) {
     printf("scene      %s: %d views of %dx%d (%s), images %s, background %s\n", r->cameras, r->n_views, r->width,
            r->height, r->camera_format, r->pairing, r->bg[0] > 0.5f ? "white" : "black");
+    if (r->n_target_views)
+        printf("targets of %s: %d views (%s)\n", r->target_cameras, r->n_target_views, r->target_camera_format);
     printf("model      %s\n", r->model_desc);
     printf("network    %dx%d input, %s, %lld Gaussians", r->net_width, r->net_height,
            r->posed ? "posed (ground-truth context cameras)" : "unposed", (long long)r->n_gaussians);
@@ -160,6 +169,8 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--config")) config = v;
         else if (!strcmp(a, "--cameras")) o.cameras_path = v;
         else if (!strcmp(a, "--images")) o.images_dir = v;
+        else if (!strcmp(a, "--target-cameras")) o.target_cameras_path = v;
+        else if (!strcmp(a, "--target-images")) o.target_images_dir = v;
         else if (!strcmp(a, "--out")) o.out_dir = v;
         else if (!strcmp(a, "--context")) context = v;
         else if (!strcmp(a, "--targets")) targets = v;
@@ -204,6 +215,7 @@ static int run(int argc, char **argv) {
     if (!model_path) USAGE("--model PATH is required");
     if (!o.cameras_path) USAGE("--cameras FILE is required");
     if (!o.out_dir) USAGE("--out DIR is required");
+    if (o.target_images_dir && !o.target_cameras_path) USAGE("--target-images DIR goes with --target-cameras FILE");
     if (context && have_num_context) USAGE("give either --context LIST or --num-context N, not both");
     if (context) {
         if (!parse_list(context, &ctx_list, &n_ctx_list)) USAGE("--context takes view indices like 0,7,13, not '%s'", context);

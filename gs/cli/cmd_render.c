@@ -36,7 +36,8 @@ static const char k_usage[] =
     "                      extend, wobble_inter: DA3's path resampled to N; original, smooth: fixed\n"
     "  --keep-pp           trajectories keep the cameras' principal point (DA3 centres it and\n"
     "                      derives the focal length from the field of view)\n"
-    "  --out DIR           output folder: NAME.png per view (and NAME_depth.exr/.png with --depth);\n"
+    "  --out DIR           output folder: NAME.png per view (and DIR/depth/NAME.exr/.png with\n"
+    "                      --depth, beside the frames, so gs eval --pred DIR scores the frames);\n"
     "                      with --trajectory also DIR/trajectory.json, the cameras it rendered.\n"
     "                      One that holds an earlier run's results is refused unless --overwrite\n"
     "  --overwrite         remove the earlier run's files in DIR first (only those gs listed in\n"
@@ -208,7 +209,7 @@ static int run(int argc, char **argv) {
         char name[300], rel[400];
         frame_name(&cams, i, use_names, name, sizeof name);
         for (int k = 0; k < (depth ? 3 : 1) && rc == 0; k++) {
-            snprintf(rel, sizeof rel, "%s%s", name, k == 0 ? ".png" : k == 1 ? "_depth.exr" : "_depth.png");
+            snprintf(rel, sizeof rel, "%s%s%s", k ? "depth/" : "", name, k == 0 ? ".png" : k == 1 ? ".exr" : ".png");
             if (cli_outdir_free_path(&od, rel)) rc = cli_fail("render", GS_ERR_INVALID);
         }
     }
@@ -223,6 +224,11 @@ static int run(int argc, char **argv) {
     }
     if (rc) goto done;
     if (cli_outdir_prepare(&od)) { rc = cli_fail("render", GS_ERR_IO); goto done; }
+    if (depth) { /* DIR/depth/, beside the frames */
+        char ddir[4096];
+        snprintf(ddir, sizeof ddir, "%s/depth", outdir);
+        if (gs_mkdirs(ddir) || cli_outdir_add(&od, "depth")) { rc = cli_fail("render", GS_ERR_IO); goto done; }
+    }
     o.antialiased = aa || s.antialiased; /* a scene trained in gsplat's antialiased mode is drawn in it */
     fprintf(stderr, "gs render: %s: %lld splats, SH degree %d%s; %d view%s (loaded in %.2f s)\n", scene_path,
             (long long)s.n, s.sh_degree, o.antialiased ? ", antialiased" : "", cams.n, cams.n == 1 ? "" : "s",
@@ -261,11 +267,11 @@ static int run(int argc, char **argv) {
             have_range = gs_depth_colour_range(r.depth, r.alpha, (size_t)r.width * r.height, &dlo, &dhi);
         if (!st && want_range)
             st = gs_colorize(r.depth, r.width, r.height, have_range ? dlo : 0, have_range ? dhi : 0, 1, &dimg);
-        if (!st && depth) {
-            snprintf(path, sizeof path, "%s/%s_depth.exr", outdir, name);
+        if (!st && depth) { /* DIR/depth/, beside the frames: DIR stays a folder of renders for gs eval */
+            snprintf(path, sizeof path, "%s/depth/%s.exr", outdir, name);
             st = gs_exr_write_depth(path, r.depth, r.width, r.height);
             if (!st) st = cli_outdir_add(&od, path);
-            snprintf(path, sizeof path, "%s/%s_depth.png", outdir, name);
+            snprintf(path, sizeof path, "%s/depth/%s.png", outdir, name);
             if (!st) st = gs_image_write_png(path, &dimg, 8);
             if (!st) st = cli_outdir_add(&od, path);
         }

@@ -5,11 +5,21 @@
  * post-processing), and the API-level inference around it (preprocessing,
  * alignment to user cameras).
  *
- *   gs_da3_model m;  gs_da3_load(&m, "DA3-LARGE/", NULL);
- *   gs_da3_options o; gs_da3_options_default(&o);
- *   gs_da3_prediction p; gs_da3_infer(&m, images, S, &o, &p);
- *   ... p.depth [S,H,W], p.extrinsics [S,3,4] ...
- *   gs_da3_prediction_free(&p); gs_da3_free(&m);
+ * Usage, with gs_image images[S] read by gs_image_read (tests/test_eval_cli.c
+ * compiles and runs exactly these lines through gs/gs.h):
+ *
+ *   gs_da3_model m;
+ *   gs_da3_options o;
+ *   gs_da3_prediction p;
+ *   gs_da3_options_default(&o);
+ *   gs_status st = gs_da3_load(&m, "DA3-LARGE", NULL); // a Hugging Face folder
+ *   if (!st) st = gs_da3_infer(&m, images, S, NULL, NULL, &o, &p); // no user cameras
+ *   if (!st) { // p.depth [S,H,W], p.extrinsics [S,3,4] w2c, p.intrinsics [S,3,3]
+ *       printf("%d views of %dx%d, depth[0] %.9g\n", p.S, p.W, p.H, p.depth[0]);
+ *       gs_da3_prediction_free(&p);
+ *   }
+ *   if (st) fprintf(stderr, "%s\n", gs_last_error());
+ *   gs_da3_free(&m);
  *
  * Weights stay memory-mapped for the model's lifetime (F32 files are used
  * in place; F16/BF16 are converted once). */

@@ -41,6 +41,11 @@ typedef struct {
     float bg[3];                /* background of the composite and of the renders */
     char images_dir[1024];      /* where the images were found ("" when by full name) */
     char pairing[64];           /* "by name" / "by order (unnamed cameras, sorted images)" */
+    /* two camera files (gs_nvs_scene_load_pair): views [0, n_context_views)
+     * are the context file's, the others the target file's; 0: one file */
+    int n_context_views;
+    gs_camera_format target_format;
+    char target_images_dir[1024];
 } gs_nvs_scene;
 
 /* Read the cameras (llff_factor as gs_camera_read_opts; 0 = 1) and find one
@@ -53,6 +58,15 @@ typedef struct {
  * has alpha, else black. */
 gs_status gs_nvs_scene_load(const char *cameras_path, const char *images_dir, double llff_factor, gs_nvs_bg bg,
                             gs_nvs_scene *out);
+/* Separate context and target camera files (NeRF-synthetic's
+ * transforms_train.json and transforms_test.json), each loaded as above
+ * (the context file with at least two views, the target file with one)
+ * into one scene: the context views first (n_context_views of them), then
+ * the target views; every image of one size; names unique within each file.
+ * Both files must share a world frame: one Sim(3) maps them to the
+ * prediction. target_path NULL: gs_nvs_scene_load. */
+gs_status gs_nvs_scene_load_pair(const char *context_path, const char *context_images, const char *target_path,
+                                 const char *target_images, double llff_factor, gs_nvs_bg bg, gs_nvs_scene *out);
 void gs_nvs_scene_free(gs_nvs_scene *s);
 /* The image of view i as RGB composited over s->bg (gray replicated). */
 gs_status gs_nvs_scene_image(const gs_nvs_scene *s, int i, gs_image *out);
@@ -71,6 +85,11 @@ typedef struct {
     const int *targets;         /* GS_NVS_TARGETS_LIST */
     int n_targets;
     int max_targets;            /* > 0: keep this many, evenly spaced over the targets */
+    int n_context_views;        /* > 0 (two camera files): views [0, this) are the only context
+                                   candidates and the others the only target candidates; context
+                                   indices count in the first file, target indices (LIST, every:K)
+                                   in the second, and the selected targets are returned as indices
+                                   of the whole list (this + the index in the target file) */
 } gs_nvs_split_opts;
 void gs_nvs_split_opts_default(gs_nvs_split_opts *o);
 
@@ -107,8 +126,11 @@ gs_status gs_nvs_align(const gs_camera *gt, const gs_camera *pred, int n, gs_nvs
 
 /* ---- the whole protocol ------------------------------------------------------ */
 typedef struct {
-    const char *cameras_path;   /* required */
+    const char *cameras_path;   /* required (the context cameras when target_cameras_path is set) */
     const char *images_dir;     /* NULL: beside the camera file */
+    const char *target_cameras_path; /* NULL: targets from cameras_path; else a second file of the
+                                   same world frame whose views are the targets (gs_nvs_scene_load_pair) */
+    const char *target_images_dir;   /* NULL: beside the target camera file */
     const char *out_dir;        /* NULL: nothing written (metrics.json is gs_nvs_write_json's) */
     double llff_factor;
     gs_nvs_bg bg;
@@ -126,19 +148,21 @@ typedef struct {
 void gs_nvs_eval_opts_default(gs_nvs_eval_opts *o);
 
 typedef struct {
-    int index;                  /* view index in the camera file */
+    int index;                  /* view index in the camera file (of the targets, with two files) */
     char *name;
     double psnr, ssim, lpips;   /* NAN when not computed */
 } gs_nvs_target_row;
 
 typedef struct {
     char model[1024], model_desc[256], cameras[1024], camera_format[32], images_dir[1024], pairing[64];
-    int n_views, width, height; /* scene */
+    int n_views, width, height; /* scene (n_views: of the context file with two files) */
+    char target_cameras[1024], target_camera_format[32], target_images_dir[1024]; /* "" with one file */
+    int n_target_views;         /* views of the target file; 0 with one file */
     float bg[3];
     int posed, process_res, net_width, net_height, ref_index; /* ref_index: into context[] */
     char context_mode[32], target_mode[32]; /* "fps" / "list"; "rest" / "every:K" / "list" */
     int n_context, n_targets, n_targets_before_cap;
-    int *context, *targets;     /* view indices */
+    int *context, *targets;     /* view indices (targets: in the target file with two files) */
     char **context_names;
     gs_nvs_alignment align;
     float *pred_context_w2c;    /* [n_context,3,4] predicted cameras of the Gaussians' frame */

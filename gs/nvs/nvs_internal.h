@@ -55,6 +55,19 @@ typedef struct {
 gs_status nvs_outputs_begin(nvs_outputs *w, const char *out_dir, int W, int H, int rows, int sheet_width);
 /* renders/NAME.png and row `row` of the sheet (no-op without out_dir). */
 gs_status nvs_outputs_target(nvs_outputs *w, int row, const char *name, const gs_image *gt, const gs_image *pred);
+/* The labels of row `row` of the sheet, once its metrics are known (no-op
+ * without out_dir): each tile gets its text (nvs_sheet_labels) at its
+ * top-left corner, white on a darkened box (eval/label.h), at twice the
+ * font size when that fits the tile's width. NAN metrics are left out. */
+void nvs_outputs_label(nvs_outputs *w, int row, const char *name, double psnr, double ssim, double lpips);
+/* The three texts: "NAME\nground truth", "NAME\nrender\nPSNR 23.45\nSSIM
+ * 0.8123\nLPIPS 0.1234" and the error map's scale "abs. error\n0 - 0.5". */
+#define NVS_LABEL_MAX 160
+void nvs_sheet_labels(const char *name, double psnr, double ssim, double lpips, char gt[NVS_LABEL_MAX],
+                      char render[NVS_LABEL_MAX], char err[NVS_LABEL_MAX]);
+/* The top-left corner of the tile of row r, column col (0 ground truth, 1
+ * render, 2 error map) in the sheet. */
+void nvs_sheet_tile_origin(int tw, int th, int r, int col, int *x, int *y);
 /* contact_sheet.png (no-op without out_dir). */
 gs_status nvs_outputs_finish(nvs_outputs *w);
 void nvs_outputs_free(nvs_outputs *w);

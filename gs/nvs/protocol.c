@@ -68,7 +68,14 @@ static void report_begin(nvs_run *r) {
     snprintf(out->camera_format, sizeof out->camera_format, "%s", gs_camera_format_name(sc->format));
     snprintf(out->images_dir, sizeof out->images_dir, "%s", sc->images_dir);
     snprintf(out->pairing, sizeof out->pairing, "%s", sc->pairing);
-    out->n_views = sc->cams.n;
+    out->n_views = sc->n_context_views ? sc->n_context_views : sc->cams.n;
+    if (sc->n_context_views) {
+        out->n_target_views = sc->cams.n - sc->n_context_views;
+        snprintf(out->target_cameras, sizeof out->target_cameras, "%s", o->target_cameras_path);
+        snprintf(out->target_camera_format, sizeof out->target_camera_format, "%s",
+                 gs_camera_format_name(sc->target_format));
+        snprintf(out->target_images_dir, sizeof out->target_images_dir, "%s", sc->target_images_dir);
+    }
     out->width = sc->width;
     out->height = sc->height;
     memcpy(out->bg, sc->bg, sizeof out->bg);
@@ -107,16 +114,23 @@ gs_status gs_nvs_evaluate(gs_da3_model *model, const gs_nvs_eval_opts *o_in, gs_
     r.out = out;
     gs_status st = check_opts(&r);
     if (st) return st;
-    if ((st = gs_nvs_scene_load(r.o.cameras_path, r.o.images_dir, r.o.llff_factor, r.o.bg, &r.sc))) return st;
+    if ((st = gs_nvs_scene_load_pair(r.o.cameras_path, r.o.images_dir, r.o.target_cameras_path,
+                                     r.o.target_images_dir, r.o.llff_factor, r.o.bg, &r.sc)))
+        return st;
     report_begin(&r);
     out->t_scene = gs_now() - t_start;
-    nvs_say(&r.o, "%d views of %dx%d (%s, images %s in %s), background %s", r.sc.cams.n, r.sc.width, r.sc.height,
+    nvs_say(&r.o, "%d views of %dx%d (%s, images %s in %s), background %s", out->n_views, r.sc.width, r.sc.height,
             out->camera_format, r.sc.pairing, r.sc.images_dir[0] ? r.sc.images_dir : ".",
             r.sc.bg[0] > 0.5f ? "white" : "black");
+    if (out->n_target_views)
+        nvs_say(&r.o, "targets from %s: %d views (%s, images in %s)", out->target_cameras, out->n_target_views,
+                out->target_camera_format, out->target_images_dir[0] ? out->target_images_dir : ".");
     st = nvs_split(&r);
     if (!st) st = nvs_infer(&r);
     if (!st) st = nvs_align_views(&r);
     if (!st) st = nvs_render_score(&r);
+    /* with two camera files the targets are reported as indices of the target file */
+    for (int j = 0; !st && j < out->n_targets; j++) out->targets[j] -= r.sc.n_context_views;
     run_free(&r);
     if (st) gs_nvs_eval_report_free(out);
     else out->t_total = gs_now() - t_start;

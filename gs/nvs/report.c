@@ -3,6 +3,7 @@
  * mean absolute RGB error), metrics.json and the report's memory. The table
  * is the CLI's (gs/cli/cmd_eval_nvs.c). */
 #include "gs/nvs/nvs_internal.h"
+#include "eval/label.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -69,9 +70,15 @@ static gs_status sheet_begin(nvs_outputs *w, int W, int H, int rows, int sheet_w
     return GS_OK;
 }
 
+void nvs_sheet_tile_origin(int tw, int th, int r, int col, int *x, int *y) {
+    *x = NVS_SHEET_GAP + col * (tw + NVS_SHEET_GAP);
+    *y = NVS_SHEET_GAP + r * (th + NVS_SHEET_GAP);
+}
+
 /* Paste a tile (tw x th, c = 3) into row r, column col. */
 static void sheet_paste(nvs_outputs *w, int r, int col, const float *tile) {
-    const int x0 = NVS_SHEET_GAP + col * (w->tw + NVS_SHEET_GAP), y0 = NVS_SHEET_GAP + r * (w->th + NVS_SHEET_GAP);
+    int x0, y0;
+    nvs_sheet_tile_origin(w->tw, w->th, r, col, &x0, &y0);
     for (int y = 0; y < w->th; y++)
         memcpy(w->sheet.data + (((size_t)(y0 + y) * w->sheet.width) + x0) * 3, tile + (size_t)y * w->tw * 3,
                (size_t)w->tw * 3 * sizeof(float));
@@ -127,6 +134,34 @@ gs_status nvs_outputs_target(nvs_outputs *w, int row, const char *name, const gs
     return st;
 }
 
+/* The label of one tile at its top-left corner: at twice the font size when
+ * it fits the tile's width, else at 1x, clipped to the tile. */
+static void label_tile(nvs_outputs *w, int r, int col, const char *text) {
+    int x0, y0;
+    nvs_sheet_tile_origin(w->tw, w->th, r, col, &x0, &y0);
+    int tw = 0, th = 0;
+    gs_text_size(text, 2, &tw, &th);
+    const int scale = tw + 2 * GS_LABEL_PAD(2) + 2 <= w->tw ? 2 : 1;
+    gs_draw_label(&w->sheet, x0 + 1, y0 + 1, text, scale, x0, y0, x0 + w->tw, y0 + w->th, NULL, NULL);
+}
+
+void nvs_sheet_labels(const char *name, double psnr, double ssim, double lpips, char gt[NVS_LABEL_MAX],
+                      char render[NVS_LABEL_MAX], char err[NVS_LABEL_MAX]) {
+    snprintf(gt, NVS_LABEL_MAX, "%.60s\nground truth", name);
+    int len = snprintf(render, NVS_LABEL_MAX, "%.60s\nrender", name);
+    if (!isnan(psnr)) len += snprintf(render + len, NVS_LABEL_MAX - (size_t)len, "\nPSNR %.2f", psnr);
+    if (!isnan(ssim)) len += snprintf(render + len, NVS_LABEL_MAX - (size_t)len, "\nSSIM %.4f", ssim);
+    if (!isnan(lpips)) snprintf(render + len, NVS_LABEL_MAX - (size_t)len, "\nLPIPS %.4f", lpips);
+    snprintf(err, NVS_LABEL_MAX, "abs. error\n0 - %.2g", (double)NVS_ERROR_MAX);
+}
+
+void nvs_outputs_label(nvs_outputs *w, int row, const char *name, double psnr, double ssim, double lpips) {
+    if (!w->out_dir) return;
+    char text[3][NVS_LABEL_MAX];
+    nvs_sheet_labels(name, psnr, ssim, lpips, text[0], text[1], text[2]);
+    for (int col = 0; col < 3; col++) label_tile(w, row, col, text[col]);
+}
+
 gs_status nvs_outputs_finish(nvs_outputs *w) {
     if (!w->out_dir) return GS_OK;
     char path[1100];
@@ -166,6 +201,12 @@ static void json_scene(cJSON *root, const gs_nvs_eval_report *r) {
     cJSON_AddNumberToObject(sc, "width", r->width);
     cJSON_AddNumberToObject(sc, "height", r->height);
     cJSON_AddItemToObject(sc, "background", cJSON_CreateFloatArray(r->bg, 3));
+    if (r->n_target_views) { /* a second camera file for the targets */
+        cJSON_AddStringToObject(sc, "target_cameras", r->target_cameras);
+        cJSON_AddStringToObject(sc, "target_camera_format", r->target_camera_format);
+        cJSON_AddStringToObject(sc, "target_images", r->target_images_dir);
+        cJSON_AddNumberToObject(sc, "target_views", r->n_target_views);
+    }
 }
 
 /* "network": input, reference view, Gaussians, pose scale. */

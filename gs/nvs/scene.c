@@ -204,10 +204,10 @@ static gs_status resolve_images(gs_nvs_scene *s, const char *cameras_path, const
     return resolve_unnamed(s, cameras_path, images_dir, base, factor);
 }
 
-/* At least two cameras, each with a pose. */
-static gs_status check_cameras(const gs_nvs_scene *s, const char *cameras_path) {
+/* At least min_views cameras, each with a pose. */
+static gs_status check_cameras(const gs_nvs_scene *s, const char *cameras_path, int min_views) {
     const int n = s->cams.n;
-    if (n < 2)
+    if (n < min_views)
         return gs_error(GS_ERR_INVALID, "%s: %d camera%s; the protocol needs context and target views", cameras_path,
                         n, n == 1 ? "" : "s");
     for (int i = 0; i < n; i++)
@@ -266,8 +266,9 @@ static gs_status name_views(gs_nvs_scene *s) {
     return GS_OK;
 }
 
-gs_status gs_nvs_scene_load(const char *cameras_path, const char *images_dir, double llff_factor, gs_nvs_bg bg,
-                            gs_nvs_scene *out) {
+/* gs_nvs_scene_load with at least min_views cameras. */
+static gs_status scene_load(const char *cameras_path, const char *images_dir, double llff_factor, gs_nvs_bg bg,
+                            int min_views, gs_nvs_scene *out) {
     memset(out, 0, sizeof *out);
     if (!cameras_path) return gs_error(GS_ERR_INVALID, "eval-nvs: no camera file given");
     if (!(llff_factor >= 0) || !isfinite(llff_factor))
@@ -277,7 +278,7 @@ gs_status gs_nvs_scene_load(const char *cameras_path, const char *images_dir, do
     gs_status st = gs_cameras_read(cameras_path, &ro, &out->cams, &out->format);
     if (st) return st;
     const int n = out->cams.n;
-    if ((st = check_cameras(out, cameras_path))) goto fail;
+    if ((st = check_cameras(out, cameras_path, min_views))) goto fail;
     out->paths = gs_calloc((size_t)n, sizeof *out->paths, "image paths");
     out->names = gs_calloc((size_t)n, sizeof *out->names, "image names");
     if (!out->paths || !out->names) { st = GS_ERR_NOMEM; goto fail; }
@@ -290,6 +291,72 @@ gs_status gs_nvs_scene_load(const char *cameras_path, const char *images_dir, do
 fail:
     gs_nvs_scene_free(out);
     return st;
+}
+
+gs_status gs_nvs_scene_load(const char *cameras_path, const char *images_dir, double llff_factor, gs_nvs_bg bg,
+                            gs_nvs_scene *out) {
+    return scene_load(cameras_path, images_dir, llff_factor, bg, 2, out);
+}
+
+/* Append the views of t to s (same image size); t is emptied. */
+static gs_status append_views(gs_nvs_scene *s, gs_nvs_scene *t) {
+    const int n = s->cams.n, m = t->cams.n;
+    if (n + m > GS_MAX_CAMERAS)
+        return gs_error(GS_ERR_INVALID, "eval-nvs: %d context and %d target views are more than %d", n, m,
+                        GS_MAX_CAMERAS);
+    gs_camera *c = realloc(s->cams.cams, (size_t)(n + m) * sizeof *c);
+    if (c) s->cams.cams = c;
+    char **p = c ? realloc(s->paths, (size_t)(n + m) * sizeof *p) : NULL;
+    if (p) s->paths = p;
+    char **nm = p ? realloc(s->names, (size_t)(n + m) * sizeof *nm) : NULL;
+    if (nm) s->names = nm;
+    if (!c || !p || !nm) return gs_error(GS_ERR_NOMEM, "eval-nvs: out of memory joining the camera files");
+    memcpy(c + n, t->cams.cams, (size_t)m * sizeof *c);
+    memcpy(p + n, t->paths, (size_t)m * sizeof *p);
+    memcpy(nm + n, t->names, (size_t)m * sizeof *nm);
+    s->cams.n = n + m;
+    free(t->cams.cams);
+    free(t->paths);
+    free(t->names);
+    memset(t, 0, sizeof *t);
+    return GS_OK;
+}
+
+gs_status gs_nvs_scene_load_pair(const char *context_path, const char *context_images, const char *target_path,
+                                 const char *target_images, double llff_factor, gs_nvs_bg bg, gs_nvs_scene *out) {
+    memset(out, 0, sizeof *out);
+    if (!target_path) return scene_load(context_path, context_images, llff_factor, bg, 2, out);
+    gs_nvs_scene t;
+    gs_status st = scene_load(context_path, context_images, llff_factor, bg, 2, out);
+    if (st) return st;
+    if ((st = scene_load(target_path, target_images, llff_factor, bg, 1, &t))) {
+        gs_nvs_scene_free(out);
+        return st;
+    }
+    if (t.width != out->width || t.height != out->height) {
+        st = gs_error(GS_ERR_INVALID,
+                      "the context images (%s) are %dx%d but the target images (%s) are %dx%d; the protocol needs one "
+                      "image size", context_path, out->width, out->height, target_path, t.width, t.height);
+    } else {
+        out->n_context_views = out->cams.n;
+        out->target_format = t.format;
+        out->has_alpha |= t.has_alpha;
+        snprintf(out->target_images_dir, sizeof out->target_images_dir, "%s", t.images_dir);
+        if (strcmp(out->pairing, t.pairing)) {
+            char both[64];
+            snprintf(both, sizeof both, "%.24s; targets %.24s", out->pairing, t.pairing);
+            snprintf(out->pairing, sizeof out->pairing, "%s", both);
+        }
+        st = append_views(out, &t);
+    }
+    gs_nvs_scene_free(&t);
+    if (st) {
+        gs_nvs_scene_free(out);
+        return st;
+    }
+    float v = bg == GS_NVS_BG_WHITE || (bg == GS_NVS_BG_AUTO && out->has_alpha) ? 1.0f : 0.0f;
+    out->bg[0] = out->bg[1] = out->bg[2] = v;
+    return GS_OK;
 }
 
 gs_status gs_nvs_scene_image(const gs_nvs_scene *s, int i, gs_image *out) {

@@ -95,8 +95,9 @@ static gs_status render_target(nvs_run *r, renderer *rd, nvs_outputs *w, int j, 
     return st;
 }
 
-/* The metrics of gn renders from row g0 on into the rows, with the metric labels. */
-static gs_status score_group(nvs_run *r, int g0, int gn, const gs_image *preds, const gs_image *gts) {
+/* The metrics of gn renders from row g0 on into the rows (and the sheet's labels), with the metric labels. */
+static gs_status score_group(nvs_run *r, nvs_outputs *w, int g0, int gn, const gs_image *preds,
+                             const gs_image *gts) {
     gs_nvs_eval_report *out = r->out;
     const char *names[NVS_GROUP];
     for (int k = 0; k < gn; k++) names[k] = out->rows[g0 + k].name;
@@ -106,9 +107,11 @@ static gs_status score_group(nvs_run *r, int g0, int gn, const gs_image *preds, 
     out->t_metrics += gs_now() - t1;
     if (st) return st;
     for (int k = 0; k < gn; k++) {
-        out->rows[g0 + k].psnr = er.rows[k].psnr;
-        out->rows[g0 + k].ssim = er.rows[k].ssim;
-        out->rows[g0 + k].lpips = er.rows[k].lpips;
+        gs_nvs_target_row *row = &out->rows[g0 + k];
+        row->psnr = er.rows[k].psnr;
+        row->ssim = er.rows[k].ssim;
+        row->lpips = er.rows[k].lpips;
+        nvs_outputs_label(w, g0 + k, row->name, row->psnr, row->ssim, row->lpips); /* the sheet's labels */
     }
     snprintf(out->ssim_label, sizeof out->ssim_label, "%s", er.ssim_label);
     snprintf(out->lpips_label, sizeof out->lpips_label, "%s", er.lpips_label);
@@ -130,7 +133,7 @@ static gs_status render_score_all(nvs_run *r, renderer *rd, nvs_outputs *w) {
     for (int g0 = 0; g0 < NT && !st; g0 += NVS_GROUP) {
         const int gn = NT - g0 < NVS_GROUP ? NT - g0 : NVS_GROUP;
         for (int k = 0; k < gn && !st; k++) st = render_target(r, rd, w, g0 + k, &gts[k], &preds[k]);
-        if (!st) st = score_group(r, g0, gn, preds, gts);
+        if (!st) st = score_group(r, w, g0, gn, preds, gts);
         for (int k = 0; k < gn; k++) {
             gs_image_free(&gts[k]);
             gs_image_free(&preds[k]);

@@ -18,29 +18,40 @@ void gs_nvs_split_opts_default(gs_nvs_split_opts *o) {
 /* What a view is while the split is made. */
 enum { ROLE_FREE = 0, ROLE_CONTEXT = 1, ROLE_TARGET = 2 };
 
+/* Two camera files: the context candidates are [0, nc), the target candidates [nc, n). */
+static int n_context_candidates(const gs_nvs_split_opts *o, int n) {
+    return o->n_context_views > 0 && o->n_context_views < n ? o->n_context_views : n;
+}
+
 /* The explicit context list -> ROLE_CONTEXT. */
 static gs_status mark_context_list(const gs_nvs_split_opts *o, int n, unsigned char *role) {
     if (o->n_context < 1) return gs_error(GS_ERR_INVALID, "the context list is empty");
+    const int nc = n_context_candidates(o, n);
     for (int k = 0; k < o->n_context; k++) {
         int v = o->context[k];
-        if (v < 0 || v >= n)
-            return gs_error(GS_ERR_INVALID, "context view %d is out of range (the scene has views 0..%d)", v, n - 1);
+        if (v < 0 || v >= nc)
+            return gs_error(GS_ERR_INVALID, "context view %d is out of range (the %s has views 0..%d)", v,
+                            nc < n ? "context camera file" : "scene", nc - 1);
         if (role[v]) return gs_error(GS_ERR_INVALID, "context view %d is listed twice", v);
         role[v] = ROLE_CONTEXT;
     }
     return GS_OK;
 }
 
-/* The target list -> ROLE_TARGET; naming a context view is an error. */
+/* The target list -> ROLE_TARGET; naming a context view is an error. With
+ * two files the indices count in the target file. */
 static gs_status mark_target_list(const gs_nvs_split_opts *o, int n, unsigned char *role) {
     if (!o->targets || o->n_targets < 1) return gs_error(GS_ERR_INVALID, "the target list is empty");
+    const int base = n_context_candidates(o, n) < n ? o->n_context_views : 0;
     for (int k = 0; k < o->n_targets; k++) {
         int v = o->targets[k];
-        if (v < 0 || v >= n)
-            return gs_error(GS_ERR_INVALID, "target view %d is out of range (the scene has views 0..%d)", v, n - 1);
+        if (v < 0 || v >= n - base)
+            return gs_error(GS_ERR_INVALID, "target view %d is out of range (the %s has views 0..%d)", v,
+                            base ? "target camera file" : "scene", n - base - 1);
+        v += base;
         if (role[v] == ROLE_CONTEXT)
             return gs_error(GS_ERR_INVALID, "view %d is both a context view and a target", v);
-        if (role[v] == ROLE_TARGET) return gs_error(GS_ERR_INVALID, "target view %d is listed twice", v);
+        if (role[v] == ROLE_TARGET) return gs_error(GS_ERR_INVALID, "target view %d is listed twice", v - base);
         role[v] = ROLE_TARGET;
     }
     return GS_OK;
@@ -52,7 +63,8 @@ static gs_status mark_held_out(const gs_nvs_split_opts *o, int n, unsigned char 
     if (o->target_mode == GS_NVS_TARGETS_EVERY) {
         if (o->target_every < 1)
             return gs_error(GS_ERR_INVALID, "every:%d: the target step must be at least 1", o->target_every);
-        for (int v = 0; v < n; v += o->target_every) {
+        const int base = n_context_candidates(o, n) < n ? o->n_context_views : 0;
+        for (int v = base; v < n; v += o->target_every) {
             if (role[v] != ROLE_CONTEXT) role[v] = ROLE_TARGET;
         }
         return GS_OK;
@@ -64,17 +76,18 @@ static gs_status mark_held_out(const gs_nvs_split_opts *o, int n, unsigned char 
 
 /* o->num_context views by farthest-point sampling among the free ones -> ROLE_CONTEXT. */
 static gs_status fps_context(const gs_camera *cams, int n, const gs_nvs_split_opts *o, unsigned char *role) {
+    const int nc = n_context_candidates(o, n);
     int free_views = 0;
-    for (int v = 0; v < n; v++) free_views += role[v] == ROLE_FREE;
+    for (int v = 0; v < nc; v++) free_views += role[v] == ROLE_FREE;
     int k = o->num_context;
     if (k < 1 || k > free_views)
-        return gs_error(GS_ERR_INVALID, "cannot choose %d context view%s: %d of the %d views are not targets", k,
-                        k == 1 ? "" : "s", free_views, n);
+        return gs_error(GS_ERR_INVALID, "cannot choose %d context view%s: %d of the %d %sviews are not targets", k,
+                        k == 1 ? "" : "s", free_views, nc, nc < n ? "context-file " : "");
     unsigned char *allowed = gs_malloc((size_t)n, 1, "view selection");
     int *idx = gs_malloc((size_t)k, sizeof *idx, "view selection");
     gs_status st = GS_ERR_NOMEM;
     if (allowed && idx) {
-        for (int v = 0; v < n; v++) allowed[v] = role[v] == ROLE_FREE;
+        for (int v = 0; v < n; v++) allowed[v] = v < nc && role[v] == ROLE_FREE;
         st = gs_select_views_fps(cams, n, allowed, k, idx);
         if (!st)
             for (int j = 0; j < k; j++) role[idx[j]] = ROLE_CONTEXT;
@@ -113,8 +126,8 @@ gs_status gs_nvs_select_views(const gs_camera *cams, int n, const gs_nvs_split_o
     gs_status st = o->context ? mark_context_list(o, n, role) : GS_OK;
     if (!st) st = mark_held_out(o, n, role);
     if (!st && !o->context) st = fps_context(cams, n, o, role);
-    if (!st && o->target_mode == GS_NVS_TARGETS_REST)
-        for (int v = 0; v < n; v++)
+    if (!st && o->target_mode == GS_NVS_TARGETS_REST) /* with two files: every view of the target file */
+        for (int v = n_context_candidates(o, n) < n ? o->n_context_views : 0; v < n; v++)
             if (role[v] == ROLE_FREE) role[v] = ROLE_TARGET;
     if (!st) st = gather(role, n, o->max_targets, ctx, n_ctx, tgt, n_tgt);
     free(role);
@@ -158,7 +171,7 @@ static gs_status name_split(const gs_nvs_scene *sc, gs_nvs_eval_report *out) {
         if (!(out->context_names[i] = strdup(sc->names[out->context[i]])))
             return gs_error(GS_ERR_NOMEM, "out of memory");
     for (int j = 0; j < NT; j++) {
-        out->rows[j].index = out->targets[j];
+        out->rows[j].index = out->targets[j] - sc->n_context_views; /* in the target file with two */
         out->rows[j].psnr = out->rows[j].ssim = out->rows[j].lpips = NAN;
         if (!(out->rows[j].name = strdup(sc->names[out->targets[j]])))
             return gs_error(GS_ERR_NOMEM, "out of memory");
@@ -188,6 +201,7 @@ gs_status nvs_split(nvs_run *r) {
     out->context = gs_malloc((size_t)n, sizeof(int), "context views");
     out->targets = gs_malloc((size_t)n, sizeof(int), "target views");
     if (!out->context || !out->targets) return GS_ERR_NOMEM;
+    r->o.split.n_context_views = r->sc.n_context_views;
     gs_status st = gs_nvs_select_views(r->sc.cams.cams, n, &r->o.split, out->context, &out->n_context,
                                        out->targets, &out->n_targets);
     if (!st) st = count_before_cap(&r->sc, &r->o.split, &out->n_targets_before_cap);
