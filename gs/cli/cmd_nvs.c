@@ -21,7 +21,8 @@ static const char k_usage[] =
     "usage: gs nvs --model PATH IMAGES... --out DIR [options]\n"
     "\n"
     "Photos -> 3D Gaussians -> novel-view video. Needs a model with the 3DGS head (da3-giant or\n"
-    "da3nested-giant-large). Writes DIR/gaussians.ply (SH degree 2; --export for more formats),\n"
+    "da3nested-giant-large). Writes DIR/gaussians.ply (pruned as the official gs_ply export, SH\n"
+    "degree 2; --export for more formats, --keep-all-gaussians for every Gaussian),\n"
     "DIR/cameras.json (the predicted input cameras, in the splats' frame) and DIR/video.mp4.\n"
     "\n"
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
@@ -35,10 +36,7 @@ static const char k_usage[] =
     "  --video-depth         put the colourised rendered depth beside the RGB\n"
     "  --no-video            only the splats\n"
     "  --save-frames         also write the frames as DIR/frames/NNNNN.png\n"
-    "  --export LIST         splat files: ply, splat, spz, comma-separated (default ply)\n"
-    "  --prune-border        drop Gaussians of the border pixels (8/256 of each side), as DA3's PLY export\n"
-    "  --max-depth-percentile P  drop Gaussians deeper than the view's P-th depth percentile (DA3: 90)\n"
-    "  --sh-dc-only          write only the DC colour (DA3's PLY export does)\n"
+    CLI_EXPORT_USAGE
     "  --cameras FILE        known cameras of the photos: pose-conditioned prediction\n"
     "  --process-res N       network input size (default 504, at most 2048)\n"
     "  --ref-view STRATEGY   saddle_balanced (default), first, middle, saddle_sim_range\n"
@@ -46,28 +44,12 @@ static const char k_usage[] =
     "  --threads N           CPU threads (default: all)\n"
     "  --quiet               no progress and timings\n";
 
-static gs_status write_exports(const char *out, const char *list, const gs_scene *sc, int quiet) {
-    char buf[256], path[1100];
-    snprintf(buf, sizeof buf, "%s", list);
-    char *save = NULL;
-    for (char *f = strtok_r(buf, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-        gs_status st;
-        snprintf(path, sizeof path, "%s/gaussians.%s", out, f);
-        if (!strcmp(f, "ply")) st = gs_ply_write(path, sc);
-        else if (!strcmp(f, "splat")) st = gs_splat_write(path, sc);
-        else if (!strcmp(f, "spz")) st = gs_spz_write(path, sc, 3);
-        else return gs_error(GS_ERR_INVALID, "--export: unknown format '%s' (ply, splat, spz)", f);
-        if (st) return st;
-        if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld Gaussians)\n", path, (long long)sc->n);
-    }
-    return GS_OK;
-}
-
 /* Stage progress on stderr (the network reports each stage as it starts). */
 static int run(int argc, char **argv) {
-    const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *exports = "ply", *traj_s = "extend";
-    int frames = 0, vw = 0, vh = 0, video_depth = 0, no_video = 0, save_frames = 0, prune_border = 0, dc_only = 0;
-    double depth_pct = 100.0;
+    const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *traj_s = "extend";
+    int frames = 0, vw = 0, vh = 0, video_depth = 0, no_video = 0, save_frames = 0;
+    cli_export_opts eo;
+    cli_export_opts_default(&eo);
     gs_device dev_req = GS_DEVICE_AUTO;
     gs_da3_options o;
     gs_da3_options_default(&o);
@@ -80,12 +62,13 @@ static int run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long v;
-        double d;
+        int ex = cli_export_parse(&eo, argc, argv, &i);
+        if (ex < 0) FAIL_USAGE("%s", gs_last_error());
+        if (ex > 0) continue;
         if (!strcmp(a, "--model")) { NEED(); model = argv[++i]; }
         else if (!strcmp(a, "--config")) { NEED(); config = argv[++i]; }
         else if (!strcmp(a, "--out")) { NEED(); out = argv[++i]; }
         else if (!strcmp(a, "--cameras")) { NEED(); cams_path = argv[++i]; }
-        else if (!strcmp(a, "--export")) { NEED(); exports = argv[++i]; }
         else if (!strcmp(a, "--trajectory")) { NEED(); traj_s = argv[++i]; }
         else if (!strcmp(a, "--frames")) { NEED(); if (!cli_parse_int(argv[++i], 1, 100000, &v)) FAIL_USAGE("bad --frames"); frames = (int)v; }
         else if (!strcmp(a, "--video-size")) {
@@ -94,13 +77,7 @@ static int run(int argc, char **argv) {
         } else if (!strcmp(a, "--video-depth")) video_depth = 1;
         else if (!strcmp(a, "--no-video")) no_video = 1;
         else if (!strcmp(a, "--save-frames")) save_frames = 1;
-        else if (!strcmp(a, "--prune-border")) prune_border = 1;
-        else if (!strcmp(a, "--sh-dc-only")) dc_only = 1;
-        else if (!strcmp(a, "--max-depth-percentile")) {
-            NEED();
-            if (!cli_parse_double(argv[++i], &d) || !(d > 0 && d <= 100)) FAIL_USAGE("--max-depth-percentile must be in (0, 100]");
-            depth_pct = d;
-        } else if (!strcmp(a, "--process-res")) { NEED(); if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) FAIL_USAGE("--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); o.process_res = (int)v; }
+        else if (!strcmp(a, "--process-res")) { NEED(); if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) FAIL_USAGE("--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); o.process_res = (int)v; }
         else if (!strcmp(a, "--ref-view")) { NEED(); if (gs_ref_strategy_parse(argv[++i], &o.ref_strategy)) FAIL_USAGE("%s", gs_last_error()); }
         else if (!strcmp(a, "--device")) { NEED(); if (gs_device_parse(argv[++i], &dev_req)) FAIL_USAGE("%s", gs_last_error()); }
         else if (!strcmp(a, "--threads")) { NEED(); if (!cli_parse_int(argv[++i], 1, 1024, &v)) FAIL_USAGE("bad --threads"); gs_set_num_threads((int)v); }
@@ -121,12 +98,11 @@ static int run(int argc, char **argv) {
     cli_photos ph;
     gs_da3_model m;
     gs_da3_prediction p;
-    gs_scene full, exp;
+    gs_scene full;
     gs_cameras in_cams = {0, NULL}, path = {0, NULL};
     memset(&m, 0, sizeof m);
     memset(&p, 0, sizeof p);
     memset(&full, 0, sizeof full);
-    memset(&exp, 0, sizeof exp);
     gs_raster_cuda *gpu = NULL;
     double t0 = gs_now();
     if (cli_photos_load("nvs", images, S, cams_path, &ph)) { free(images); return 1; }
@@ -157,17 +133,8 @@ static int run(int argc, char **argv) {
                 gs_now() - t1, p.t_preprocess * 1e3, p.t_backbone * 1e3, p.t_head * 1e3, p.t_cameras * 1e3,
                 p.t_gs * 1e3, p.W, p.H, (long long)p.gaussians.n);
 
-    /* splat files (pruned as asked) and the full scene for rendering */
-    gs_gs_export_opts eo;
-    gs_gs_export_opts_default(&eo);
-    eo.prune_border = prune_border;
-    eo.depth_quantile = depth_pct >= 100.0 ? 2.0f : (float)(depth_pct / 100.0);
-    eo.dc_only = dc_only;
-    gs_gs_export_info info;
-    if ((st = gs_gaussians_export_scene(&p.gaussians, p.depth, &eo, &exp, &info))) { cli_fail("nvs", st); goto done; }
-    if (info.border_emptied && !quiet)
-        fprintf(stderr, "gs nvs: warning: --prune-border on images under 32 pixels removes every Gaussian (as DA3)\n");
-    if ((st = write_exports(out, exports, &exp, quiet))) { cli_fail("nvs", st); goto done; }
+    /* splat files (pruned as the official export unless asked) and the full scene for rendering */
+    if ((st = cli_export_gaussians("nvs", out, &eo, &p.gaussians, p.depth, quiet))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_cameras(&p, 1, (const char *const *)names, NULL, &in_cams))) { cli_fail("nvs", st); goto done; }
     {
         char cpath[1100];
@@ -238,7 +205,6 @@ done:
     gs_cameras_free(&path);
     gs_cameras_free(&in_cams);
     gs_scene_free(&full);
-    gs_scene_free(&exp);
     gs_da3_prediction_free(&p);
     gs_da3_free(&m);
     cli_photos_free(&ph);
