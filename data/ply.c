@@ -483,9 +483,9 @@ gs_status gs_ply_read_mem(const uint8_t *data, size_t size, const char *name, gs
 /* ---- writer ---------------------------------------------------------------- */
 
 gs_status gs_ply_write(const char *path, const gs_scene *s) {
-    if (!s || s->n < 0 || s->sh_degree < 0 || s->sh_degree > GS_SH_MAX_DEGREE ||
-        (s->n && (!s->means || !s->scales || !s->rotations || !s->opacities || !s->sh)))
-        return gs_error(GS_ERR_INVALID, "%s: invalid scene", path);
+    int64_t *idx, nv;
+    gs_status st = gs_scene_writable(s, path, &idx, &nv);
+    if (st) return st;
     const int k = gs_sh_coeffs(s->sh_degree), nrest = 3 * (k - 1);
     const int nf = 3 + 3 + 3 + nrest + 1 + 3 + 4;
     char hdr[4096];
@@ -493,7 +493,7 @@ gs_status gs_ply_write(const char *path, const gs_scene *s) {
 #define HDR(...) hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, __VA_ARGS__)
     HDR("ply\nformat binary_little_endian 1.0\n");
     if (s->antialiased) HDR("comment antialiased 1\n");
-    HDR("element vertex %lld\n", (long long)s->n);
+    HDR("element vertex %lld\n", (long long)nv);
     static const char *head[] = {"x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2"};
     for (int i = 0; i < 9; i++) HDR("property float %s\n", head[i]);
     for (int i = 0; i < nrest; i++) HDR("property float f_rest_%d\n", i);
@@ -503,17 +503,17 @@ gs_status gs_ply_write(const char *path, const gs_scene *s) {
 #undef HDR
     enum { BLOCK = 4096 };
     float *buf = gs_malloc((size_t)BLOCK * nf, sizeof(float), "PLY write buffer");
-    if (!buf) return gs_error_prefix(GS_ERR_NOMEM, "%s", path);
+    if (!buf) { free(idx); return gs_error_prefix(GS_ERR_NOMEM, "%s", path); }
     gs_afile a;
-    gs_status st = gs_afile_open(&a, path);
-    if (st) { free(buf); return st; }
+    st = gs_afile_open(&a, path);
+    if (st) { free(buf); free(idx); return st; }
     st = gs_afile_write(&a, hdr, hl);
-    /* keep logits finite for fully transparent/opaque splats, but let NaN through */
+    /* keep logits finite for fully transparent/opaque splats */
     const float olo = 1e-6f, ohi = 1.0f - 1e-6f;
-    for (int64_t b0 = 0; !st && b0 < s->n; b0 += BLOCK) {
-        int64_t nb = s->n - b0 < BLOCK ? s->n - b0 : BLOCK;
+    for (int64_t b0 = 0; !st && b0 < nv; b0 += BLOCK) {
+        int64_t nb = nv - b0 < BLOCK ? nv - b0 : BLOCK;
         for (int64_t j = 0; j < nb; j++) {
-            int64_t i = b0 + j;
+            int64_t i = idx ? idx[b0 + j] : b0 + j;
             float *o = buf + j * nf;
             const float *sh = s->sh + (size_t)i * k * 3;
             for (int c = 0; c < 3; c++) { o[c] = s->means[3 * i + c]; o[3 + c] = 0.0f; o[6 + c] = sh[c]; }
@@ -529,6 +529,7 @@ gs_status gs_ply_write(const char *path, const gs_scene *s) {
         st = gs_afile_write(&a, buf, (size_t)nb * nf * sizeof(float));
     }
     free(buf);
+    free(idx);
     if (st) { gs_afile_abort(&a); return st; }
     return gs_afile_commit(&a);
 }

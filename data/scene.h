@@ -10,7 +10,9 @@
  *                     (colour = 0.5 + C0 * dc, C0 = 0.28209479177387814).
  * Files: INRIA 3DGS PLY (read/write, any SH degree, properties by name),
  * PlayCanvas compressed PLY (read), antimatter15 .splat (read/write),
- * Niantic .spz v2-4 (read; write v4 default or v2/v3 gzip). */
+ * Niantic .spz v1-4 (read; write v2/v3 gzip or v4, GS_SPZ_DEFAULT_VERSION).
+ * Every writer leaves out the splats that are not gs_scene_splat_valid (one
+ * warning per file gives their count) and refuses a scene with none. */
 #ifndef GS_DATA_SCENE_H
 #define GS_DATA_SCENE_H
 
@@ -50,7 +52,8 @@ gs_scene_format gs_scene_detect(const uint8_t *data, size_t size, const char *na
 gs_status gs_scene_read(const char *path, gs_scene *s, gs_scene_format *fmt_out);
 gs_status gs_scene_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s,
                             gs_scene_format *fmt_out);
-/* Write in the format named by the extension (.ply, .splat, .spz). Atomic. */
+/* Write in the format named by the extension (.ply, .splat, .spz). Atomic.
+ * Invalid splats are left out (see gs_scene_writable). */
 gs_status gs_scene_write(const char *path, const gs_scene *s);
 
 /* Per-format entry points (name is used in error messages). */
@@ -68,7 +71,13 @@ gs_status gs_spz_read_mem(const uint8_t *data, size_t size, const char *name, gs
  * this same code, and a v4 file's decompressed streams with the decoder
  * behind it; exposed so that fuzzers reach that code with raw bytes. */
 gs_status gs_spz_read_payload(const uint8_t *data, size_t size, const char *name, gs_scene *s);
-/* version: 2, 3 (gzip) or 4 (zstd streams, default when 0) */
+/* The SPZ version written when none is asked for: 3, the newest that Spark
+ * 2.1 reads (<= 3); splat-transform/SuperSplat (2-4) and Niantic's library
+ * (1-4) read it too. GaussianSplats3D reads only 1-2 (and v2 rotations are
+ * coarse); v4 (zstd) is Niantic's current format (Niantic, three.js,
+ * splat-transform), which Spark 2.1 and GaussianSplats3D refuse. */
+#define GS_SPZ_DEFAULT_VERSION 3
+/* version: 2, 3 (gzip) or 4 (zstd streams); 0 = GS_SPZ_DEFAULT_VERSION */
 gs_status gs_spz_write(const char *path, const gs_scene *s, int version);
 
 /* Splats that a renderer must skip: non-finite values, non-positive scales,
@@ -76,6 +85,12 @@ gs_status gs_spz_write(const char *path, const gs_scene *s, int version);
 int64_t gs_scene_count_invalid(const gs_scene *s);
 /* 1 when splat i is one a renderer draws (none of the above). */
 int gs_scene_splat_valid(const gs_scene *s, int64_t i);
+/* The splats a writer puts in the file `path`: *nvalid of them; *idx is NULL
+ * when every splat is valid (write 0..n-1), else a malloc'ed list of the
+ * valid indices in scene order, and one gs_warn says "PATH: N of M Gaussians
+ * are invalid (...) and were not written". A scene without any valid splat
+ * (an empty one too) is GS_ERR_INVALID naming path. The scene is unchanged. */
+gs_status gs_scene_writable(const gs_scene *s, const char *path, int64_t **idx, int64_t *nvalid);
 
 typedef struct {
     int64_t n, n_invalid;

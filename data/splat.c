@@ -58,30 +58,32 @@ static int cmp_item(const void *a, const void *b) {
 }
 
 gs_status gs_splat_write(const char *path, const gs_scene *s) {
-    if (!s || s->n < 0 || s->sh_degree < 0 || s->sh_degree > GS_SH_MAX_DEGREE ||
-        (s->n && (!s->means || !s->scales || !s->rotations || !s->opacities || !s->sh)))
-        return gs_error(GS_ERR_INVALID, "%s: invalid scene", path);
-    /* a .splat file with no splats is indistinguishable from a broken one */
-    if (s->n == 0) return gs_error(GS_ERR_INVALID, "%s: a .splat file cannot hold zero splats", path);
+    /* no invalid splats, and none at all is an error: a .splat file with no
+     * splats is indistinguishable from a broken one */
+    int64_t *idx, nv;
+    gs_status st = gs_scene_writable(s, path, &idx, &nv);
+    if (st) return st;
     const int k = gs_sh_coeffs(s->sh_degree);
     /* Biggest, most opaque splats first, like convert.py, so that a viewer
      * streaming the file shows the bulk of the scene early. */
-    sort_item *order = gs_malloc((size_t)s->n, sizeof *order, ".splat sort");
-    if (!order) return gs_error_prefix(GS_ERR_NOMEM, "%s", path);
-    for (int64_t i = 0; i < s->n; i++) {
+    sort_item *order = gs_malloc((size_t)nv, sizeof *order, ".splat sort");
+    if (!order) { free(idx); return gs_error_prefix(GS_ERR_NOMEM, "%s", path); }
+    for (int64_t j = 0; j < nv; j++) {
+        int64_t i = idx ? idx[j] : j;
         const float *sc = s->scales + 3 * i;
-        order[i].key = (double)sc[0] * sc[1] * sc[2] * s->opacities[i];
-        order[i].i = i;
+        order[j].key = (double)sc[0] * sc[1] * sc[2] * s->opacities[i];
+        order[j].i = i;
     }
-    qsort(order, (size_t)s->n, sizeof *order, cmp_item);
+    free(idx);
+    qsort(order, (size_t)nv, sizeof *order, cmp_item);
     enum { BLOCK = 8192 };
     uint8_t *buf = gs_malloc(BLOCK, SPLAT_BYTES, ".splat write buffer");
     if (!buf) { free(order); return gs_error_prefix(GS_ERR_NOMEM, "%s", path); }
     gs_afile a;
-    gs_status st = gs_afile_open(&a, path);
+    st = gs_afile_open(&a, path);
     if (st) { free(order); free(buf); return st; }
-    for (int64_t b0 = 0; !st && b0 < s->n; b0 += BLOCK) {
-        int64_t nb = s->n - b0 < BLOCK ? s->n - b0 : BLOCK;
+    for (int64_t b0 = 0; !st && b0 < nv; b0 += BLOCK) {
+        int64_t nb = nv - b0 < BLOCK ? nv - b0 : BLOCK;
         for (int64_t j = 0; j < nb; j++) {
             int64_t i = order[b0 + j].i;
             uint8_t *p = buf + j * SPLAT_BYTES;
@@ -93,11 +95,8 @@ gs_status gs_splat_write(const char *path, const gs_scene *s) {
             const float *q = s->rotations + 4 * i;
             double nn = 0;
             for (int c = 0; c < 4; c++) nn += (double)q[c] * q[c];
-            /* zero or non-finite: write the zero quaternion (all 128), which
-             * reads back as invalid rather than as some arbitrary rotation */
-            int ok = nn > 0 && isfinite(nn);
-            double r = ok ? 1.0 / sqrt(nn) : 0.0;
-            for (int c = 0; c < 4; c++) p[28 + c] = ok ? to_u8(q[c] * r * 128.0 + 128.0) : 128;
+            double r = 1.0 / sqrt(nn); /* valid splats: nn > 1e-12 and finite */
+            for (int c = 0; c < 4; c++) p[28 + c] = to_u8(q[c] * r * 128.0 + 128.0);
         }
         st = gs_afile_write(&a, buf, (size_t)nb * SPLAT_BYTES);
     }

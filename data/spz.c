@@ -3,7 +3,8 @@
  * Read: v1-v3 (one gzip member holding a 16-byte header and the attribute
  * blocks; v4 inside gzip is accepted too, as the reference loader does) and v4
  * (plain 32-byte NGSP header, optional extension records, a table of contents
- * and one zstd stream per attribute). Write: v4 (default) or v2/v3 gzip.
+ * and one zstd stream per attribute). Write: v2/v3 gzip (v3 by default, see
+ * GS_SPZ_DEFAULT_VERSION) or v4; invalid splats are left out.
  * Semantics follow nianticlabs/spz src/cc/load-spz.cc: the file stores RUB
  * axes and we convert to our RDF world exactly as UnpackOptions{to=RDF} and
  * PackOptions{from=RDF} do (flip y,z of positions; negate quaternion y,z;
@@ -507,29 +508,8 @@ static void pack_quat(const float *wxyz, const spz_flips *F, int smallest_three,
     wr_u32(out, comp);
 }
 
-static gs_status spz_check_writable(const gs_scene *s, const char *path) {
-    const int kc = gs_sh_coeffs(s->sh_degree) * 3;
-    for (int64_t i = 0; i < s->n; i++) {
-        const float *m = s->means + 3 * i, *q = s->rotations + 4 * i, *sc = s->scales + 3 * i;
-        const char *what = NULL;
-        if (!isfinite(m[0]) || !isfinite(m[1]) || !isfinite(m[2])) what = "a non-finite position";
-        else if (isnan(sc[0]) || isnan(sc[1]) || isnan(sc[2])) what = "a NaN scale";
-        else if (!isfinite(s->opacities[i])) what = "a non-finite opacity";
-        else {
-            double qq = 0;
-            for (int k = 0; k < 4; k++) qq += (double)q[k] * q[k];
-            if (!(qq > 1e-20) || !isfinite(qq)) what = "a zero or non-finite quaternion";
-            const float *sh = s->sh + (size_t)i * kc;
-            for (int k = 0; k < kc && !what; k++)
-                if (!isfinite(sh[k])) what = "a non-finite SH coefficient";
-        }
-        if (what)
-            return gs_error(GS_ERR_INVALID, "%s: splat %lld has %s, which SPZ cannot store", path, (long long)i, what);
-    }
-    return GS_OK;
-}
-
-static void spz_pack(const gs_scene *s, const spz_layout *L, uint8_t *packed) {
+/* Pack splat idx[i] (i when idx is NULL) of s into row i, for the L->n rows. */
+static void spz_pack(const gs_scene *s, const int64_t *idx, const spz_layout *L, uint8_t *packed) {
     spz_flips F;
     spz_make_flips(SPZ_CS_RDF, SPZ_CS_RUB, &F);
     uint8_t *dst[ST_COUNT];
@@ -540,25 +520,24 @@ static void spz_pack(const gs_scene *s, const spz_layout *L, uint8_t *packed) {
     }
     const int K = gs_sh_coeffs(s->sh_degree), fdim = K - 1, s3 = L->version >= 3;
     const double pscale = ldexp(1.0, L->frac_bits), lim = 8388607.0;
-    const int64_t n = s->n;
+    const int64_t n = L->n;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
+        const int64_t g = idx ? idx[i] : i;
         for (int k = 0; k < 3; k++) {
             /* 24-bit fixed point covers +-2048 units at 12 fractional bits;
              * farther splats are clamped to the edge rather than wrapped. */
-            double v = round((double)s->means[3 * i + k] * F.p[k] * pscale);
+            double v = round((double)s->means[3 * g + k] * F.p[k] * pscale);
             v = v > lim ? lim : v < -lim - 1 ? -lim - 1 : v;
             uint32_t u = (uint32_t)(int32_t)v;
             uint8_t *p = dst[ST_POS] + 9 * i + 3 * k;
             p[0] = (uint8_t)u; p[1] = (uint8_t)(u >> 8); p[2] = (uint8_t)(u >> 16);
         }
-        dst[ST_ALPHA][i] = to_u8(s->opacities[i] * 255.0f);
-        for (int k = 0; k < 3; k++) {
-            float sc = s->scales[3 * i + k];
-            dst[ST_SCALE][3 * i + k] = sc > 0 ? to_u8((logf(sc) + 10.0f) * 16.0f) : 0;
-        }
-        pack_quat(s->rotations + 4 * i, &F, s3, dst[ST_ROT] + (size_t)i * (s3 ? 4 : 3));
-        const float *sh = s->sh + (size_t)i * K * 3;
+        dst[ST_ALPHA][i] = to_u8(s->opacities[g] * 255.0f);
+        for (int k = 0; k < 3; k++) /* valid splats: positive scales */
+            dst[ST_SCALE][3 * i + k] = to_u8((logf(s->scales[3 * g + k]) + 10.0f) * 16.0f);
+        pack_quat(s->rotations + 4 * g, &F, s3, dst[ST_ROT] + (size_t)i * (s3 ? 4 : 3));
+        const float *sh = s->sh + (size_t)g * K * 3;
         for (int c = 0; c < 3; c++) dst[ST_COLOR][3 * i + c] = to_u8(sh[c] * (SPZ_COLOR_SCALE * 255.0f) + 127.5f);
         uint8_t *fs = dst[ST_SH] + (size_t)i * fdim * 3;
         for (int k = 1; k < K; k++)
@@ -640,26 +619,23 @@ static gs_status spz_write_zstd(gs_afile *a, const uint8_t *packed, const spz_la
 }
 
 gs_status gs_spz_write(const char *path, const gs_scene *s, int version) {
-    if (version == 0) version = 4;
+    if (version == 0) version = GS_SPZ_DEFAULT_VERSION;
     if (version < 2 || version > 4)
         return gs_error(GS_ERR_INVALID, "%s: SPZ version %d cannot be written (2, 3 or 4)", path, version);
-    if (s->n <= 0)
-        return gs_error(GS_ERR_INVALID, "%s: cannot write an empty scene as SPZ (readers reject 0 splats)", path);
-    if (s->n > GS_SCENE_MAX_SPLATS)
-        return gs_error(GS_ERR_INVALID, "%s: %lld splats is over the limit", path, (long long)s->n);
-    if (s->sh_degree < 0 || s->sh_degree > GS_SH_MAX_DEGREE)
-        return gs_error(GS_ERR_INVALID, "%s: SH degree %d cannot be written", path, s->sh_degree);
-    gs_status st = spz_check_writable(s, path);
+    /* invalid splats are left out; none at all is an error (readers reject 0 splats) */
+    int64_t *idx, nv;
+    gs_status st = gs_scene_writable(s, path, &idx, &nv);
     if (st) return st;
     spz_layout L;
-    st = spz_layout_init(&L, path, (uint32_t)version, (uint32_t)s->n, s->sh_degree, SPZ_WRITE_FRAC_BITS,
+    st = spz_layout_init(&L, path, (uint32_t)version, (uint32_t)nv, s->sh_degree, SPZ_WRITE_FRAC_BITS,
                          s->antialiased ? SPZ_FLAG_ANTIALIASED : 0);
-    if (st) return st;
+    if (st) { free(idx); return st; }
     size_t total = spz_total(&L);
     /* the legacy header sits right before the attributes so one deflate pass covers both */
     uint8_t *buf = gs_malloc(16 + total, 1, "SPZ attributes");
-    if (!buf) return gs_error_prefix(GS_ERR_NOMEM, "%s", path);
-    spz_pack(s, &L, buf + 16);
+    if (!buf) { free(idx); return gs_error_prefix(GS_ERR_NOMEM, "%s", path); }
+    spz_pack(s, idx, &L, buf + 16);
+    free(idx);
     gs_afile a;
     st = gs_afile_open(&a, path);
     if (!st) {
@@ -669,7 +645,7 @@ gs_status gs_spz_write(const char *path, const gs_scene *s, int version) {
             memset(buf, 0, 16);
             wr_u32(buf, SPZ_MAGIC);
             wr_u32(buf + 4, (uint32_t)version);
-            wr_u32(buf + 8, (uint32_t)s->n);
+            wr_u32(buf + 8, (uint32_t)nv);
             buf[12] = (uint8_t)s->sh_degree;
             buf[13] = SPZ_WRITE_FRAC_BITS;
             buf[14] = s->antialiased ? SPZ_FLAG_ANTIALIASED : 0;

@@ -140,12 +140,13 @@ TEST(cli_nvs_splats_and_video) {
     const char *dir = gs_test_tmp("nvs1");
     int video = have_ffmpeg();
     snprintf(args, sizeof args,
-             "nvs --model " TINY_GS " %s %s --process-res 56 --frames 4 --video-size 64x48 --export ply,spz %s --out %s",
+             "nvs --model " TINY_GS " %s %s --process-res 56 --frames 4 --video-size 64x48 --export ply,spz "
+             "--keep-all-gaussians %s --out %s",
              gs_test_data(FERN "image000.png"), gs_test_data(FERN "image010.png"), video ? "" : "--no-video", dir);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     CHECK_MSG(out && strstr(out, "Gaussians"), "%s", out ? out : "");
     free(out);
-    /* 2 views of 56x42: one Gaussian per pixel, degree-2 SH, no pruning by default */
+    /* 2 views of 56x42: one Gaussian per pixel, degree-2 SH, no pruning with --keep-all-gaussians */
     gs_scene s;
     snprintf(path, sizeof path, "%s/gaussians.ply", dir);
     CHECK_OK(gs_scene_read(path, &s, NULL));
@@ -163,9 +164,9 @@ TEST(cli_nvs_splats_and_video) {
     gs_cameras_free(&c);
     snprintf(path, sizeof path, "%s/video.mp4", dir);
     if (video) CHECK(gs_file_exists(path));
-    /* DA3's PLY pruning: border trim and the 90th depth percentile keep fewer */
+    /* DA3's PLY pruning (the default): border trim and the 90th depth percentile keep fewer */
     snprintf(args, sizeof args,
-             "nvs --model " TINY_GS " %s --process-res 56 --no-video --prune-border --max-depth-percentile 90 "
+             "nvs --model " TINY_GS " %s --process-res 56 --no-video --max-depth-percentile 90 "
              "--sh-dc-only --out %s --quiet",
              gs_test_data(FERN "image000.png"), gs_test_tmp("nvs2"));
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);

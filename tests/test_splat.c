@@ -188,36 +188,34 @@ TEST(splat_bad_sizes) {
     gs_scene_free(&s);
     gs_scene z;
     CHECK_OK(gs_scene_alloc(&z, 0, 0));
-    CHECK_ERR(gs_splat_write(gs_test_tmp("z.splat"), &z), "zero splats");
+    CHECK_ERR(gs_splat_write(gs_test_tmp("z.splat"), &z), "no Gaussians");
     CHECK(!gs_file_exists(gs_test_tmp("z.splat")));
     gs_scene_free(&z);
 }
 
-TEST(splat_nonfinite_written_as_invalid) {
+TEST(splat_nonfinite_left_out) {
     gs_scene s;
-    CHECK_OK(gs_scene_alloc(&s, 2, 0));
-    for (int c = 0; c < 6; c++) s.scales[c] = 1;
-    s.opacities[0] = s.opacities[1] = 1;
+    CHECK_OK(gs_scene_alloc(&s, 3, 0));
+    for (int c = 0; c < 9; c++) s.scales[c] = 1;
+    s.opacities[0] = s.opacities[1] = s.opacities[2] = 1;
     s.rotations[0] = NAN;  /* splat 0: NaN quaternion */
-    s.means[4] = INFINITY; /* splat 1: position kept as is */
-    s.sh[0] = NAN;
+    s.means[4] = INFINITY; /* splat 1: infinite position */
+    s.means[6] = 2.5f;     /* splat 2: the valid one */
     const char *p = gs_test_tmp("nan.splat");
     CHECK_OK(gs_splat_write(p, &s));
     uint8_t *d;
     size_t n;
     gs_scene r;
     CHECK_OK(read_path(p, &r, &d, &n));
-    CHECK_EQ_INT(r.n, 2);
-    CHECK_EQ_INT(gs_scene_count_invalid(&r), 2);
-    int zero_q = 0, inf_pos = 0;
-    for (int i = 0; i < 2 && r.n == 2; i++) {
-        zero_q += r.rotations[4 * i] == 0 && r.rotations[4 * i + 1] == 0 && r.rotations[4 * i + 2] == 0 &&
-                  r.rotations[4 * i + 3] == 0;
-        inf_pos += isinf(r.means[3 * i + 1]);
-    }
-    CHECK_EQ_INT(zero_q, 1);
-    CHECK_EQ_INT(inf_pos, 1);
+    CHECK_EQ_INT(r.n, 1);
+    CHECK_EQ_INT(gs_scene_count_invalid(&r), 0);
+    if (r.n == 1) CHECK_NEAR(r.means[0], 2.5, 0);
     free(d);
     gs_scene_free(&r);
+    /* nothing valid: an error and no file */
+    s.means[6] = NAN;
+    const char *q = gs_test_tmp("nan2.splat");
+    CHECK_ERR(gs_splat_write(q, &s), "all 3 Gaussians are invalid");
+    CHECK(!gs_file_exists(q));
     gs_scene_free(&s);
 }

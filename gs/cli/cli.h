@@ -6,6 +6,7 @@
 
 #include "gs/core/runtime.h"
 #include "data/image.h"
+#include "heads/gs_adapter.h"
 
 typedef struct {
     const char *name;
@@ -43,6 +44,46 @@ void cli_photos_free(cli_photos *ph);
  * ETA, is gs_meter's (gs/core/progress.h). */
 void cli_print_stage(void *ctx, const char *stage);
 void cli_stage_clock_start(void);
+
+/* The Gaussian files of `gs infer --gs` and `gs nvs` (export.c): the same
+ * options in both, DIR/gaussians.EXT per format. By default the Gaussians are
+ * selected as the official gs_ply export does (border 8/256 of each side,
+ * depth <= the view's 90th percentile) with the predicted SH degree kept. */
+typedef struct {
+    const char *formats; /* --export LIST (default "ply") */
+    int keep_all;        /* --keep-all-gaussians: no pruning */
+    double depth_pct;    /* --max-depth-percentile P (default 90; 100: no depth pruning) */
+    int dc_only;         /* --sh-dc-only */
+    int spz_version;     /* --spz-version N (default GS_SPZ_DEFAULT_VERSION) */
+    int given;           /* any of these options was on the command line */
+} cli_export_opts;
+#define CLI_EXPORT_USAGE                                                                                    \
+    "  --export LIST         Gaussian files DIR/gaussians.EXT: ply, splat, spz, comma-separated\n"          \
+    "                        (default ply)\n"                                                               \
+    "  --keep-all-gaussians  write every Gaussian. By default they are pruned as the official\n"            \
+    "                        gs_ply export: the border (8/256 of each side) and those deeper than\n"        \
+    "                        their view's 90th depth percentile are dropped\n"                              \
+    "  --max-depth-percentile P  that percentile (default 90; 100 keeps every depth)\n"                     \
+    "  --sh-dc-only          write only the DC colour (as the official export); default: the\n"            \
+    "                        predicted SH degree 2\n"                                                       \
+    "  --spz-version N       SPZ version written: 3 (default: Spark, SuperSplat, Niantic), 2 (also\n"      \
+    "                        GaussianSplats3D; coarse rotations) or 4 (Niantic's zstd format:\n"           \
+    "                        splat-transform, three.js, Niantic; not Spark 2.1)\n"
+void cli_export_opts_default(cli_export_opts *o);
+/* argv[*i] when it is one of the options above: 1 (and *i moved past its
+ * value), 0 when it is not one, -1 on a bad value (gs_last_error says why).
+ * --export lists are checked here, before anything runs. */
+int cli_export_parse(cli_export_opts *o, int argc, char **argv, int *i);
+/* Check an --export list (formats known, none twice); GS_ERR_INVALID naming
+ * the bad entry. */
+gs_status cli_export_list_check(const char *list);
+/* Select the Gaussians (depth: the prediction's [S,H,W]) and write each
+ * format as OUT/gaussians.EXT, printing "gs CMD: wrote ..." unless quiet.
+ * Invalid Gaussians are left out by the writers (one warning per file).
+ * Each file written is recorded in od (gs/cli/outdir.h) when it is not NULL. */
+struct cli_outdir;
+gs_status cli_export_gaussians(const char *cmd, const char *out, const cli_export_opts *o, const gs_gaussians *g,
+                               const float *depth, int quiet, struct cli_outdir *od);
 
 extern const gs_command cmd_info_def;
 extern const gs_command cmd_convert_def;

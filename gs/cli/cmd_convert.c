@@ -10,14 +10,18 @@
 static const char k_usage[] =
     "usage: gs convert [options] IN OUT\n"
     "\n"
-    "Splat scenes: IN is any splat file gs reads (INRIA PLY, PlayCanvas compressed PLY,\n"
-    "antimatter15 .splat, Niantic .spz v2-4); OUT's extension picks the format:\n"
+    "Splat scenes: IN is any splat file gs reads or writes (INRIA PLY, PlayCanvas compressed PLY,\n"
+    "antimatter15 .splat, Niantic .spz v1-4); OUT's extension picks the format:\n"
     "  .ply    INRIA 3DGS binary PLY (every viewer reads it)\n"
     "  .splat  antimatter15 layout (32 bytes a splat, colour only: SH beyond DC is dropped)\n"
-    "  .spz    Niantic SPZ (version 3 unless --spz-version 2|4; v3 loads in the most web viewers)\n"
+    "  .spz    Niantic SPZ, version 3 by default (Spark 2.1, SuperSplat/splat-transform, Niantic's\n"
+    "          library); --spz-version 2 for GaussianSplats3D too, 4 for Niantic's zstd format\n"
+    "Invalid splats (non-finite values, non-positive scales, zero quaternions) are left out, with\n"
+    "a warning giving their count.\n"
     "Cameras: IN is a camera file or COLMAP model folder (gs-cameras JSON, transforms.json,\n"
     "INRIA cameras.json, COLMAP text/binary, LLFF poses_bounds.npy); OUT is either a .json\n"
-    "file (gs-cameras format) or a directory that receives a COLMAP text model.\n"
+    "file (gs-cameras format) or a folder (no extension) that receives a COLMAP text model\n"
+    "(cameras.txt, images.txt, points3D.txt).\n"
     "\n"
     "options:\n"
     "  --sh-degree N      keep SH up to degree N (0-3) when writing splats\n"
@@ -28,17 +32,30 @@ static int is_scene_path(const char *p) {
     return gs_path_ends_with(p, ".ply") || gs_path_ends_with(p, ".splat") || gs_path_ends_with(p, ".spz");
 }
 
+/* The extension of the last path component ("" when it has none). */
+static const char *path_ext(const char *p) {
+    const char *slash = strrchr(p, '/');
+    const char *base = slash ? slash + 1 : p;
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base && dot[1] ? dot : "";
+}
+
+static const char k_out_types[] =
+    ".ply, .splat or .spz for a splat scene; .json or a folder (COLMAP text) for cameras";
+
 static int run(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    long sh = -1, spzv = 3;
+    long sh = -1, spzv = GS_SPZ_DEFAULT_VERSION;
     double factor = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--sh-degree") && i + 1 < argc) {
+        int opt = !strcmp(a, "--sh-degree") || !strcmp(a, "--spz-version") || !strcmp(a, "--llff-factor");
+        if (opt && i + 1 >= argc) return cli_usage_error(&cmd_convert_def, "%s needs a value", a);
+        if (!strcmp(a, "--sh-degree")) {
             if (!cli_parse_int(argv[++i], 0, 3, &sh)) return cli_usage_error(&cmd_convert_def, "--sh-degree takes 0-3");
-        } else if (!strcmp(a, "--spz-version") && i + 1 < argc) {
+        } else if (!strcmp(a, "--spz-version")) {
             if (!cli_parse_int(argv[++i], 2, 4, &spzv)) return cli_usage_error(&cmd_convert_def, "--spz-version takes 2, 3 or 4");
-        } else if (!strcmp(a, "--llff-factor") && i + 1 < argc) {
+        } else if (!strcmp(a, "--llff-factor")) {
             if (!cli_parse_double(argv[++i], &factor) || !(factor > 0))
                 return cli_usage_error(&cmd_convert_def, "--llff-factor takes a positive number");
         } else if (a[0] == '-' && a[1]) {
@@ -54,18 +71,37 @@ static int run(int argc, char **argv) {
         gs_scene_format f;
         double t0 = gs_now();
         if (gs_scene_read(in, &s, &f)) return cli_fail("convert", GS_ERR_FORMAT);
+        const int in_degree = s.sh_degree;
         if (sh >= 0 && sh < s.sh_degree) { /* keep the leading (sh+1)^2 coefficients of each splat */
             int k0 = gs_sh_coeffs(s.sh_degree), k1 = gs_sh_coeffs((int)sh);
             for (int64_t i = 0; i < s.n; i++) memmove(s.sh + i * k1 * 3, s.sh + i * k0 * 3, (size_t)k1 * 3 * sizeof(float));
             s.sh_degree = (int)sh;
         }
-        gs_status st = gs_path_ends_with(out, ".spz") ? gs_spz_write(out, &s, (int)spzv) : gs_scene_write(out, &s);
+        int is_spz = gs_path_ends_with(out, ".spz"), is_splat = gs_path_ends_with(out, ".splat");
+        gs_status st = is_spz ? gs_spz_write(out, &s, (int)spzv) : gs_scene_write(out, &s);
         if (st) { gs_scene_free(&s); return cli_fail("convert", st); }
-        fprintf(stderr, "gs convert: %s (%s, %lld splats, SH degree %d) -> %s in %.2f s\n", in, gs_scene_format_name(f),
-                (long long)s.n, s.sh_degree, out, gs_now() - t0);
+        char what[64];
+        if (is_spz) snprintf(what, sizeof what, "Niantic SPZ v%ld", spzv);
+        else snprintf(what, sizeof what, "%s", gs_scene_format_name(is_splat ? GS_FMT_SPLAT : GS_FMT_PLY));
+        fprintf(stderr, "gs convert: %s (%s, %lld splats, SH degree %d) -> %s (%s, %lld splats, SH degree %d) in %.2f s\n",
+                in, gs_scene_format_name(f), (long long)s.n, in_degree, out, what,
+                (long long)(s.n - gs_scene_count_invalid(&s)), is_splat ? 0 : s.sh_degree, gs_now() - t0);
         gs_scene_free(&s);
         return 0;
     }
+    /* Cameras go to a .json file or a COLMAP text folder; anything else is
+     * a mistake in OUT, said before IN is read. */
+    const char *ext = path_ext(out);
+    if (!strcmp(ext, ".txt") || !strcmp(ext, ".bin"))
+        return cli_usage_error(&cmd_convert_def,
+                               "%s: a COLMAP model is a folder (cameras.txt, images.txt, points3D.txt); give a "
+                               "folder name for OUT, e.g. '%.*s'",
+                               out, (int)(strlen(out) - strlen(ext)), out);
+    if (is_scene_path(in) && !gs_path_ends_with(out, ".json"))
+        return cli_usage_error(&cmd_convert_def, "%s: a splat scene converts to a .ply, .splat or .spz file, not %s%s%s",
+                               out, *ext ? "'" : "a folder", ext, *ext ? "'" : "");
+    if (*ext && strcmp(ext, ".json") && !gs_is_dir(out))
+        return cli_usage_error(&cmd_convert_def, "%s: unknown output type '%s' (supported: %s)", out, ext, k_out_types);
     gs_cameras c;
     gs_camera_format f;
     gs_camera_read_opts o = {factor};

@@ -29,7 +29,8 @@ static const char k_usage[] =
     "                                            sizes, images named as given, points3D from the\n"
     "                                            confident depth with multi-view tracks\n"
     "  DIR/points.ply                            a coloured point cloud of the confident depth\n"
-    "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large)\n"
+    "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large),\n"
+    "                                            pruned as the official gs_ply export (options below)\n"
     "\n"
     "  --model PATH          Hugging Face model folder (config.json + model.safetensors) or a\n"
     "                        .safetensors file (then --config NAME)\n"
@@ -49,7 +50,8 @@ static const char k_usage[] =
     "                        image name, else by order): pose-conditioned depth, and the output\n"
     "                        cameras are yours, with depth rescaled to them (as the reference)\n"
     "  --ray-pose            cameras from the ray head (slower, often more accurate)\n"
-    "  --gs                  also predict 3D Gaussians (models with a GS head)\n"
+    "  --gs                  also predict 3D Gaussians (models with a GS head); with --gs:\n"
+    CLI_EXPORT_USAGE
     "  --max-points N        point cloud size cap (default 1000000; 0 = no point cloud, and\n"
     "                        no COLMAP points)\n"
     "  --colmap-text         write sparse/0 as COLMAP text (.txt) instead of binary\n"
@@ -117,7 +119,7 @@ static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char
 }
 
 static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char **names, int64_t max_points,
-                               int quiet, cli_outdir *od) {
+                               const cli_export_opts *eo, int quiet, cli_outdir *od) {
     char dir[1024], path[1100];
     const char *subs[] = {"depth", "images", p->depth_conf ? "conf" : NULL};
     for (int i = 0; i < 3; i++) {
@@ -170,14 +172,8 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
         }
     }
     if (p->gaussians.n > 0) {
-        gs_scene sc;
-        gs_status st = gs_gaussians_to_scene(&p->gaussians, GS_GS_SH_DEGREE, &sc);
+        gs_status st = cli_export_gaussians("infer", out, eo, &p->gaussians, p->depth, quiet, od);
         if (st) return st;
-        st = gs_ply_write(gs_path_join(path, sizeof path, out, "gaussians.ply"), &sc);
-        gs_scene_free(&sc);
-        if (!st) st = cli_outdir_add(od, "gaussians.ply");
-        if (st) return st;
-        if (!quiet) fprintf(stderr, "gs infer: %s/gaussians.ply: %lld Gaussians\n", out, (long long)p->gaussians.n);
     }
     return GS_OK;
 }
@@ -190,6 +186,8 @@ static int run(int argc, char **argv) {
     long max_points = 1000000;
     int overwrite = 0;
     int colmap_text = 0;
+    cli_export_opts eo;
+    cli_export_opts_default(&eo);
     char **images = calloc((size_t)argc, sizeof *images);
     int S = 0;
     if (!images) return 1;
@@ -197,6 +195,9 @@ static int run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long v;
+        int ex = cli_export_parse(&eo, argc, argv, &i);
+        if (ex < 0) { free(images); return cli_usage_error(&cmd_infer_def, "%s", gs_last_error()); }
+        if (ex > 0) continue;
         if (!strcmp(a, "--model")) { NEED_ARG(); model = argv[++i]; }
         else if (!strcmp(a, "--config")) { NEED_ARG(); config = argv[++i]; }
         else if (!strcmp(a, "--out")) { NEED_ARG(); out = argv[++i]; }
@@ -233,6 +234,7 @@ static int run(int argc, char **argv) {
     if (!model) { free(images); return cli_usage_error(&cmd_infer_def, "--model PATH is required"); }
     if (!out) { free(images); return cli_usage_error(&cmd_infer_def, "--out DIR is required"); }
     if (!S) { free(images); return cli_usage_error(&cmd_infer_def, "no IMAGES given"); }
+    if (eo.given && !o.infer_gs) { free(images); return cli_usage_error(&cmd_infer_def, "--export, --keep-all-gaussians, --max-depth-percentile, --sh-dc-only and --spz-version need --gs"); }
     /* the folders are checked before the photos, the model or the network (nothing is written yet) */
     if (dump_dir && cli_dir_writable("--dump", dump_dir)) { free(images); return cli_fail("infer", GS_ERR_IO); }
     cli_outdir od;
@@ -299,7 +301,7 @@ static int run(int argc, char **argv) {
         if (dump_dir) fprintf(stderr, "gs infer: %d tensors dumped to %s\n", dc.count, dump_dir);
     }
     if (!o.quiet) cli_print_stage((void *)"infer", "writing the outputs");
-    if ((st = cli_outdir_prepare(&od)) || (st = write_outputs(out, &p, names, max_points, o.quiet, &od))) {
+    if ((st = cli_outdir_prepare(&od)) || (st = write_outputs(out, &p, names, max_points, &eo, o.quiet, &od))) {
         cli_fail("infer", st);
         goto done;
     }

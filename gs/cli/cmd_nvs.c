@@ -24,7 +24,8 @@ static const char k_usage[] =
     "usage: gs nvs --model PATH IMAGES... --out DIR [options]\n"
     "\n"
     "Photos -> 3D Gaussians -> novel-view video. Needs a model with the 3DGS head (da3-giant or\n"
-    "da3nested-giant-large). Writes DIR/gaussians.ply (SH degree 2; --export for more formats),\n"
+    "da3nested-giant-large). Writes DIR/gaussians.ply (pruned as the official gs_ply export, SH\n"
+    "degree 2; --export for more formats, --keep-all-gaussians for every Gaussian),\n"
     "DIR/cameras.json (the predicted input cameras, in the splats' frame), DIR/sparse/0 (a COLMAP\n"
     "binary model of the photos at their own sizes with points3D and tracks from the confident\n"
     "depth, in the frame of the predicted depth), DIR/video.mp4 and DIR/trajectory.json (the\n"
@@ -48,10 +49,7 @@ static const char k_usage[] =
     "                        low (crf 28, veryfast): Depth Anything 3's video qualities\n"
     "  --no-video            only the splats\n"
     "  --save-frames         also write the frames as DIR/frames/NNNNN.png\n"
-    "  --export LIST         splat files: ply, splat, spz, comma-separated (default ply)\n"
-    "  --prune-border        drop Gaussians of the border pixels (8/256 of each side), as DA3's PLY export\n"
-    "  --max-depth-percentile P  drop Gaussians deeper than the view's P-th depth percentile (DA3: 90)\n"
-    "  --sh-dc-only          write only the DC colour (DA3's PLY export does)\n"
+    CLI_EXPORT_USAGE
     "  --cameras FILE        known cameras of the photos: pose-conditioned prediction\n"
     "  --max-points N        COLMAP points3D cap (default 1000000; 0 = cameras only)\n"
     "  --colmap-text         write sparse/0 as COLMAP text (.txt) instead of binary\n"
@@ -61,48 +59,16 @@ static const char k_usage[] =
     "  --threads N           CPU threads (default: all)\n"
     "  --quiet               no progress and timings\n";
 
-/* --export: a comma-separated list of ply, splat, spz. */
-static int exports_ok(const char *list, char *why, size_t n) {
-    if (!list[0] || strlen(list) >= 256) { snprintf(why, n, "--export '%.40s': give ply, splat, spz, comma-separated", list); return 0; }
-    for (const char *p = list;;) {
-        const char *e = strchr(p, ',');
-        size_t k = e ? (size_t)(e - p) : strlen(p);
-        if (!((k == 3 && (!strncmp(p, "ply", 3) || !strncmp(p, "spz", 3))) || (k == 5 && !strncmp(p, "splat", 5)))) {
-            snprintf(why, n, "--export: unknown format '%.*s' (ply, splat, spz)", (int)(k > 40 ? 40 : k), p);
-            return 0;
-        }
-        if (!e) return 1;
-        p = e + 1;
-    }
-}
-
-static gs_status write_exports(const char *out, const char *list, const gs_scene *sc, int quiet, cli_outdir *od) {
-    char buf[256], path[1100];
-    snprintf(buf, sizeof buf, "%s", list);
-    char *save = NULL;
-    for (char *f = strtok_r(buf, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-        gs_status st;
-        snprintf(path, sizeof path, "%s/gaussians.%s", out, f);
-        if (!strcmp(f, "ply")) st = gs_ply_write(path, sc);
-        else if (!strcmp(f, "splat")) st = gs_splat_write(path, sc);
-        else if (!strcmp(f, "spz")) st = gs_spz_write(path, sc, 3);
-        else return gs_error(GS_ERR_INVALID, "--export: unknown format '%s' (ply, splat, spz)", f);
-        if (!st) st = cli_outdir_add(od, path);
-        if (st) return st;
-        if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld Gaussians)\n", path, (long long)sc->n);
-    }
-    return GS_OK;
-}
-
 /* Stage progress on stderr (the network reports each stage as it starts). */
 static int run(int argc, char **argv) {
-    const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *exports = "ply", *traj_s = "extend";
-    int frames = 0, vw = 0, vh = 0, no_video = 0, save_frames = 0, prune_border = 0, dc_only = 0, overwrite = 0;
+    const char *model = NULL, *config = NULL, *out = NULL, *cams_path = NULL, *traj_s = "extend";
+    int frames = 0, vw = 0, vh = 0, no_video = 0, save_frames = 0, overwrite = 0;
     gs_video_panel panel = GS_VIDEO_PANEL_HCAT; /* DA3's gs_video default */
     gs_video_quality quality = GS_VIDEO_HIGH;
-    double depth_pct = 100.0;
     long max_points = 1000000;
     int colmap_text = 0;
+    cli_export_opts eo;
+    cli_export_opts_default(&eo);
     gs_device dev_req = GS_DEVICE_AUTO;
     gs_da3_options o;
     gs_da3_options_default(&o);
@@ -115,12 +81,13 @@ static int run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long v;
-        double d;
+        int ex = cli_export_parse(&eo, argc, argv, &i);
+        if (ex < 0) FAIL_USAGE("%s", gs_last_error());
+        if (ex > 0) continue;
         if (!strcmp(a, "--model")) { NEED(); model = argv[++i]; }
         else if (!strcmp(a, "--config")) { NEED(); config = argv[++i]; }
         else if (!strcmp(a, "--out")) { NEED(); out = argv[++i]; }
         else if (!strcmp(a, "--cameras")) { NEED(); cams_path = argv[++i]; }
-        else if (!strcmp(a, "--export")) { NEED(); exports = argv[++i]; }
         else if (!strcmp(a, "--trajectory")) { NEED(); traj_s = argv[++i]; }
         else if (!strcmp(a, "--frames")) { NEED(); if (!cli_parse_int(argv[++i], 1, 100000, &v)) FAIL_USAGE("bad --frames"); frames = (int)v; }
         else if (!strcmp(a, "--video-size")) {
@@ -132,15 +99,9 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--overwrite")) overwrite = 1;
         else if (!strcmp(a, "--no-video")) no_video = 1;
         else if (!strcmp(a, "--save-frames")) save_frames = 1;
-        else if (!strcmp(a, "--prune-border")) prune_border = 1;
-        else if (!strcmp(a, "--sh-dc-only")) dc_only = 1;
         else if (!strcmp(a, "--colmap-text")) colmap_text = 1;
         else if (!strcmp(a, "--max-points")) { NEED(); if (!cli_parse_int(argv[++i], 0, 1L << 31, &v)) FAIL_USAGE("bad --max-points"); max_points = v; }
-        else if (!strcmp(a, "--max-depth-percentile")) {
-            NEED();
-            if (!cli_parse_double(argv[++i], &d) || !(d > 0 && d <= 100)) FAIL_USAGE("--max-depth-percentile must be in (0, 100]");
-            depth_pct = d;
-        } else if (!strcmp(a, "--process-res")) { NEED(); if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) FAIL_USAGE("--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); o.process_res = (int)v; }
+        else if (!strcmp(a, "--process-res")) { NEED(); if (!cli_parse_int(argv[++i], 14, GS_DA3_MAX_PROCESS_RES, &v)) FAIL_USAGE("--process-res must be 14..%d", GS_DA3_MAX_PROCESS_RES); o.process_res = (int)v; }
         else if (!strcmp(a, "--ref-view")) { NEED(); if (gs_ref_strategy_parse(argv[++i], &o.ref_strategy)) FAIL_USAGE("%s", gs_last_error()); }
         else if (!strcmp(a, "--device")) { NEED(); if (gs_device_parse(argv[++i], &dev_req)) FAIL_USAGE("%s", gs_last_error()); }
         else if (!strcmp(a, "--threads")) { NEED(); if (!cli_parse_int(argv[++i], 1, 1024, &v)) FAIL_USAGE("bad --threads"); gs_set_num_threads((int)v); }
@@ -155,8 +116,6 @@ static int run(int argc, char **argv) {
     gs_traj_mode mode;
     if (gs_traj_mode_parse(traj_s, &mode)) FAIL_USAGE("%s", gs_last_error());
     /* everything the options decide is checked here, before the photos, the model or the network */
-    char why[200];
-    if (!exports_ok(exports, why, sizeof why)) FAIL_USAGE("%s", why);
     if (save_frames && no_video) FAIL_USAGE("--save-frames writes the video's frames: not with --no-video");
     if (!no_video && gs_traj_check(mode, S, frames))
         FAIL_USAGE("--trajectory %s%s with %d photo%s: %s", traj_s, frames ? " --frames" : "", S, S == 1 ? "" : "s",
@@ -179,7 +138,7 @@ static int run(int argc, char **argv) {
     if (cli_outdir_check(&od, "nvs", out, overwrite, quiet)) { cli_outdir_free(&od); free(images); return 1; }
     {   /* no file of the user's is written over */
         char rel[300];
-        snprintf(rel, sizeof rel, "%s", exports);
+        snprintf(rel, sizeof rel, "%s", eo.formats);
         gs_status fst = GS_OK;
         char *save = NULL;
         for (char *f = strtok_r(rel, ",", &save); f && !fst; f = strtok_r(NULL, ",", &save)) {
@@ -197,12 +156,11 @@ static int run(int argc, char **argv) {
     cli_photos ph;
     gs_da3_model m;
     gs_da3_prediction p;
-    gs_scene full, exp;
+    gs_scene full;
     gs_cameras in_cams = {0, NULL}, path = {0, NULL};
     memset(&m, 0, sizeof m);
     memset(&p, 0, sizeof p);
     memset(&full, 0, sizeof full);
-    memset(&exp, 0, sizeof exp);
     gs_raster_cuda *gpu = NULL;
     double t0 = gs_now();
     if (cli_photos_load("nvs", images, S, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
@@ -234,19 +192,10 @@ static int run(int argc, char **argv) {
                 gs_now() - t1, p.t_preprocess * 1e3, p.t_backbone * 1e3, p.t_head * 1e3, p.t_cameras * 1e3,
                 p.t_gs * 1e3, p.W, p.H, (long long)p.gaussians.n);
 
-    /* splat files (pruned as asked) and the full scene for rendering */
-    gs_gs_export_opts eo;
-    gs_gs_export_opts_default(&eo);
-    eo.prune_border = prune_border;
-    eo.depth_quantile = depth_pct >= 100.0 ? 2.0f : (float)(depth_pct / 100.0);
-    eo.dc_only = dc_only;
-    gs_gs_export_info info;
-    if ((st = gs_gaussians_export_scene(&p.gaussians, p.depth, &eo, &exp, &info))) { cli_fail("nvs", st); goto done; }
-    if (info.border_emptied && !quiet)
-        fprintf(stderr, "gs nvs: warning: --prune-border on images under 32 pixels removes every Gaussian (as DA3)\n");
+    /* splat files (pruned as the official export unless asked) and the full scene for rendering */
     if ((st = cli_outdir_prepare(&od))) { cli_fail("nvs", st); goto done; }
     if (!quiet) cli_print_stage((void *)"nvs", "writing the splats");
-    if ((st = write_exports(out, exports, &exp, quiet, &od))) { cli_fail("nvs", st); goto done; }
+    if ((st = cli_export_gaussians("nvs", out, &eo, &p.gaussians, p.depth, quiet, &od))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_cameras(&p, 1, (const char *const *)names, NULL, &in_cams))) { cli_fail("nvs", st); goto done; }
     {
         char cpath[1100];
@@ -337,7 +286,6 @@ done:
     gs_cameras_free(&path);
     gs_cameras_free(&in_cams);
     gs_scene_free(&full);
-    gs_scene_free(&exp);
     gs_da3_prediction_free(&p);
     gs_da3_free(&m);
     cli_photos_free(&ph);

@@ -26,7 +26,7 @@
 
 #define CLI_OUTDIR_RECORD ".gs-outputs"
 
-typedef struct {
+typedef struct cli_outdir {
     const char *cmd;
     char *dir;
     int overwrite, quiet, prepared;
