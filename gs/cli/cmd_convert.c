@@ -11,10 +11,12 @@ static const char k_usage[] =
     "usage: gs convert [options] IN OUT\n"
     "\n"
     "Splat scenes: IN is any splat file gs reads (INRIA PLY, PlayCanvas compressed PLY,\n"
-    "antimatter15 .splat, Niantic .spz v2-4); OUT's extension picks the format:\n"
+    "antimatter15 .splat, Niantic .spz v2-4, glTF .glb, or a point-cloud PLY/GLB, whose points\n"
+    "become small round Gaussians); OUT's extension picks the format:\n"
     "  .ply    INRIA 3DGS binary PLY (every viewer reads it)\n"
     "  .splat  antimatter15 layout (32 bytes a splat, colour only: SH beyond DC is dropped)\n"
     "  .spz    Niantic SPZ (version 3 unless --spz-version 2|4; v3 loads in the most web viewers)\n"
+    "  .glb    glTF 2.0 with KHR_gaussian_splatting (.spz.glb: SPZ-compressed in the glTF)\n"
     "Cameras: IN is a camera file or COLMAP model folder (gs-cameras JSON, transforms.json,\n"
     "INRIA cameras.json, COLMAP text/binary, LLFF poses_bounds.npy); OUT is either a .json\n"
     "file (gs-cameras format) or a directory that receives a COLMAP text model.\n"
@@ -25,7 +27,8 @@ static const char k_usage[] =
     "  --llff-factor F    LLFF poses_bounds.npy: divide H, W, f by F (8 for images_8)\n";
 
 static int is_scene_path(const char *p) {
-    return gs_path_ends_with(p, ".ply") || gs_path_ends_with(p, ".splat") || gs_path_ends_with(p, ".spz");
+    return gs_path_ends_with(p, ".ply") || gs_path_ends_with(p, ".splat") || gs_path_ends_with(p, ".spz") ||
+           gs_path_ends_with(p, ".glb");
 }
 
 static int run(int argc, char **argv) {

@@ -1,6 +1,7 @@
 /* cmd_infer.c - `gs infer`: photos -> depth, confidence, cameras and a point
  * cloud with a Depth Anything 3 checkpoint, on the CPU. */
 #include "gs/cli/cli.h"
+#include "gs/cli/scene_points.h"
 #include "gs/model/da3.h"
 #include "backbone/preprocess.h"
 #include "data/cameras.h"
@@ -23,6 +24,7 @@ static const char k_usage[] =
     "and for the scene:\n"
     "  DIR/cameras.json, DIR/colmap/             predicted cameras (gs-cameras JSON, COLMAP text)\n"
     "  DIR/points.ply                            a coloured point cloud of the confident depth\n"
+    "  DIR/scene.glb                             that cloud and the camera frusta (as DA3's GLB export)\n"
     "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large)\n"
     "\n"
     "  --model PATH          Hugging Face model folder (config.json + model.safetensors) or a\n"
@@ -79,47 +81,6 @@ static float percentile(const float *v, size_t n, double pct) {
     float r = (float)(s[lo] + (pos - (double)lo) * (s[hi] - s[lo]));
     free(s);
     return r;
-}
-
-/* The GLB exporter's point cloud: confidence threshold clamp(1.05, p40, p90)
- * over all views, X = c2w (depth K^-1 [u, v, 1]) at integer pixels, colour of
- * the processed image; a deterministic stride keeps at most max_points. */
-static gs_status write_points(const char *path, const gs_da3_prediction *p, int64_t max_points, int64_t *written) {
-    const size_t HW = (size_t)p->H * p->W, n = (size_t)p->S * HW;
-    float thr = -INFINITY;
-    if (p->depth_conf) {
-        float lo = percentile(p->depth_conf, n, 40.0), hi = percentile(p->depth_conf, n, 90.0);
-        thr = fminf(fmaxf(1.05f, lo), hi);
-    }
-    size_t keep = 0;
-    for (size_t i = 0; i < n; i++) keep += (!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0;
-    size_t stride = max_points > 0 && keep > (size_t)max_points ? (keep + (size_t)max_points - 1) / (size_t)max_points : 1;
-    float *xyz = gs_malloc(keep / stride + 1, 3 * sizeof(float), "point cloud");
-    uint8_t *rgb = gs_malloc(keep / stride + 1, 3, "point cloud colours");
-    if (!xyz || !rgb) { free(xyz); free(rgb); return GS_ERR_NOMEM; }
-    int64_t m = 0;
-    size_t seen = 0;
-    for (int v = 0; v < p->S; v++) {
-        const float *E = p->extrinsics + 12 * v, *K = p->intrinsics + 9 * v;
-        for (int y = 0; y < p->H; y++)
-            for (int x = 0; x < p->W; x++) {
-                size_t i = v * HW + (size_t)y * p->W + x;
-                if (!((!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0)) continue;
-                if (seen++ % stride) continue;
-                double d = p->depth[i];
-                double Xc[3] = {(x - K[2]) / K[0] * d, (y - K[5]) / K[4] * d, d};
-                /* world = R^T (Xc - t) */
-                for (int r = 0; r < 3; r++)
-                    xyz[3 * m + r] = (float)(E[0 + r] * (Xc[0] - E[3]) + E[4 + r] * (Xc[1] - E[7]) + E[8 + r] * (Xc[2] - E[11]));
-                memcpy(rgb + 3 * m, p->images + 3 * i, 3);
-                m++;
-            }
-    }
-    gs_status st = gs_pointcloud_write_ply(path, xyz, rgb, m);
-    free(xyz);
-    free(rgb);
-    *written = m;
-    return st;
 }
 
 static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char **names) {
@@ -181,8 +142,10 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
         if (st) return st;
         if (max_points > 0) {
             int64_t n = 0;
-            if ((st = write_points(gs_path_join(path, sizeof path, out, "points.ply"), p, max_points, &n))) return st;
-            if (!quiet) fprintf(stderr, "gs infer: %s/points.ply: %lld points\n", out, (long long)n);
+            char glb[1100];
+            snprintf(glb, sizeof glb, "%s/scene.glb", out);
+            if ((st = cli_write_points(gs_path_join(path, sizeof path, out, "points.ply"), glb, p, max_points, &n))) return st;
+            if (!quiet) fprintf(stderr, "gs infer: %s/points.ply, %s: %lld points\n", out, glb, (long long)n);
         }
     }
     if (p->gaussians.n > 0) {

@@ -10,6 +10,8 @@
 #include "data/cameras.h"
 #include "data/image.h"
 #include "data/scene.h"
+#include "data/gltf.h"
+#include "gs/cli/scene_points.h"
 #include "raster/raster.h"
 #include "raster/trajectory.h"
 
@@ -22,7 +24,8 @@ static const char k_usage[] =
     "\n"
     "Photos -> 3D Gaussians -> novel-view video. Needs a model with the 3DGS head (da3-giant or\n"
     "da3nested-giant-large). Writes DIR/gaussians.ply (SH degree 2; --export for more formats),\n"
-    "DIR/cameras.json (the predicted input cameras, in the splats' frame) and DIR/video.mp4.\n"
+    "DIR/cameras.json (the predicted input cameras, in the splats' frame), DIR/scene.glb (point\n"
+    "cloud + camera frusta, as DA3's GLB export) and DIR/video.mp4.\n"
     "\n"
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
     "  --config NAME         configuration of a bare .safetensors\n"
@@ -35,7 +38,9 @@ static const char k_usage[] =
     "  --video-depth         put the colourised rendered depth beside the RGB\n"
     "  --no-video            only the splats\n"
     "  --save-frames         also write the frames as DIR/frames/NNNNN.png\n"
-    "  --export LIST         splat files: ply, splat, spz, comma-separated (default ply)\n"
+    "  --export LIST         splat files: ply, splat, spz, glb (glTF KHR_gaussian_splatting),\n"
+    "                        glb-spz (the same, SPZ-compressed: gaussians.spz.glb), comma-separated\n"
+    "                        (default ply)\n"
     "  --prune-border        drop Gaussians of the border pixels (8/256 of each side), as DA3's PLY export\n"
     "  --max-depth-percentile P  drop Gaussians deeper than the view's P-th depth percentile (DA3: 90)\n"
     "  --sh-dc-only          write only the DC colour (DA3's PLY export does)\n"
@@ -56,7 +61,12 @@ static gs_status write_exports(const char *out, const char *list, const gs_scene
         if (!strcmp(f, "ply")) st = gs_ply_write(path, sc);
         else if (!strcmp(f, "splat")) st = gs_splat_write(path, sc);
         else if (!strcmp(f, "spz")) st = gs_spz_write(path, sc, 3);
-        else return gs_error(GS_ERR_INVALID, "--export: unknown format '%s' (ply, splat, spz)", f);
+        else if (!strcmp(f, "glb")) st = gs_gltf_write(path, sc, 0);
+        else if (!strcmp(f, "glb-spz")) { /* gaussians.spz.glb */
+            snprintf(path, sizeof path, "%s/gaussians.spz.glb", out);
+            st = gs_gltf_write(path, sc, 1);
+        }
+        else return gs_error(GS_ERR_INVALID, "--export: unknown format '%s' (ply, splat, spz, glb, glb-spz)", f);
         if (st) return st;
         if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld Gaussians)\n", path, (long long)sc->n);
     }
@@ -169,6 +179,13 @@ static int run(int argc, char **argv) {
         fprintf(stderr, "gs nvs: warning: --prune-border on images under 32 pixels removes every Gaussian (as DA3)\n");
     if ((st = write_exports(out, exports, &exp, quiet))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_cameras(&p, 1, (const char *const *)names, NULL, &in_cams))) { cli_fail("nvs", st); goto done; }
+    if (p.extrinsics && p.intrinsics) { /* DA3's scene.glb: points + camera frusta */
+        char gpath[1100];
+        int64_t np = 0;
+        snprintf(gpath, sizeof gpath, "%s/scene.glb", out);
+        if ((st = cli_write_points(NULL, gpath, &p, 1000000, &np))) { cli_fail("nvs", st); goto done; }
+        if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld points, %d cameras)\n", gpath, (long long)np, p.S);
+    }
     {
         char cpath[1100];
         snprintf(cpath, sizeof cpath, "%s/cameras.json", out);
