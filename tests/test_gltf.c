@@ -311,9 +311,73 @@ TEST(gltf_invalid_splats_dropped_with_warning) {
     }
     /* nothing valid: an error, no file */
     for (int64_t i = 0; i < s.n; i++) s.opacities[i] = -1;
+    gs_set_warn_handler(keep_warn, NULL);
     CHECK_ERR(gs_gltf_write(gs_test_tmp("none.glb"), &s, 0), "no valid splats");
+    gs_set_warn_handler(NULL, NULL);
     CHECK(!gs_file_exists(gs_test_tmp("none.glb")));
     gs_scene_free(&s);
+}
+
+/* Other writers' layouts: an interleaved bufferView (byteStride, accessor
+ * byteOffset), normalized short rotations and byte opacities, unnormalized
+ * byte scales, as the extension allows; a node transform is warned about. */
+static uint8_t *build_glb(const char *json, const uint8_t *bin, size_t bin_len, size_t *n);
+
+TEST(gltf_reader_takes_other_layouts) {
+    enum { N = 3 };
+    /* view 0, stride 16: POSITION (3 floats) + OPACITY (ubyte) ; view 1: ROTATION (4 shorts) ;
+     * view 2: SCALE (3 ubytes, padded to 4) ; view 3: SH0 (3 floats) */
+    uint8_t bin[N * 16 + N * 8 + N * 4 + N * 12];
+    memset(bin, 0, sizeof bin);
+    const float pos[N][3] = {{1, 2, 3}, {-1, 0.5f, 4}, {0, 0, -2}};
+    const int16_t rot[N][4] = {{0, 0, 0, 32767}, {32767, 0, 0, 32767}, {0, -16384, 0, 16384}}; /* x y z w */
+    const uint8_t opa[N] = {255, 128, 0}, sca[N][3] = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
+    const float sh0[N][3] = {{0.1f, 0.2f, 0.3f}, {-1, 0, 1}, {2, 2, 2}};
+    for (int i = 0; i < N; i++) {
+        memcpy(bin + 16 * i, pos[i], 12);
+        bin[16 * i + 12] = opa[i];
+        memcpy(bin + 48 + 8 * i, rot[i], 8);
+        memcpy(bin + 72 + 4 * i, sca[i], 3);
+        memcpy(bin + 84 + 12 * i, sh0[i], 12);
+    }
+    const char *json =
+        "{\"asset\":{\"version\":\"2.0\"},\"extensionsUsed\":[\"KHR_gaussian_splatting\"],"
+        "\"buffers\":[{\"byteLength\":120}],"
+        "\"bufferViews\":[{\"buffer\":0,\"byteLength\":48,\"byteStride\":16},{\"buffer\":0,\"byteOffset\":48,\"byteLength\":24},"
+        "{\"buffer\":0,\"byteOffset\":72,\"byteLength\":12,\"byteStride\":4},{\"buffer\":0,\"byteOffset\":84,\"byteLength\":36}],"
+        "\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":3,\"type\":\"VEC3\"},"
+        "{\"bufferView\":0,\"byteOffset\":12,\"componentType\":5121,\"normalized\":true,\"count\":3,\"type\":\"SCALAR\"},"
+        "{\"bufferView\":1,\"componentType\":5122,\"normalized\":true,\"count\":3,\"type\":\"VEC4\"},"
+        "{\"bufferView\":2,\"componentType\":5121,\"count\":3,\"type\":\"VEC3\"},"
+        "{\"bufferView\":3,\"componentType\":5126,\"count\":3,\"type\":\"VEC3\"}],"
+        "\"meshes\":[{\"primitives\":[{\"mode\":0,\"attributes\":{\"POSITION\":0,\"KHR_gaussian_splatting:OPACITY\":1,"
+        "\"KHR_gaussian_splatting:ROTATION\":2,\"KHR_gaussian_splatting:SCALE\":3,"
+        "\"KHR_gaussian_splatting:SH_DEGREE_0_COEF_0\":4},"
+        "\"extensions\":{\"KHR_gaussian_splatting\":{\"kernel\":\"ellipse\",\"colorSpace\":\"srgb_rec709_display\"}}}]}],"
+        "\"nodes\":[{\"mesh\":0,\"translation\":[0,1,0]}],\"scenes\":[{\"nodes\":[0]}]}";
+    size_t m;
+    uint8_t *f = build_glb(json, bin, sizeof bin, &m);
+    gs_scene s;
+    g_warn[0] = 0;
+    gs_set_warn_handler(keep_warn, NULL);
+    CHECK_OK(gs_gltf_read_mem(f, m, "other.glb", &s, NULL));
+    gs_set_warn_handler(NULL, NULL);
+    CHECK_MSG(strstr(g_warn, "node transforms are not applied") != NULL, "warning: '%s'", g_warn);
+    CHECK_EQ_INT(s.n, N);
+    for (int i = 0; i < s.n && s.n == N; i++) {
+        CHECK(s.means[3 * i] == pos[i][0] && s.means[3 * i + 1] == -pos[i][1] && s.means[3 * i + 2] == -pos[i][2]);
+        CHECK_NEAR(s.opacities[i], opa[i] / 255.0, 1e-7);
+        for (int k = 0; k < 3; k++) {
+            CHECK(s.scales[3 * i + k] == sca[i][k]);
+            CHECK(s.sh[3 * i + k] == sh0[i][k]);
+        }
+        /* (x, y, z, w) -> unit (w, x, -y, -z) */
+        double q[4] = {rot[i][3] / 32767.0, rot[i][0] / 32767.0, -rot[i][1] / 32767.0, -rot[i][2] / 32767.0}, nn = 0;
+        for (int k = 0; k < 4; k++) nn += q[k] * q[k];
+        for (int k = 0; k < 4; k++) CHECK_NEAR(s.rotations[4 * i + k], q[k] / sqrt(nn), 1e-6);
+    }
+    gs_scene_free(&s);
+    free(f);
 }
 
 /* ---- corrupt files ------------------------------------------------------------ */
@@ -608,6 +672,11 @@ TEST(gltf_cli_nvs_export_and_convert) {
     snprintf(args, sizeof args, "convert %s/gaussians.glb %s/back.ply", dir, dir);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     free(out);
+    snprintf(args, sizeof args, "view --html %s/page.html %s/gaussians.spz.glb", dir, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(p, sizeof p, "%s/page.html", dir);
+    CHECK(gs_file_exists(p));
     snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --export gltf --out %s",
              gs_test_data(FERN "image000.png"), gs_test_tmp("nvs_bad"));
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
@@ -675,6 +744,10 @@ TEST(gltf_cli_pointcloud_info_convert) {
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     CHECK_MSG(out && strstr(out, "point cloud") && strstr(out, "50 splats"), "gs info: %s", out ? out : "");
     free(out);
+    snprintf(args, sizeof args, "view --html %s %s", gs_test_tmp("cli_points.html"), path);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && strstr(out, "50 splats"), "gs view: %s", out ? out : "");
+    free(out);
     const char *outs[3] = {"cli_points_3dgs.ply", "cli_points.spz", "cli_points.glb"};
     for (int k = 0; k < 3; k++) {
         snprintf(args, sizeof args, "convert %s %s", path, gs_test_tmp(outs[k]));
@@ -730,6 +803,15 @@ TEST(gltf_python_reader_accepts_files) {
              "modes = [m.primitives[0].mode for m in g3.meshes]\n"
              "assert modes == [0, 1], modes\n"
              "print('pygltflib ok', len(g3.nodes))\n"
+             "try:\n"
+             "    import trimesh\n"
+             "except ImportError:\n"
+             "    sys.exit(0)\n"
+             "t = trimesh.load(sys.argv[3])\n"
+             "kinds = sorted(type(v).__name__ for v in t.geometry.values())\n"
+             "assert kinds == ['Path3D', 'PointCloud'], kinds\n"
+             "assert len(t.geometry['points'].vertices) == 10\n"
+             "print('trimesh ok')\n"
              "EOF",
              py, gs_test_tmp("py.glb"), gs_test_tmp("py.spz.glb"), gs_test_tmp("py_scene.glb"));
     int rc = gs_test_run(cmd, &out);
