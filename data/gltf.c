@@ -627,11 +627,9 @@ static const int comp_types[6] = {CT_BYTE, CT_UBYTE, CT_SHORT, CT_USHORT, CT_UIN
 
 static gs_status get_accessor(const rd *r, const cJSON *attrs, const char *what, int nc_ok, unsigned raw_mask,
                               unsigned norm_mask, acc *a) {
-    const cJSON *jv = cJSON_GetObjectItemCaseSensitive(attrs, what);
     int64_t idx;
     gs_status st;
     if ((st = jint(r, attrs, what, 1, 0, 0, INT32_MAX, "primitive attributes", &idx))) return st;
-    (void)jv;
     const cJSON *accs = cJSON_GetObjectItemCaseSensitive(r->root, "accessors");
     const cJSON *ja = cJSON_IsArray(accs) ? cJSON_GetArrayItem(accs, (int)idx) : NULL;
     if (!cJSON_IsObject(ja))
