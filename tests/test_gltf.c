@@ -818,3 +818,33 @@ TEST(gltf_python_reader_accepts_files) {
     CHECK_MSG(rc == 0 && out && strstr(out, "pygltflib ok 2"), "python: %s", out ? out : "");
     free(out);
 }
+
+/* The fuzz seeds are valid files of each kind (so the fuzzer starts from
+ * real structure), and the point-cloud PLY seed reads as points. */
+TEST(gltf_fuzz_seeds_parse) {
+    static const struct { const char *name; gs_gltf_kind kind; int64_t n; int deg; } seeds[] = {
+        {"splats_deg0.glb", GS_GLTF_SPLATS, 3, 0}, {"splats_deg1.glb", GS_GLTF_SPLATS, 3, 1},
+        {"splats_spz.glb", GS_GLTF_SPLATS_SPZ, 3, 1}, {"scene_preview.glb", GS_GLTF_POINTS, 4, 0}};
+    for (size_t i = 0; i < sizeof seeds / sizeof *seeds; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fuzz/seeds/gltf/%s", seeds[i].name);
+        REQUIRE_GOLDEN(path);
+        size_t n;
+        uint8_t *d = slurp(path, &n);
+        gs_scene s;
+        gs_gltf_kind k = (gs_gltf_kind)-1;
+        CHECK_OK(gs_gltf_read_mem(d, n, path, &s, &k));
+        CHECK_MSG(k == seeds[i].kind && s.n == seeds[i].n && s.sh_degree == seeds[i].deg, "%s: kind %d, %lld splats, degree %d",
+                  path, (int)k, (long long)s.n, s.sh_degree);
+        gs_scene_free(&s);
+        free(d);
+    }
+    gs_scene s;
+    gs_scene_format f;
+    REQUIRE_GOLDEN("tests/fuzz/seeds/ply/points_rgb.ply");
+    CHECK_OK(gs_scene_read("tests/fuzz/seeds/ply/points_rgb.ply", &s, &f));
+    CHECK_EQ_INT(f, GS_FMT_POINTS_PLY);
+    CHECK_EQ_INT(s.n, 3);
+    if (s.n == 3) CHECK_NEAR(0.5 + GS_SH_C0 * s.sh[3 + 1], 1.0, 1e-6); /* the second point is green */
+    gs_scene_free(&s);
+}
