@@ -299,9 +299,53 @@ static int count_rest(const ply_header *h, const ply_elem *e, int *missing) {
     return m;
 }
 
+/* A vertex element with x y z and none of the Gaussian properties. */
+static int is_pointcloud(const ply_header *h, const ply_elem *v) {
+    static const char *gauss[] = {"f_dc_0", "opacity", "scale_0", "rot_0"};
+    for (int i = 0; i < 4; i++)
+        if (find_prop(h, v, gauss[i]) >= 0) return 0;
+    return find_prop(h, v, "x") >= 0 && find_prop(h, v, "y") >= 0 && find_prop(h, v, "z") >= 0;
+}
+
+/* A point cloud (points.ply, MeshLab/Open3D/COLMAP exports) as isotropic
+ * Gaussians (gs_scene_from_points); colour from red/green/blue (8/16-bit
+ * integers scaled to [0,1], floats taken as [0,1]), white without them. */
+static gs_status read_points(const uint8_t *data, const ply_header *h, const ply_elem *v, const char *name,
+                             gs_scene *s) {
+    static const char *pos[3] = {"x", "y", "z"}, *col[3] = {"red", "green", "blue"};
+    field fp[3], fc[3];
+    for (int c = 0; c < 3; c++) need_prop(h, v, pos[c], name, &fp[c]);
+    int has_rgb = 1;
+    for (int c = 0; c < 3; c++)
+        if (find_prop(h, v, col[c]) < 0) has_rgb = 0;
+    if (has_rgb)
+        for (int c = 0; c < 3; c++) need_prop(h, v, col[c], name, &fc[c]);
+    if (v->count > (uint64_t)GS_SCENE_MAX_SPLATS)
+        return gs_error(GS_ERR_NOMEM, "%s: %llu points is over the limit of %lld", name, (unsigned long long)v->count,
+                        (long long)GS_SCENE_MAX_SPLATS);
+    const size_t n = (size_t)v->count;
+    float *xyz = gs_malloc(n ? n : 1, 3 * sizeof(float), "point cloud");
+    float *rgb = has_rgb ? gs_malloc(n ? n : 1, 3 * sizeof(float), "point colours") : NULL;
+    if (!xyz || (has_rgb && !rgb)) { free(xyz); free(rgb); return gs_error_prefix(GS_ERR_NOMEM, "%s", name); }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *r = data + v->data_off + i * v->stride;
+        for (int c = 0; c < 3; c++) {
+            xyz[3 * i + c] = (float)fget(r, fp[c]);
+            if (!has_rgb) continue;
+            double cv = fget(r, fc[c]);
+            rgb[3 * i + c] = (float)(fc[c].type == P_U8 ? cv / 255.0 : fc[c].type == P_U16 ? cv / 65535.0 : cv);
+        }
+    }
+    gs_status st = gs_scene_from_points(xyz, rgb, (int64_t)n, name, s);
+    free(xyz);
+    free(rgb);
+    return st;
+}
+
 static gs_status read_inria(const uint8_t *data, const ply_header *h, const char *name, gs_scene *s) {
     const ply_elem *v = find_elem(h, "vertex");
     if (!v) return gs_error(GS_ERR_FORMAT, "%s: PLY file has no 'vertex' element", name);
+    if (is_pointcloud(h, v)) return read_points(data, h, v, name, s);
     static const char *req[] = {"x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
                                 "scale_0", "scale_1", "rot_0", "rot_1", "rot_2", "rot_3"};
     enum { NREQ = 13 };
@@ -478,6 +522,19 @@ gs_status gs_ply_read_mem(const uint8_t *data, size_t size, const char *name, gs
     free(h);
     if (st) gs_scene_free(s);
     return st;
+}
+
+int gs_ply_is_pointcloud(const uint8_t *data, size_t size) {
+    ply_header *h = gs_calloc(1, sizeof *h, "PLY header");
+    if (!h) return 0;
+    int r = 0;
+    /* a bad header is reported again by the reader */
+    if (parse_header(data, size, "(ply)", h) == GS_OK && !find_elem(h, "chunk")) {
+        const ply_elem *v = find_elem(h, "vertex");
+        r = v && is_pointcloud(h, v);
+    }
+    free(h);
+    return r;
 }
 
 /* ---- writer ---------------------------------------------------------------- */

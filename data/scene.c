@@ -46,6 +46,10 @@ const char *gs_scene_format_name(gs_scene_format f) {
     case GS_FMT_COMPRESSED_PLY: return "PlayCanvas compressed PLY";
     case GS_FMT_SPLAT: return "antimatter15 .splat";
     case GS_FMT_SPZ: return "Niantic SPZ";
+    case GS_FMT_POINTS_PLY: return "point cloud PLY (points as isotropic Gaussians)";
+    case GS_FMT_GLB: return "glTF GLB (KHR_gaussian_splatting)";
+    case GS_FMT_GLB_SPZ: return "glTF GLB (KHR_gaussian_splatting, SPZ-compressed)";
+    case GS_FMT_GLB_POINTS: return "glTF GLB point cloud (points as isotropic Gaussians)";
     default: return "unknown";
     }
 }
@@ -56,12 +60,15 @@ gs_scene_format gs_scene_detect(const uint8_t *data, size_t size, const char *na
         size_t lim = size < 65536 ? size : 65536;
         const char *end = memmem(data, lim, "end_header", 10);
         size_t hl = end ? (size_t)((const uint8_t *)end - data) : lim;
-        return memmem(data, hl, "element chunk", 13) ? GS_FMT_COMPRESSED_PLY : GS_FMT_PLY;
+        if (memmem(data, hl, "element chunk", 13)) return GS_FMT_COMPRESSED_PLY;
+        return gs_ply_is_pointcloud(data, size) ? GS_FMT_POINTS_PLY : GS_FMT_PLY;
     }
+    if (size >= 4 && !memcmp(data, "glTF", 4)) return GS_FMT_GLB;
     if (size >= 4 && data[0] == 'N' && data[1] == 'G' && data[2] == 'S' && data[3] == 'P') return GS_FMT_SPZ;
     if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b) return GS_FMT_SPZ; /* legacy gzip SPZ */
     if (name && gs_path_ends_with(name, ".splat")) return GS_FMT_SPLAT;
     if (name && gs_path_ends_with(name, ".spz")) return GS_FMT_SPZ;
+    if (name && gs_path_ends_with(name, ".glb")) return GS_FMT_GLB;
     return GS_FMT_UNKNOWN;
 }
 

@@ -41,7 +41,11 @@ gs_status gs_scene_alloc(gs_scene *s, int64_t n, int sh_degree);
 void gs_scene_free(gs_scene *s);
 
 typedef enum {
-    GS_FMT_UNKNOWN = 0, GS_FMT_PLY, GS_FMT_COMPRESSED_PLY, GS_FMT_SPLAT, GS_FMT_SPZ
+    GS_FMT_UNKNOWN = 0, GS_FMT_PLY, GS_FMT_COMPRESSED_PLY, GS_FMT_SPLAT, GS_FMT_SPZ,
+    GS_FMT_POINTS_PLY,   /* a point cloud PLY (x y z, maybe colour), read as isotropic Gaussians */
+    GS_FMT_GLB,          /* binary glTF with KHR_gaussian_splatting (data/gltf.h) */
+    GS_FMT_GLB_SPZ,      /* ... and KHR_gaussian_splatting_compression_spz_2 (set by the reader) */
+    GS_FMT_GLB_POINTS    /* a GLB without splats: its first POINTS primitive (set by the reader) */
 } gs_scene_format;
 const char *gs_scene_format_name(gs_scene_format f);
 /* Guess from content first (PLY magic, SPZ magic / gzip), then from the file
@@ -52,8 +56,9 @@ gs_scene_format gs_scene_detect(const uint8_t *data, size_t size, const char *na
 gs_status gs_scene_read(const char *path, gs_scene *s, gs_scene_format *fmt_out);
 gs_status gs_scene_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s,
                             gs_scene_format *fmt_out);
-/* Write in the format named by the extension (.ply, .splat, .spz). Atomic.
- * Invalid splats are left out (see gs_scene_writable). */
+/* Write in the format named by the extension (.ply, .splat, .spz, .glb;
+ * .spz.glb: the glTF with SPZ compression). Atomic. Invalid splats are left
+ * out (see gs_scene_writable). */
 gs_status gs_scene_write(const char *path, const gs_scene *s);
 
 /* Per-format entry points (name is used in error messages). */
@@ -62,6 +67,16 @@ gs_status gs_ply_write(const char *path, const gs_scene *s);
 /* A plain point cloud: binary little-endian PLY with float x y z and, when
  * rgb is not NULL, uchar red green blue (what MeshLab/CloudCompare/Open3D read). */
 gs_status gs_pointcloud_write_ply(const char *path, const float *xyz, const uint8_t *rgb, int64_t n);
+/* 1 when a PLY's vertex element has x y z and no Gaussian properties
+ * (f_dc_0, opacity, scale_0, rot_0): gs_ply_read_mem reads it as points. */
+int gs_ply_is_pointcloud(const uint8_t *data, size_t size);
+/* A point cloud as a scene (data/points.c): n points xyz, colours rgb in
+ * [0,1] (NULL: white); each point an isotropic Gaussian of opacity 1 whose
+ * standard deviation is half gs_points_spacing. */
+gs_status gs_scene_from_points(const float *xyz, const float *rgb, int64_t n, const char *name, gs_scene *s);
+/* The median nearest-neighbour distance of up to 1024 points of the cloud
+ * (1e-3 of the bounding-box diagonal when it cannot be had). */
+float gs_points_spacing(const float *xyz, int64_t n);
 gs_status gs_splat_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
 gs_status gs_splat_write(const char *path, const gs_scene *s);
 gs_status gs_spz_read_mem(const uint8_t *data, size_t size, const char *name, gs_scene *s);
@@ -79,6 +94,9 @@ gs_status gs_spz_read_payload(const uint8_t *data, size_t size, const char *name
 #define GS_SPZ_DEFAULT_VERSION 3
 /* version: 2, 3 (gzip) or 4 (zstd streams); 0 = GS_SPZ_DEFAULT_VERSION */
 gs_status gs_spz_write(const char *path, const gs_scene *s, int version);
+/* The same file in memory (version 2 or 3: one gzip member), for containers
+ * (the glTF SPZ extension); *out is malloc'ed, the caller frees it. */
+gs_status gs_spz_encode(const gs_scene *s, int version, const char *name, uint8_t **out, size_t *out_size);
 
 /* Splats that a renderer must skip: non-finite values, non-positive scales,
  * zero quaternions, opacity outside [0,1]. Returns their count. */

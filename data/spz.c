@@ -657,3 +657,67 @@ gs_status gs_spz_write(const char *path, const gs_scene *s, int version) {
     free(buf);
     return st;
 }
+
+/* One gzip member in memory: deflateBound sizes the output, so a single
+ * Z_FINISH call completes it. */
+gs_status gs_spz_encode(const gs_scene *s, int version, const char *name, uint8_t **out, size_t *out_size) {
+    const char *nm = nm_or(name);
+    *out = NULL;
+    *out_size = 0;
+    if (version != 2 && version != 3)
+        return gs_error(GS_ERR_INVALID, "%s: SPZ version %d cannot be encoded in memory (2 or 3)", nm, version);
+    /* invalid splats are left out, as gs_spz_write does */
+    int64_t *idx, nv;
+    gs_status st = gs_scene_writable(s, nm, &idx, &nv);
+    if (st) return st;
+    spz_layout L;
+    if ((st = spz_layout_init(&L, nm, (uint32_t)version, (uint32_t)nv, s->sh_degree, SPZ_WRITE_FRAC_BITS,
+                              s->antialiased ? SPZ_FLAG_ANTIALIASED : 0))) {
+        free(idx);
+        return st;
+    }
+    size_t total = 16 + spz_total(&L);
+    if (total > (size_t)UINT_MAX / 2) {
+        free(idx);
+        return gs_error(GS_ERR_NOMEM, "%s: scene too large for an in-memory SPZ", nm);
+    }
+    uint8_t *buf = gs_malloc(total, 1, "SPZ attributes");
+    if (!buf) { free(idx); return gs_error_prefix(GS_ERR_NOMEM, "%s", nm); }
+    memset(buf, 0, 16);
+    wr_u32(buf, SPZ_MAGIC);
+    wr_u32(buf + 4, (uint32_t)version);
+    wr_u32(buf + 8, (uint32_t)nv);
+    buf[12] = (uint8_t)s->sh_degree;
+    buf[13] = SPZ_WRITE_FRAC_BITS;
+    buf[14] = s->antialiased ? SPZ_FLAG_ANTIALIASED : 0;
+    spz_pack(s, idx, &L, buf + 16);
+    free(idx);
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(buf);
+        return gs_error(GS_ERR_NOMEM, "%s: cannot start zlib", nm);
+    }
+    uLong bound = deflateBound(&zs, (uLong)total);
+    uint8_t *z = gs_malloc((size_t)bound, 1, "SPZ gzip stream");
+    if (!z) {
+        deflateEnd(&zs);
+        free(buf);
+        return gs_error_prefix(GS_ERR_NOMEM, "%s", nm);
+    }
+    zs.next_in = buf;
+    zs.avail_in = (uInt)total;
+    zs.next_out = z;
+    zs.avail_out = (uInt)bound;
+    int ret = deflate(&zs, Z_FINISH);
+    size_t n = (size_t)zs.total_out;
+    deflateEnd(&zs);
+    free(buf);
+    if (ret != Z_STREAM_END) {
+        free(z);
+        return gs_error(GS_ERR_IO, "%s: gzip compression failed", nm);
+    }
+    *out = z;
+    *out_size = n;
+    return GS_OK;
+}

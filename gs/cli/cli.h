@@ -58,8 +58,9 @@ typedef struct {
     int given;           /* any of these options was on the command line */
 } cli_export_opts;
 #define CLI_EXPORT_USAGE                                                                                    \
-    "  --export LIST         Gaussian files DIR/gaussians.EXT: ply, splat, spz, comma-separated\n"          \
-    "                        (default ply)\n"                                                               \
+    "  --export LIST         Gaussian files DIR/gaussians.EXT: ply, splat, spz, glb (glTF with\n"         \
+    "                        KHR_gaussian_splatting), glb-spz (the same SPZ-compressed:\n"                 \
+    "                        gaussians.spz.glb), comma-separated (default ply)\n"                        \
     "  --keep-all-gaussians  write every Gaussian. By default they are pruned as the official\n"            \
     "                        gs_ply export: the border (8/256 of each side) and those deeper than\n"        \
     "                        their view's 90th depth percentile are dropped\n"                              \
@@ -82,6 +83,8 @@ gs_status cli_export_list_check(const char *list);
  * Invalid Gaussians are left out by the writers (one warning per file).
  * Each file written is recorded in od (gs/cli/outdir.h) when it is not NULL. */
 struct cli_outdir;
+/* Each file the --export list names is free in od (cli_outdir_free_path). */
+gs_status cli_export_paths_free(const cli_export_opts *o, struct cli_outdir *od);
 gs_status cli_export_gaussians(const char *cmd, const char *out, const cli_export_opts *o, const gs_gaussians *g,
                                const float *depth, int quiet, struct cli_outdir *od);
 

@@ -11,11 +11,13 @@ static const char k_usage[] =
     "usage: gs convert [options] IN OUT\n"
     "\n"
     "Splat scenes: IN is any splat file gs reads or writes (INRIA PLY, PlayCanvas compressed PLY,\n"
-    "antimatter15 .splat, Niantic .spz v1-4); OUT's extension picks the format:\n"
+    "antimatter15 .splat, Niantic .spz v1-4, glTF .glb, or a point-cloud PLY, whose points become\n"
+    "small round Gaussians); OUT's extension picks the format:\n"
     "  .ply    INRIA 3DGS binary PLY (every viewer reads it)\n"
     "  .splat  antimatter15 layout (32 bytes a splat, colour only: SH beyond DC is dropped)\n"
     "  .spz    Niantic SPZ, version 3 by default (Spark 2.1, SuperSplat/splat-transform, Niantic's\n"
     "          library); --spz-version 2 for GaussianSplats3D too, 4 for Niantic's zstd format\n"
+    "  .glb    glTF 2.0 with KHR_gaussian_splatting (.spz.glb: SPZ-compressed in the glTF)\n"
     "Invalid splats (non-finite values, non-positive scales, zero quaternions) are left out, with\n"
     "a warning giving their count.\n"
     "Cameras: IN is a camera file or COLMAP model folder (gs-cameras JSON, transforms.json,\n"
@@ -29,7 +31,8 @@ static const char k_usage[] =
     "  --llff-factor F    LLFF poses_bounds.npy: divide H, W, f by F (8 for images_8)\n";
 
 static int is_scene_path(const char *p) {
-    return gs_path_ends_with(p, ".ply") || gs_path_ends_with(p, ".splat") || gs_path_ends_with(p, ".spz");
+    return gs_path_ends_with(p, ".ply") || gs_path_ends_with(p, ".splat") || gs_path_ends_with(p, ".spz") ||
+           gs_path_ends_with(p, ".glb");
 }
 
 /* The extension of the last path component ("" when it has none). */
@@ -41,7 +44,7 @@ static const char *path_ext(const char *p) {
 }
 
 static const char k_out_types[] =
-    ".ply, .splat or .spz for a splat scene; .json or a folder (COLMAP text) for cameras";
+    ".ply, .splat, .spz or .glb for a splat scene; .json or a folder (COLMAP text) for cameras";
 
 static int run(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
@@ -98,7 +101,7 @@ static int run(int argc, char **argv) {
                                "folder name for OUT, e.g. '%.*s'",
                                out, (int)(strlen(out) - strlen(ext)), out);
     if (is_scene_path(in) && !gs_path_ends_with(out, ".json"))
-        return cli_usage_error(&cmd_convert_def, "%s: a splat scene converts to a .ply, .splat or .spz file, not %s%s%s",
+        return cli_usage_error(&cmd_convert_def, "%s: a splat scene converts to a .ply, .splat, .spz or .glb file, not %s%s%s",
                                out, *ext ? "'" : "a folder", ext, *ext ? "'" : "");
     if (*ext && strcmp(ext, ".json") && !gs_is_dir(out))
         return cli_usage_error(&cmd_convert_def, "%s: unknown output type '%s' (supported: %s)", out, ext, k_out_types);

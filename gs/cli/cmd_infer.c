@@ -2,6 +2,7 @@
  * cloud with a Depth Anything 3 checkpoint, on the CPU. */
 #include "gs/cli/cli.h"
 #include "gs/cli/outdir.h"
+#include "gs/cli/scene_points.h"
 #include "gs/core/progress.h"
 #include "gs/model/da3.h"
 #include "gs/model/da3_points.h"
@@ -29,6 +30,7 @@ static const char k_usage[] =
     "                                            sizes, images named as given, points3D from the\n"
     "                                            confident depth with multi-view tracks\n"
     "  DIR/points.ply                            a coloured point cloud of the confident depth\n"
+    "  DIR/scene.glb                             that cloud and the camera frusta (as DA3's GLB export)\n"
     "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large),\n"
     "                                            pruned as the official gs_ply export (options below)\n"
     "\n"
@@ -94,19 +96,6 @@ static float percentile(const float *v, size_t n, double pct) {
     return r;
 }
 
-/* The GLB exporter's point cloud (gs_da3_points: confident depth, at most
- * max_points by a deterministic stride, colours of the processed image). */
-static gs_status write_points(const char *path, const gs_da3_prediction *p, int64_t max_points, int64_t *written) {
-    float *xyz;
-    uint8_t *rgb;
-    gs_status st = gs_da3_points(p, max_points, &xyz, &rgb, written);
-    if (st) return st;
-    st = gs_pointcloud_write_ply(path, xyz, rgb, *written);
-    free(xyz);
-    free(rgb);
-    return st;
-}
-
 static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char **names, cli_outdir *od) {
     gs_cameras c;
     gs_status st0 = gs_da3_cameras(p, 0, (const char *const *)names, ".png", &c);
@@ -165,10 +154,12 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
         if (st) return st;
         if (max_points > 0) {
             int64_t n = 0;
-            if ((st = write_points(gs_path_join(path, sizeof path, out, "points.ply"), p, max_points, &n)) ||
-                (st = cli_outdir_add(od, "points.ply")))
+            char glb[1100];
+            snprintf(glb, sizeof glb, "%s/scene.glb", out);
+            if ((st = cli_write_points(gs_path_join(path, sizeof path, out, "points.ply"), glb, p, max_points, &n)) ||
+                (st = cli_outdir_add(od, "points.ply")) || (st = cli_outdir_add(od, "scene.glb")))
                 return st;
-            if (!quiet) fprintf(stderr, "gs infer: %s/points.ply: %lld points\n", out, (long long)n);
+            if (!quiet) fprintf(stderr, "gs infer: %s/points.ply, %s: %lld points\n", out, glb, (long long)n);
         }
     }
     if (p->gaussians.n > 0) {

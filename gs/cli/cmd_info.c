@@ -18,8 +18,9 @@ static const char k_usage[] =
     "\n"
     "Describe each FILE:\n"
     "  *.safetensors        tensors, dtypes, parameter count, metadata (--all lists every tensor)\n"
-    "  *.ply *.splat *.spz  splat count, SH degree, bounding box, opacity and scale statistics\n"
-    "                       (INRIA PLY, PlayCanvas compressed PLY, antimatter15 .splat, Niantic SPZ v2-4)\n"
+    "  *.ply *.splat *.spz *.glb  splat count, SH degree, bounding box, opacity and scale statistics\n"
+    "                       (INRIA PLY, PlayCanvas compressed PLY, antimatter15 .splat, Niantic SPZ v2-4,\n"
+    "                       glTF KHR_gaussian_splatting; a point cloud PLY/GLB is read as round Gaussians)\n"
     "  *.png *.jpg          size, channels, bit depth, per-channel range\n"
     "  *.exr                size and value range of a depth map\n"
     "  cameras              gs-cameras JSON, transforms.json, INRIA cameras.json, COLMAP model\n"
@@ -270,7 +271,8 @@ static int info_one(const char *path, int all) {
         return info_cameras(path);
     if (has_magic(path, "\x89PNG", 4) || has_magic(path, "\xff\xd8\xff", 3)) return info_image(path);
     if (gs_path_ends_with(path, ".ply") || gs_path_ends_with(path, ".splat") || gs_path_ends_with(path, ".spz") ||
-        has_magic(path, "ply", 3) || has_magic(path, "NGSP", 4))
+        gs_path_ends_with(path, ".glb") || has_magic(path, "ply", 3) || has_magic(path, "NGSP", 4) ||
+        has_magic(path, "glTF", 4))
         return info_scene(path);
     fprintf(stderr, "gs info: error: %s: unrecognised file type (see 'gs info --help')\n", path);
     return 1;

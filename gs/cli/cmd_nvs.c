@@ -13,6 +13,8 @@
 #include "data/cameras.h"
 #include "data/image.h"
 #include "data/scene.h"
+#include "data/gltf.h"
+#include "gs/cli/scene_points.h"
 #include "raster/raster.h"
 #include "raster/trajectory.h"
 
@@ -28,8 +30,9 @@ static const char k_usage[] =
     "degree 2; --export for more formats, --keep-all-gaussians for every Gaussian),\n"
     "DIR/cameras.json (the predicted input cameras, in the splats' frame), DIR/sparse/0 (a COLMAP\n"
     "binary model of the photos at their own sizes with points3D and tracks from the confident\n"
-    "depth, in the frame of the predicted depth), DIR/video.mp4 and DIR/trajectory.json (the\n"
-    "cameras of the video's frames, gs-cameras JSON).\n"
+    "depth, in the frame of the predicted depth), DIR/scene.glb (point cloud + camera frusta, as\n"
+    "DA3's GLB export), DIR/video.mp4 and DIR/trajectory.json (the cameras of the video's frames,\n"
+    "gs-cameras JSON).\n"
     "\n"
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
     "  --config NAME         configuration of a bare .safetensors\n"
@@ -137,16 +140,9 @@ static int run(int argc, char **argv) {
     cli_outdir od;
     if (cli_outdir_check(&od, "nvs", out, overwrite, quiet)) { cli_outdir_free(&od); free(images); return 1; }
     {   /* no file of the user's is written over */
-        char rel[300];
-        snprintf(rel, sizeof rel, "%s", eo.formats);
-        gs_status fst = GS_OK;
-        char *save = NULL;
-        for (char *f = strtok_r(rel, ",", &save); f && !fst; f = strtok_r(NULL, ",", &save)) {
-            char name[300];
-            snprintf(name, sizeof name, "gaussians.%s", f);
-            fst = cli_outdir_free_path(&od, name);
-        }
+        gs_status fst = cli_export_paths_free(&eo, &od);
         if (!fst) fst = cli_outdir_free_path(&od, "cameras.json");
+        if (!fst) fst = cli_outdir_free_path(&od, "scene.glb");
         if (!fst && !no_video) fst = cli_outdir_free_path(&od, "video.mp4");
         if (!fst && !no_video) fst = cli_outdir_free_path(&od, "trajectory.json");
         if (fst) { cli_outdir_free(&od); free(images); return cli_fail("nvs", fst); }
@@ -197,6 +193,13 @@ static int run(int argc, char **argv) {
     if (!quiet) cli_print_stage((void *)"nvs", "writing the splats");
     if ((st = cli_export_gaussians("nvs", out, &eo, &p.gaussians, p.depth, quiet, &od))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_cameras(&p, 1, (const char *const *)names, NULL, &in_cams))) { cli_fail("nvs", st); goto done; }
+    if (p.extrinsics && p.intrinsics) { /* DA3's scene.glb: points + camera frusta */
+        char gpath[1100];
+        int64_t np = 0;
+        snprintf(gpath, sizeof gpath, "%s/scene.glb", out);
+        if ((st = cli_write_points(NULL, gpath, &p, 1000000, &np)) || (st = cli_outdir_add(&od, gpath))) { cli_fail("nvs", st); goto done; }
+        if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld points, %d cameras)\n", gpath, (long long)np, p.S);
+    }
     {
         char cpath[1100];
         snprintf(cpath, sizeof cpath, "%s/cameras.json", out);

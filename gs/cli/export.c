@@ -3,6 +3,7 @@
  * selection of the official gs_ply export and one writer per format. */
 #include "gs/cli/cli.h"
 #include "gs/cli/outdir.h"
+#include "data/gltf.h"
 #include "data/scene.h"
 
 #include <stdio.h>
@@ -22,17 +23,28 @@ static gs_status write_splat(const char *path, const gs_scene *s, const cli_expo
 static gs_status write_spz(const char *path, const gs_scene *s, const cli_export_opts *o) {
     return gs_spz_write(path, s, o->spz_version);
 }
+static gs_status write_glb(const char *path, const gs_scene *s, const cli_export_opts *o) {
+    (void)o;
+    return gs_gltf_write(path, s, 0);
+}
+static gs_status write_glb_spz(const char *path, const gs_scene *s, const cli_export_opts *o) {
+    (void)o;
+    return gs_gltf_write(path, s, 1);
+}
 
 typedef struct {
-    const char *ext; /* the --export name and the file extension */
+    const char *ext;  /* the --export name */
+    const char *file; /* DIR/FILE */
     gs_status (*write)(const char *path, const gs_scene *s, const cli_export_opts *o);
 } export_format;
 
-/* Every format `--export` accepts; a new one (glb) is one more row. */
+/* Every format `--export` accepts. */
 static const export_format k_formats[] = {
-    {"ply", write_ply},
-    {"splat", write_splat},
-    {"spz", write_spz},
+    {"ply", "gaussians.ply", write_ply},
+    {"splat", "gaussians.splat", write_splat},
+    {"spz", "gaussians.spz", write_spz},
+    {"glb", "gaussians.glb", write_glb},
+    {"glb-spz", "gaussians.spz.glb", write_glb_spz},
 };
 #define N_FORMATS ((int)(sizeof k_formats / sizeof k_formats[0]))
 
@@ -110,6 +122,8 @@ static void describe(const cli_export_opts *o, const char *ext, char *buf, size_
     if (!strcmp(ext, "spz")) snprintf(buf, cap, "Niantic SPZ v%d", o->spz_version);
     else if (!strcmp(ext, "splat")) snprintf(buf, cap, "antimatter15 .splat, DC colour only");
     else if (!strcmp(ext, "ply")) snprintf(buf, cap, "INRIA 3DGS PLY");
+    else if (!strcmp(ext, "glb")) snprintf(buf, cap, "glTF KHR_gaussian_splatting");
+    else if (!strcmp(ext, "glb-spz")) snprintf(buf, cap, "glTF KHR_gaussian_splatting, SPZ v3 compressed");
     else snprintf(buf, cap, "%s", ext);
 }
 
@@ -147,7 +161,7 @@ gs_status cli_export_gaussians(const char *cmd, const char *out, const cli_expor
     char *save = NULL;
     for (char *f = strtok_r(list, ",", &save); f && !st; f = strtok_r(NULL, ",", &save)) {
         const export_format *fmt = find_format(f, strlen(f));
-        snprintf(path, sizeof path, "%s/gaussians.%s", out, fmt->ext);
+        snprintf(path, sizeof path, "%s/%s", out, fmt->file);
         if ((st = fmt->write(path, &sc, o))) break;
         if (od && (st = cli_outdir_add(od, path))) break;
         if (!quiet) {
@@ -158,5 +172,17 @@ gs_status cli_export_gaussians(const char *cmd, const char *out, const cli_expor
         }
     }
     gs_scene_free(&sc);
+    return st;
+}
+
+gs_status cli_export_paths_free(const cli_export_opts *o, cli_outdir *od) {
+    char list[EXPORT_LIST_MAX];
+    snprintf(list, sizeof list, "%s", o->formats);
+    char *save = NULL;
+    gs_status st = GS_OK;
+    for (char *f = strtok_r(list, ",", &save); f && !st; f = strtok_r(NULL, ",", &save)) {
+        const export_format *fmt = find_format(f, strlen(f));
+        if (fmt) st = cli_outdir_free_path(od, fmt->file);
+    }
     return st;
 }

@@ -18,7 +18,8 @@
  * one of these means an earlier run (or a file of the user's in gs's way). */
 static const char *const k_gs_names[] = {"cameras.json", "gaussians.ply", "gaussians.splat", "gaussians.spz",
                                          "points.ply",   "video.mp4",     "trajectory.json", "depth",
-                                         "conf",         "colmap",        "frames",
+                                         "conf",         "colmap",        "frames",        "scene.glb",
+                                         "gaussians.glb", "gaussians.spz.glb",
                                          "sparse"};
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

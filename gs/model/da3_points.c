@@ -34,8 +34,11 @@ static float percentile_sorted(const float *s, size_t n, double pct) {
     return (float)(s[lo] + (pos - (double)lo) * (s[hi] - s[lo]));
 }
 
+/* DA3's sky: a sky probability of 0.3 or more (models that predict it) */
+static int is_sky(const gs_da3_prediction *p, size_t i) { return p->sky && p->sky[i] >= 0.3f; }
+
 int gs_da3_point_ok(const gs_da3_prediction *p, float thr, size_t i) {
-    return (!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0;
+    return (!p->depth_conf || p->depth_conf[i] >= thr) && isfinite(p->depth[i]) && p->depth[i] > 0 && !is_sky(p, i);
 }
 
 gs_status gs_da3_point_select(const gs_da3_prediction *p, int64_t max_points, int64_t **idx, int64_t *n_out,
@@ -49,9 +52,16 @@ gs_status gs_da3_point_select(const gs_da3_prediction *p, int64_t max_points, in
     if (p->depth_conf) {
         float *s = gs_malloc(n, sizeof *s, "confidence percentiles");
         if (!s) return GS_ERR_NOMEM;
-        memcpy(s, p->depth_conf, n * sizeof *s);
-        qsort(s, n, sizeof *s, cmp_f);
-        float lo = percentile_sorted(s, n, 40.0), hi = percentile_sorted(s, n, 90.0);
+        /* the percentiles of the non-sky confidences, when there are more than 10 (as DA3's GLB export) */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!is_sky(p, i)) s[m++] = p->depth_conf[i];
+        if (m <= 10) {
+            memcpy(s, p->depth_conf, n * sizeof *s);
+            m = n;
+        }
+        qsort(s, m, sizeof *s, cmp_f);
+        float lo = percentile_sorted(s, m, 40.0), hi = percentile_sorted(s, m, 90.0);
         free(s);
         thr = fminf(fmaxf(1.05f, lo), hi);
     }

@@ -11,8 +11,10 @@
 extern "C" {
 #endif
 
-/* The point cloud's pixels: depth finite and > 0 and, with a confidence map,
- * confidence >= clamp(p40, 1.05, p90) over all views (DA3's GLB export);
+/* The point cloud's pixels (DA3's GLB export): depth finite and > 0, not
+ * sky (sky probability >= 0.3, where the model predicts sky) and, with a
+ * confidence map, confidence >= clamp(1.05, p40, p90) of the non-sky
+ * confidences of all views (of all of them when 10 or fewer are non-sky);
  * a deterministic stride over them (view, row, column order) keeps at most
  * max_points (<= 0: all). *idx (malloc'ed) holds flat indices
  * v*H*W + y*W + x; *thr the threshold (-inf without confidence). */

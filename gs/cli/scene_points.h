@@ -1,0 +1,15 @@
+/* scene_points.h - the point cloud and scene preview of a DA3 prediction,
+ * shared by `gs infer` (points.ply + scene.glb) and `gs nvs` (scene.glb). */
+#ifndef GS_CLI_SCENE_POINTS_H
+#define GS_CLI_SCENE_POINTS_H
+
+#include "gs/model/da3.h"
+
+/* The points DA3's GLB exporter keeps (gs_da3_points, gs/model/da3_points.h)
+ * written as a point-cloud PLY to ply_path and as DA3's scene.glb (points +
+ * camera frusta, gs_glb_write_scene) to glb_path; either may be NULL. Needs
+ * extrinsics and intrinsics. */
+gs_status cli_write_points(const char *ply_path, const char *glb_path, const gs_da3_prediction *p,
+                           int64_t max_points, int64_t *written);
+
+#endif
