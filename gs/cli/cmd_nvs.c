@@ -24,6 +24,7 @@ static const char k_usage[] =
     "da3nested-giant-large). Writes DIR/gaussians.ply (SH degree 2; --export for more formats),\n"
     "DIR/cameras.json (the predicted input cameras, in the splats' frame) and DIR/video.mp4.\n"
     "\n"
+    CLI_INPUT_HELP
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
     "  --config NAME         configuration of a bare .safetensors\n"
     "  --out DIR             output folder (created)\n"
@@ -73,7 +74,9 @@ static int run(int argc, char **argv) {
     gs_da3_options_default(&o);
     o.infer_gs = 1;
     char **images = calloc((size_t)argc, sizeof *images);
-    int S = 0;
+    int S = 0, ir;
+    cli_input_opts in;
+    cli_input_opts_default(&in);
     if (!images) return 1;
 #define FAIL_USAGE(...) do { free(images); return cli_usage_error(&cmd_nvs_def, __VA_ARGS__); } while (0)
 #define NEED() do { if (i + 1 >= argc) FAIL_USAGE("%s needs a value", a); } while (0)
@@ -82,6 +85,7 @@ static int run(int argc, char **argv) {
         long v;
         double d;
         if (!strcmp(a, "--model")) { NEED(); model = argv[++i]; }
+        else if ((ir = cli_input_option(&cmd_nvs_def, argc, argv, &i, &in))) { if (ir < 0) { free(images); return 2; } }
         else if (!strcmp(a, "--config")) { NEED(); config = argv[++i]; }
         else if (!strcmp(a, "--out")) { NEED(); out = argv[++i]; }
         else if (!strcmp(a, "--cameras")) { NEED(); cams_path = argv[++i]; }
@@ -129,7 +133,9 @@ static int run(int argc, char **argv) {
     memset(&exp, 0, sizeof exp);
     gs_raster_cuda *gpu = NULL;
     double t0 = gs_now();
-    if (cli_photos_load("nvs", images, S, cams_path, &ph)) { free(images); return 1; }
+    in.quiet = quiet;
+    if (cli_photos_load("nvs", images, S, &in, cams_path, &ph)) { free(images); return 1; }
+    S = ph.n;
     char **names = ph.names;
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("nvs", st); goto done; }
     if (!m.cfg.net.has_gs_head) {
