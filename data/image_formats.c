@@ -390,10 +390,18 @@ gs_status gs_image_read_bmp(const uint8_t *data, size_t size, const char *name, 
     if (!stbi_info_from_memory(data, (int)size, &w, &h, &c))
         return gs_error(GS_ERR_FORMAT, "%s: invalid BMP: %s", name, stbi_failure_reason());
     if (!gs_image_dims_ok(w, h)) return gs_image_dims_error(name, w, h);
-    /* stb reads uncompressed BMPs only: at least one bit a pixel */
-    if ((uint64_t)h * (((uint64_t)w + 7) / 8) > size)
-        return gs_error(GS_ERR_FORMAT, "%s: invalid BMP: %dx%d pixels cannot fit in %zu bytes (file truncated?)", name,
-                        w, h, size);
+    /* stb reads uncompressed BMPs only, and reads zeros past the end of a
+     * cut file: the rows (4-byte aligned) must all be there after the
+     * pixel-data offset */
+    const uint32_t off = (uint32_t)data[10] | (uint32_t)data[11] << 8 | (uint32_t)data[12] << 16 | (uint32_t)data[13] << 24;
+    const uint32_t hsz = size >= 18 ? (uint32_t)data[14] | (uint32_t)data[15] << 8 | (uint32_t)data[16] << 16 |
+                                          (uint32_t)data[17] << 24 : 0;
+    const size_t bpp_at = hsz == 12 ? 24 : 28;
+    const unsigned bpp = size >= bpp_at + 2 ? (unsigned)data[bpp_at] | (unsigned)data[bpp_at + 1] << 8 : 0;
+    const uint64_t stride = ((uint64_t)w * (bpp ? bpp : 1) + 31) / 32 * 4;
+    if ((uint64_t)off + stride * (uint64_t)h > size)
+        return gs_error(GS_ERR_FORMAT, "%s: invalid BMP: %dx%d pixels of %u bits from byte %u need more than the %zu "
+                        "bytes of the file (truncated?)", name, w, h, bpp, off, size);
     uint8_t *px = stbi_load_from_memory(data, (int)size, &w, &h, &c, 0);
     if (!px) return gs_error(GS_ERR_FORMAT, "%s: invalid BMP: %s", name, stbi_failure_reason());
     if (c < 1 || c > 4 || !gs_image_dims_ok(w, h)) {

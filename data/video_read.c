@@ -193,7 +193,9 @@ gs_status gs_video_read_frames(const char *path, double fps, long max_frames, in
         return gs_error(GS_ERR_IO, "%s: cannot make a pipe for ffmpeg: %s", path, strerror(errno));
     }
     int pid, slot;
-    st = gs_spawn(argv, -1, fds[1], -1, path, &pid, &slot);
+    char what[4200];
+    snprintf(what, sizeof what, "video %.4000s", path);
+    st = gs_spawn(argv, -1, fds[1], -1, what, &pid, &slot);
     close(fds[1]);
     free(url);
     if (st) {
@@ -225,8 +227,12 @@ gs_status gs_video_read_frames(const char *path, double fps, long max_frames, in
     }
     free(row);
     fclose(f);
-    gs_status wst = gs_spawn_wait(pid, slot, st != GS_OK, path, "ffmpeg");
-    if (!st) st = wst;
+    gs_status wst = gs_spawn_wait(pid, slot, st != GS_OK, what, "ffmpeg");
+    if (!st && wst) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", gs_last_error());
+        st = gs_error(GS_ERR_FORMAT, "%s: a corrupt or truncated video? (%d frames decoded)", msg, n);
+    }
     if (!st && !n)
         st = gs_error(GS_ERR_FORMAT, "video %s: no frames decoded (an empty or corrupt video?)", path);
     if (st) {
