@@ -35,7 +35,8 @@ const char *gs_image_sniff(const uint8_t *head, size_t n);
 /* A name ending in an extension of a format gs reads (.png .jpg .jpeg .webp
  * .bmp .tif .tiff, any case). */
 int gs_image_ext_known(const char *name);
-/* How an EXIF orientation (2..8) turns the stored pixels upright, in words. */
+/* What a viewer does to the stored pixels for an EXIF orientation (2..8), in
+ * words ("rotate it 90 degrees clockwise"). */
 const char *gs_image_orientation_name(int orientation);
 
 /* Allocate a zeroed image. */
@@ -54,6 +55,9 @@ gs_status gs_image_read_mem_orient(const uint8_t *data, size_t size, const char 
 
 /* Width, height and channel count from the file header, without decoding. */
 gs_status gs_image_info(const char *path, int *width, int *height, int *channels);
+/* The same from a buffer holding the file (or at least its header). */
+gs_status gs_image_info_mem(const uint8_t *data, size_t size, const char *name, int *width, int *height,
+                            int *channels);
 
 /* Write a PNG; values are clamped to [0,1] and rounded. bit_depth 8 or 16. */
 gs_status gs_image_write_png(const char *path, const gs_image *im, int bit_depth);

@@ -361,14 +361,8 @@ gs_status gs_image_read_tiff(const uint8_t *data, size_t size, const char *name,
     return GS_OK;
 }
 
-gs_status gs_image_info_tiff(FILE *f, const char *name, int *w, int *h, int *c) {
-    tiff_src s;
-    memset(&s, 0, sizeof s);
-    s.f = f;
-    if (fseeko(f, 0, SEEK_END) != 0) return gs_error(GS_ERR_IO, "%s: cannot seek", name);
-    off_t end = ftello(f);
-    if (end < 0 || fseeko(f, 0, SEEK_SET) != 0) return gs_error(GS_ERR_IO, "%s: cannot seek", name);
-    s.size = (uint64_t)end;
+static gs_status tiff_info(tiff_src *src, const char *name, int *w, int *h, int *c) {
+    tiff_src s = *src;
     TIFF *t = tiff_open(&s, name);
     if (!t) return tiff_error(&s, name, "cannot read the header");
     tiff_desc d;
@@ -379,6 +373,25 @@ gs_status gs_image_info_tiff(FILE *f, const char *name, int *w, int *h, int *c) 
     *h = (int)d.h;
     if (c) *c = tiff_channels(&d);
     return GS_OK;
+}
+
+gs_status gs_image_info_tiff(FILE *f, const char *name, int *w, int *h, int *c) {
+    tiff_src s;
+    memset(&s, 0, sizeof s);
+    s.f = f;
+    if (fseeko(f, 0, SEEK_END) != 0) return gs_error(GS_ERR_IO, "%s: cannot seek", name);
+    off_t end = ftello(f);
+    if (end < 0 || fseeko(f, 0, SEEK_SET) != 0) return gs_error(GS_ERR_IO, "%s: cannot seek", name);
+    s.size = (uint64_t)end;
+    return tiff_info(&s, name, w, h, c);
+}
+
+gs_status gs_image_info_tiff_mem(const uint8_t *data, size_t size, const char *name, int *w, int *h, int *c) {
+    tiff_src s;
+    memset(&s, 0, sizeof s);
+    s.data = data;
+    s.size = size;
+    return tiff_info(&s, name, w, h, c);
 }
 
 /* ---- BMP -------------------------------------------------------------------- */

@@ -18,6 +18,7 @@ gs_status gs_image_read_bmp(const uint8_t *data, size_t size, const char *name, 
 /* Header only, from an open file (at any position; it is rewound). */
 gs_status gs_image_info_webp(FILE *f, const char *name, int *w, int *h, int *c);
 gs_status gs_image_info_tiff(FILE *f, const char *name, int *w, int *h, int *c);
+gs_status gs_image_info_tiff_mem(const uint8_t *data, size_t size, const char *name, int *w, int *h, int *c);
 
 /* The Orientation tag (1..8) of IFD0 of an EXIF block: raw TIFF-structured
  * data ("II*\0" / "MM\0*") or the same after the "Exif\0\0" header of a

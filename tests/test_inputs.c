@@ -451,7 +451,7 @@ TEST(cli_inputs_exif_orientation_warning) {
     snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --out %s", jpg, gs_test_tmp("turned-out"));
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     CHECK_MSG(out && strstr(out, "warning: photo ") && strstr(out, "turned.jpg: its EXIF orientation is 6") &&
-                  strstr(out, "rotated 90 degrees clockwise") && strstr(out, "used as stored"),
+                  strstr(out, "viewers rotate it 90 degrees clockwise") && strstr(out, "as stored, unrotated"),
               "%s", out ? out : "");
     free(out);
     /* gs info says it too */

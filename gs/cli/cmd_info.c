@@ -98,8 +98,8 @@ static int info_image(const char *path) {
     if (gs_image_read_orient(path, &im, &orient)) return cli_fail("info", GS_ERR_FORMAT);
     printf("%s: image %dx%d, %d channel%s, %d-bit\n", path, im.width, im.height, im.channels,
            im.channels > 1 ? "s" : "", im.bit_depth);
-    if (orient) printf("  EXIF orientation %d (the stored pixels are %s to be upright; gs uses them as stored)\n",
-                       orient, gs_image_orientation_name(orient));
+    if (orient) printf("  EXIF orientation %d (viewers %s; gs uses the pixels as stored)\n", orient,
+                       gs_image_orientation_name(orient));
     static const char *names[4][4] = {{"gray"}, {"gray", "alpha"}, {"R", "G", "B"}, {"R", "G", "B", "A"}};
     size_t np = (size_t)im.width * im.height;
     for (int c = 0; c < im.channels; c++) {

@@ -260,8 +260,8 @@ int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *
         int orient = 0;
         if (!(st = grow(ph, &labels, &cap, 1)) && !(st = gs_image_read_orient(src[i].path, &im, &orient))) {
             if (orient)
-                gs_warn("photo %s: its EXIF orientation is %d (the stored pixels are %s to be upright); used as "
-                        "stored, unrotated, as Depth Anything 3 reads photos", src[i].path, orient,
+                gs_warn("photo %s: its EXIF orientation is %d (viewers %s to show it upright); gs uses the pixels "
+                        "as stored, unrotated, as Depth Anything 3 reads photos", src[i].path, orient,
                         gs_image_orientation_name(orient));
             st = add_photo(ph, labels, src[i].path, &im);
         }
