@@ -1,7 +1,8 @@
 /* image.c - image files in and out: PNG (libpng) and JPEG (libjpeg-turbo)
  * reading into float [0,1] HWC images (WebP, TIFF and BMP in
- * image_formats.c), the EXIF orientation of PNG and JPEG files, atomic PNG and depth-EXR (tinyexr) writing, the
- * turbo colormap for depth visualisation and alpha compositing.
+ * image_formats.c) with the EXIF orientation of PNG and JPEG files, atomic
+ * PNG and depth-EXR (tinyexr) writing, the turbo colormap for depth
+ * visualisation and alpha compositing.
  *
  * Image files are untrusted: declared sizes are checked against the per-side
  * and total pixel limits and against what the compressed bytes could possibly
