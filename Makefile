@@ -29,6 +29,8 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-paramete
                -Wshadow -Wstrict-prototypes -fopenmp -I. -I/usr/include/stb -MMD -MP
 CFLAGS  ?= $(OPT) -g
 LIBS    := -lpng -ljpeg -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread
+# WebP, TIFF and EXIF of photos (data/image_formats.c)
+LIBS    += -lwebp -lwebpdemux -ltiff -lexif
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -129,7 +131,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 $(FUZZ_BUILD)/obj/data/stb_impl.o: FUZZ_EXTRA := -fno-sanitize=undefined
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ -lpng -ljpeg -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread -lstdc++
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ -lpng -ljpeg -lwebp -lwebpdemux -ltiff -lexif -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread -lstdc++
 
 fuzz: $(FUZZ_BIN)
 
@@ -147,6 +149,7 @@ fuzz-run: fuzz
 # ---- dependencies ---------------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libpng-dev libjpeg62-turbo-dev libstb-dev libtinyexr-dev zlib1g-dev libzstd-dev \
             libcjson-dev libopenblas-dev ffmpeg clang libclang-rt-14-dev chromium
+DEB_PKGS += libwebp-dev libtiff-dev libexif-dev
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; else \

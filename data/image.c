@@ -1,11 +1,14 @@
-/* image.c - image files in and out: PNG (libpng) and JPEG (stb_image) reading
- * into float [0,1] HWC images, atomic PNG and depth-EXR (tinyexr) writing, the
- * turbo colormap for depth visualisation and alpha compositing.
+/* image.c - image files in and out: PNG (libpng) and JPEG (libjpeg-turbo)
+ * reading into float [0,1] HWC images (WebP, TIFF and BMP in
+ * image_formats.c) with the EXIF orientation of PNG and JPEG files, atomic
+ * PNG and depth-EXR (tinyexr) writing, the turbo colormap for depth
+ * visualisation and alpha compositing.
  *
  * Image files are untrusted: declared sizes are checked against the per-side
  * and total pixel limits and against what the compressed bytes could possibly
  * hold before anything large is allocated. */
 #include "data/image.h"
+#include "data/image_formats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,6 +17,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <tinyexr.h>
 #include <stb_image.h>
 
@@ -34,6 +38,9 @@ static gs_status dims_error(const char *name, int64_t w, int64_t h) {
     return gs_error(GS_ERR_FORMAT, "%s: image size %lldx%lld is out of range (at most %d per side and %lld pixels)",
                     name, (long long)w, (long long)h, GS_IMAGE_MAX_DIM, (long long)GS_IMAGE_MAX_PIXELS);
 }
+
+int gs_image_dims_ok(int64_t w, int64_t h) { return dims_ok(w, h); }
+gs_status gs_image_dims_error(const char *name, int64_t w, int64_t h) { return dims_error(name, w, h); }
 
 gs_status gs_image_alloc(gs_image *im, int width, int height, int channels) {
     memset(im, 0, sizeof *im);
@@ -74,6 +81,7 @@ typedef struct {
     uint8_t *pixels;  /* decoded rows */
     png_bytep *rows;
     float *out;
+    int orient;
 } png_ctx;
 
 static void png_err_cb(png_structp png, png_const_charp msg) {
@@ -133,7 +141,10 @@ static gs_status png_decode(png_structp png, png_infop info, png_ctx *c, gs_imag
     for (png_uint_32 y = 0; y < h; y++) c->rows[y] = c->pixels + (size_t)y * rowbytes;
     png_read_image(png, c->rows);
     /* reading up to IEND also catches truncation and CRC errors after the pixels */
-    png_read_end(png, NULL);
+    png_read_end(png, info);
+    png_bytep exif = NULL;
+    png_uint_32 n_exif = 0;
+    if (png_get_eXIf_1(png, info, &n_exif, &exif) && exif) c->orient = gs_exif_orientation(exif, n_exif);
 
     size_t n = (size_t)w * h * (size_t)ch;
     c->out = gs_malloc(n, sizeof(float), c->name);
@@ -153,7 +164,7 @@ static gs_status png_decode(png_structp png, png_infop info, png_ctx *c, gs_imag
     return GS_OK;
 }
 
-static gs_status read_png(const uint8_t *data, size_t size, const char *name, gs_image *im) {
+static gs_status read_png(const uint8_t *data, size_t size, const char *name, gs_image *im, int *orient) {
     png_ctx c;
     memset(&c, 0, sizeof c);
     c.data = data;
@@ -171,6 +182,8 @@ static gs_status read_png(const uint8_t *data, size_t size, const char *name, gs
     png_set_chunk_cache_max(png, 1000);
     gs_status st = png_decode(png, info, &c, im);
     png_destroy_read_struct(&png, &info, NULL);
+    if (st) memset(im, 0, sizeof *im);
+    else *orient = c.orient >= 2 ? c.orient : 0;
     free(c.pixels);
     free(c.rows);
     free(c.out);
@@ -242,7 +255,8 @@ static void jpeg_on_message(j_common_ptr c, int level) {
     if (level < 0) jpeg_on_error(c); /* a warning: corrupt or truncated data */
 }
 
-static gs_status jpeg_decode(const uint8_t *data, size_t size, const char *name, int w, int h, int *channels, float **out) {
+static gs_status jpeg_decode(const uint8_t *data, size_t size, const char *name, int w, int h, int *channels, float **out,
+                             int *orientation) {
     struct jpeg_decompress_struct ci;
     jpeg_err err;
     float *volatile res = NULL;
@@ -259,7 +273,13 @@ static gs_status jpeg_decode(const uint8_t *data, size_t size, const char *name,
     }
     jpeg_create_decompress(&ci);
     jpeg_mem_src(&ci, data, (unsigned long)size);
+    jpeg_save_markers(&ci, JPEG_APP0 + 1, 0xFFFF); /* APP1: EXIF */
     jpeg_read_header(&ci, TRUE);
+    for (jpeg_saved_marker_ptr mk = ci.marker_list; mk; mk = mk->next)
+        if (mk->marker == JPEG_APP0 + 1 && mk->data_length > 6 && !memcmp(mk->data, "Exif\0", 6)) {
+            *orientation = gs_exif_orientation(mk->data, mk->data_length);
+            break;
+        }
     if ((int)ci.image_width != w || (int)ci.image_height != h) {
         jpeg_destroy_decompress(&ci);
         return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: inconsistent size", name);
@@ -293,7 +313,7 @@ static gs_status jpeg_decode(const uint8_t *data, size_t size, const char *name,
     return GS_OK;
 }
 
-static gs_status read_jpeg(const uint8_t *data, size_t size, const char *name, gs_image *im) {
+static gs_status read_jpeg(const uint8_t *data, size_t size, const char *name, gs_image *im, int *orient_out) {
     if (size > (size_t)INT32_MAX) return gs_error(GS_ERR_FORMAT, "%s: JPEG file too large (%zu bytes)", name, size);
     gs_status st = jpeg_check_structure(data, size, name);
     if (st) return st;
@@ -308,10 +328,11 @@ static gs_status read_jpeg(const uint8_t *data, size_t size, const char *name, g
     if (blocks > (uint64_t)size * 8)
         return gs_error(GS_ERR_FORMAT, "%s: invalid JPEG: %dx%d pixels cannot fit in %zu bytes (file truncated?)",
                         name, w, h, size);
-    int c = 0;
+    int c = 0, orient = 0;
     float *out = NULL;
-    st = jpeg_decode(data, size, name, w, h, &c, &out);
+    st = jpeg_decode(data, size, name, w, h, &c, &out, &orient);
     if (st) return st;
+    *orient_out = orient >= 2 ? orient : 0;
     im->width = w;
     im->height = h;
     im->channels = c;
@@ -320,26 +341,63 @@ static gs_status read_jpeg(const uint8_t *data, size_t size, const char *name, g
     return GS_OK;
 }
 
-gs_status gs_image_read_mem(const uint8_t *data, size_t size, const char *name, gs_image *im) {
+const char *gs_image_sniff(const uint8_t *d, size_t n) {
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    if (!name) name = "<memory>";
-    memset(im, 0, sizeof *im);
-    if (!data || size == 0) return gs_error(GS_ERR_FORMAT, "%s: not a PNG or JPEG image (empty file)", name);
-    if (size >= 8 && memcmp(data, png_sig, 8) == 0) return read_png(data, size, name, im);
-    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return read_jpeg(data, size, name, im);
-    return gs_error(GS_ERR_FORMAT, "%s: not a PNG or JPEG image", name);
+    if (!d) return NULL;
+    if (n >= 8 && !memcmp(d, png_sig, 8)) return "PNG";
+    if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "JPEG";
+    if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) return "WebP";
+    /* classic and big TIFF, either byte order */
+    if (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4) || !memcmp(d, "II+\0", 4) ||
+                   !memcmp(d, "MM\0+", 4)))
+        return "TIFF";
+    if (n >= 14 && d[0] == 'B' && d[1] == 'M') return "BMP";
+    return NULL;
 }
 
-gs_status gs_image_read(const char *path, gs_image *im) {
+int gs_image_ext_known(const char *name) {
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"};
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    for (size_t i = 0; dot && i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(dot, exts[i])) return 1;
+    return 0;
+}
+
+gs_status gs_image_read_mem_orient(const uint8_t *data, size_t size, const char *name, gs_image *im, int *orient) {
+    if (!name) name = "<memory>";
     memset(im, 0, sizeof *im);
+    int dummy;
+    if (!orient) orient = &dummy;
+    *orient = 0;
+    if (!data || size == 0) return gs_error(GS_ERR_FORMAT, "%s: not an image (empty file)", name);
+    const char *k = gs_image_sniff(data, size);
+    if (!k) return gs_error(GS_ERR_FORMAT, "%s: not an image gs reads (" GS_IMAGE_FORMATS ")", name);
+    switch (k[0]) {
+    case 'P': return read_png(data, size, name, im, orient);
+    case 'J': return read_jpeg(data, size, name, im, orient);
+    case 'W': return gs_image_read_webp(data, size, name, im, orient);
+    case 'T': return gs_image_read_tiff(data, size, name, im, orient);
+    default: return gs_image_read_bmp(data, size, name, im);
+    }
+}
+
+gs_status gs_image_read_mem(const uint8_t *data, size_t size, const char *name, gs_image *im) {
+    return gs_image_read_mem_orient(data, size, name, im, NULL);
+}
+
+gs_status gs_image_read_orient(const char *path, gs_image *im, int *orient) {
+    memset(im, 0, sizeof *im);
+    if (orient) *orient = 0;
     uint8_t *data = NULL;
     size_t size = 0;
     gs_status st = gs_read_file(path, IMAGE_MAX_FILE_BYTES, &data, &size);
     if (st) return st;
-    st = gs_image_read_mem(data, size, path, im);
+    st = gs_image_read_mem_orient(data, size, path, im, orient);
     free(data);
     return st;
 }
+
+gs_status gs_image_read(const char *path, gs_image *im) { return gs_image_read_orient(path, im, NULL); }
 
 /* ---- PNG writing ------------------------------------------------------------ */
 

@@ -1,7 +1,10 @@
 /* image.h - image files in and out.
  *
  * In:  PNG (8/16-bit; gray, gray+alpha, RGB, RGBA, palette) through libpng,
- *      JPEG through stb_image. Pixels become float32 in [0,1], interleaved HWC.
+ *      JPEG through libjpeg-turbo, WebP through libwebp, TIFF (8/16-bit, and
+ *      what libtiff's RGBA reader takes) through libtiff, BMP through
+ *      stb_image. Pixels become float32 in [0,1], interleaved HWC, rows as
+ *      stored: an EXIF orientation is reported, not applied (as DA3/PIL).
  * Out: PNG 8-bit (and 16-bit) through libpng, float EXR (depth maps) through
  *      tinyexr, and a colourised depth PNG (turbo colormap).
  * All writers are atomic (temporary file + rename). Images are untrusted:
@@ -24,16 +27,37 @@ typedef struct {
     float *data;                 /* height*width*channels, row-major HWC, [0,1] */
 } gs_image;
 
+/* The formats gs reads, for messages. */
+#define GS_IMAGE_FORMATS "PNG, JPEG, WebP, TIFF, BMP"
+/* The format of an image from its first bytes (16 are enough): "PNG",
+ * "JPEG", "WebP", "TIFF", "BMP", or NULL. */
+const char *gs_image_sniff(const uint8_t *head, size_t n);
+/* A name ending in an extension of a format gs reads (.png .jpg .jpeg .webp
+ * .bmp .tif .tiff, any case). */
+int gs_image_ext_known(const char *name);
+/* What a viewer does to the stored pixels for an EXIF orientation (2..8), in
+ * words ("rotate it 90 degrees clockwise"). */
+const char *gs_image_orientation_name(int orientation);
+
 /* Allocate a zeroed image. */
 gs_status gs_image_alloc(gs_image *im, int width, int height, int channels);
 void gs_image_free(gs_image *im);
 
-/* Read PNG or JPEG (detected by content, not extension). */
+/* Read any of GS_IMAGE_FORMATS (detected by content, not extension). */
 gs_status gs_image_read(const char *path, gs_image *im);
 gs_status gs_image_read_mem(const uint8_t *data, size_t size, const char *name, gs_image *im);
+/* The same, and the file's EXIF (JPEG, PNG, WebP) or TIFF Orientation in
+ * *orientation when it is 2..8 (0 when upright or absent). It is never
+ * applied: the rows are as stored, as DA3 reads photos (PIL, no
+ * exif_transpose). */
+gs_status gs_image_read_orient(const char *path, gs_image *im, int *orientation);
+gs_status gs_image_read_mem_orient(const uint8_t *data, size_t size, const char *name, gs_image *im, int *orientation);
 
 /* Width, height and channel count from the file header, without decoding. */
 gs_status gs_image_info(const char *path, int *width, int *height, int *channels);
+/* The same from a buffer holding the file (or at least its header). */
+gs_status gs_image_info_mem(const uint8_t *data, size_t size, const char *name, int *width, int *height,
+                            int *channels);
 
 /* Write a PNG; values are clamped to [0,1] and rounded. bit_depth 8 or 16. */
 gs_status gs_image_write_png(const char *path, const gs_image *im, int bit_depth);

@@ -1,4 +1,5 @@
-/* video.c - ffmpeg pipe writer (video.h). */
+/* video.c - ffmpeg pipe writer, and the child-process helpers the video
+ * reader (video_read.c) shares (video.h). */
 #include "data/video.h"
 
 #include <errno.h>
@@ -62,6 +63,52 @@ gs_status gs_video_find_ffmpeg(const char *what) {
                     "out the video)", what);
 }
 
+gs_status gs_spawn(char *const argv[], int in_fd, int out_fd, int err_fd, const char *what, int *pid, int *pid_slot) {
+    *pid = -1;
+    *pid_slot = -1;
+    signal(SIGPIPE, SIG_IGN); /* a dying child must give an error, not kill us */
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int err = posix_spawn_file_actions_init(&fa);
+    if (err) return gs_error(GS_ERR_IO, "%s: cannot start %s: %s", what, argv[0], strerror(err));
+    if ((err = posix_spawnattr_init(&at))) {
+        posix_spawn_file_actions_destroy(&fa);
+        return gs_error(GS_ERR_IO, "%s: cannot start %s: %s", what, argv[0], strerror(err));
+    }
+    sigset_t dfl; /* the child starts with the default SIGPIPE (SIGXFSZ stays ignored: it reports EFBIG) */
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    posix_spawnattr_setsigdefault(&at, &dfl);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
+    if (in_fd >= 0) posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    pid_t p = -1;
+    err = posix_spawnp(&p, argv[0], &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (err || p <= 0)
+        return gs_error(GS_ERR_IO, "%s: cannot start %s: %s (is ffmpeg installed? make deps)", what, argv[0],
+                        strerror(err ? err : ECHILD));
+    *pid = (int)p;
+    *pid_slot = gs_cleanup_add_child(*pid);
+    return GS_OK;
+}
+
+gs_status gs_spawn_wait(int pid, int pid_slot, int stop, const char *what, const char *prog) {
+    if (pid <= 0) return GS_OK;
+    if (stop) kill(pid, SIGTERM);
+    int status = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {}
+    gs_cleanup_remove_child(pid_slot);
+    if (stop) return GS_OK;
+    if (r < 0) return gs_error(GS_ERR_IO, "%s: cannot wait for %s: %s", what, prog, strerror(errno));
+    if (WIFSIGNALED(status)) return gs_error(GS_ERR_IO, "%s: %s was killed by signal %d", what, prog, WTERMSIG(status));
+    if (status != 0) return gs_error(GS_ERR_IO, "%s: %s failed (exit status %d)", what, prog, WEXITSTATUS(status));
+    return GS_OK;
+}
+
 /* ffmpeg is spawned directly (no shell, so any file name works) with its
  * stdin on a pipe; its pid goes to the signal table, so that a signal that
  * stops gs also stops ffmpeg before the temporary file is removed (else
@@ -94,36 +141,18 @@ gs_status gs_video_open_quality(gs_video *v, const char *path, int width, int he
     char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
                     size, "-r", rate, "-i", "pipe:0", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
                     "-crf", (char *)k_crf[q], "-preset", (char *)k_preset[q], "-pix_fmt", "yuv420p", "-f", "mp4", v->tmp, NULL};
-    signal(SIGPIPE, SIG_IGN); /* a dying ffmpeg must give an error, not kill us */
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         gs_video_close(v, 0);
         return gs_error(GS_ERR_IO, "%s: cannot make a pipe for ffmpeg: %s", path, strerror(errno));
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    int err = posix_spawn_file_actions_init(&fa);
-    if (!err) err = posix_spawnattr_init(&at);
-    if (!err) {
-        sigset_t dfl; /* ffmpeg starts with the default SIGPIPE (SIGXFSZ stays ignored: it reports EFBIG) */
-        sigemptyset(&dfl);
-        sigaddset(&dfl, SIGPIPE);
-        posix_spawnattr_setsigdefault(&at, &dfl);
-        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
-        posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
-        pid_t pid = -1;
-        err = posix_spawnp(&pid, "ffmpeg", &fa, &at, argv, environ);
-        if (!err) v->pid = pid;
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
-    }
+    gs_status st = gs_spawn(argv, fds[0], -1, -1, path, &v->pid, &v->pid_slot);
     close(fds[0]);
-    if (err || v->pid <= 0) {
+    if (st) {
         close(fds[1]);
         gs_video_close(v, 0);
-        return gs_error(GS_ERR_IO, "%s: cannot start ffmpeg: %s (is it installed? make deps)", path, strerror(err));
+        return st;
     }
-    v->pid_slot = gs_cleanup_add_child(v->pid);
     v->pipe = fdopen(fds[1], "w");
     if (!v->pipe) {
         close(fds[1]);
@@ -245,16 +274,7 @@ gs_status gs_video_close(gs_video *v, int ok) {
     if (v->pipe) fclose(v->pipe); /* EOF: ffmpeg finishes the file */
     v->pipe = NULL;
     if (v->pid > 0) {
-        if (!ok) kill(v->pid, SIGTERM);
-        int status = 0;
-        pid_t r;
-        while ((r = waitpid(v->pid, &status, 0)) < 0 && errno == EINTR) {}
-        gs_cleanup_remove_child(v->pid_slot);
-        if (ok && r < 0) st = gs_error(GS_ERR_IO, "%s: cannot wait for ffmpeg: %s", v->path, strerror(errno));
-        else if (ok && WIFSIGNALED(status))
-            st = gs_error(GS_ERR_IO, "%s: ffmpeg was killed by signal %d", v->path, WTERMSIG(status));
-        else if (ok && status != 0)
-            st = gs_error(GS_ERR_IO, "%s: ffmpeg failed (exit status %d)", v->path, WEXITSTATUS(status));
+        st = gs_spawn_wait(v->pid, v->pid_slot, !ok, v->path, "ffmpeg");
         if (ok && !st) st = gs_video_check_mp4(v->tmp, v->path);
         if (ok && !st && rename(v->tmp, v->path) != 0)
             st = gs_error(GS_ERR_IO, "%s: cannot rename the finished video into place", v->path);

@@ -25,7 +25,7 @@ gs_status gs_eval_check_image_size(const char *path, const char *role, const gs_
 /* Means over the rows, elapsed time since t0. */
 void gs_eval_finish(gs_eval_report *r, double t0);
 
-/* Image files (.png, .jpg, .jpeg; not hidden) of a directory, sorted. */
+/* Image files (gs_image_ext_known; not hidden) of a directory, sorted. */
 typedef struct {
     char **names;
     int n, cap;

@@ -83,9 +83,7 @@ void gs_eval_names_free(name_list *l) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int is_image_name(const char *name) {
-    return gs_path_ends_with(name, ".png") || gs_path_ends_with(name, ".jpg") || gs_path_ends_with(name, ".jpeg");
-}
+static int is_image_name(const char *name) { return gs_image_ext_known(name); }
 
 gs_status gs_eval_list_images(const char *dir, name_list *out) {
     memset(out, 0, sizeof *out);
@@ -114,7 +112,7 @@ gs_status gs_eval_list_images(const char *dir, name_list *out) {
         out->n++;
     }
     closedir(d);
-    if (!out->n) return gs_error(GS_ERR_NOT_FOUND, "%s: no images (.png, .jpg) in the directory", dir);
+    if (!out->n) return gs_error(GS_ERR_NOT_FOUND, "%s: no images (" GS_IMAGE_FORMATS ") in the directory", dir);
     qsort(out->names, (size_t)out->n, sizeof *out->names, cmp_str);
     return GS_OK;
 }

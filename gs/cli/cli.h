@@ -35,8 +35,32 @@ typedef struct {
 /* Largest photo decoded (header checked first): 100 megapixels, 1.2 GB as
  * float RGB; the network input is at most 2048x2048 anyway. */
 #define CLI_PHOTO_MAX_PIXELS (100LL * 1000 * 1000)
-/* Loads them; on failure prints "gs CMD: error: ..." and returns 1. */
-int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, cli_photos *ph);
+/* How the IMAGES arguments expand (gs/cli/inputs.c): a folder gives its
+ * image files sorted by name (hidden ones skipped; ext: only these
+ * extensions, a comma list, NULL: every format gs reads), a video file
+ * (.mp4 .avi .mov .mkv .flv .wmv .webm .m4v) its frames at fps (DA3: 1),
+ * at most max_frames of each video (0: all), named 000000, 000001, ... */
+typedef struct {
+    const char *ext;
+    double fps;
+    long max_frames;
+    int quiet;
+} cli_input_opts;
+void cli_input_opts_default(cli_input_opts *o);
+/* --ext LIST, --fps F, --max-frames N at argv[*i]: 1 when it was one (and
+ * *i moved past its value), 0 when not, -1 after a usage error (printed;
+ * exit with 2). */
+int cli_input_option(const gs_command *c, int argc, char **argv, int *i, cli_input_opts *o);
+#define CLI_INPUT_HELP                                                                                   \
+    "  IMAGES                photos (PNG, JPEG, WebP, TIFF, BMP), folders of them (sorted by name) and\n"  \
+    "                        videos (.mp4 .mov .mkv .webm .avi ...; frames through ffmpeg)\n"            \
+    "  --ext LIST            extensions taken from a folder (default png,jpg,jpeg,webp,bmp,tif,tiff)\n"  \
+    "  --fps F               frames per second sampled from a video (default 1, as DA3)\n"             \
+    "  --max-frames N        at most N frames of each video (default: all)\n"
+/* Loads them (expanded as above; `in` NULL: no expansion options); on
+ * failure prints "gs CMD: error: ..." and returns 1. ph->n is the count. */
+int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *in, const char *cameras,
+                    cli_photos *ph);
 void cli_photos_free(cli_photos *ph);
 /* A stage line "gs CMD: STAGE ... (t s)" on stderr, t from
  * cli_stage_clock_start(); ctx is the command name (the form of

@@ -34,6 +34,7 @@ static const char k_usage[] =
     "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large),\n"
     "                                            pruned as the official gs_ply export (options below)\n"
     "\n"
+    CLI_INPUT_HELP
     "  --model PATH          Hugging Face model folder (config.json + model.safetensors) or a\n"
     "                        .safetensors file (then --config NAME)\n"
     "  --config NAME         da3-small, da3-base, da3-large, da3-giant, da3metric-large,\n"
@@ -180,7 +181,9 @@ static int run(int argc, char **argv) {
     cli_export_opts eo;
     cli_export_opts_default(&eo);
     char **images = calloc((size_t)argc, sizeof *images);
-    int S = 0;
+    int S = 0, r;
+    cli_input_opts in;
+    cli_input_opts_default(&in);
     if (!images) return 1;
 #define NEED_ARG() do { if (i + 1 >= argc) { free(images); return cli_usage_error(&cmd_infer_def, "%s needs a value", a); } } while (0)
     for (int i = 1; i < argc; i++) {
@@ -190,6 +193,7 @@ static int run(int argc, char **argv) {
         if (ex < 0) { free(images); return cli_usage_error(&cmd_infer_def, "%s", gs_last_error()); }
         if (ex > 0) continue;
         if (!strcmp(a, "--model")) { NEED_ARG(); model = argv[++i]; }
+        else if ((r = cli_input_option(&cmd_infer_def, argc, argv, &i, &in))) { if (r < 0) { free(images); return 2; } }
         else if (!strcmp(a, "--config")) { NEED_ARG(); config = argv[++i]; }
         else if (!strcmp(a, "--out")) { NEED_ARG(); out = argv[++i]; }
         else if (!strcmp(a, "--cameras")) { NEED_ARG(); cams_path = argv[++i]; }
@@ -238,7 +242,9 @@ static int run(int argc, char **argv) {
     memset(&m, 0, sizeof m);
     gs_da3_prediction p;
     memset(&p, 0, sizeof p);
-    if (cli_photos_load("infer", images, S, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
+    in.quiet = o.quiet;
+    if (cli_photos_load("infer", images, S, &in, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
+    S = ph.n;
     char **names = ph.names;
     for (int v = 0; v < S; v++) { /* no photo (nor any file of the user's) is written over */
         static const char *const fmt[4] = {"depth/%s.exr", "depth/%s.png", "conf/%s.exr", "images/%s.png"};

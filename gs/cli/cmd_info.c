@@ -21,7 +21,7 @@ static const char k_usage[] =
     "  *.ply *.splat *.spz *.glb  splat count, SH degree, bounding box, opacity and scale statistics\n"
     "                       (INRIA PLY, PlayCanvas compressed PLY, antimatter15 .splat, Niantic SPZ v2-4,\n"
     "                       glTF KHR_gaussian_splatting; a point cloud PLY/GLB is read as round Gaussians)\n"
-    "  *.png *.jpg          size, channels, bit depth, per-channel range\n"
+    "  *.png *.jpg *.webp *.tif *.bmp  size, channels, bit depth, per-channel range, EXIF orientation\n"
     "  *.exr                size and value range of a depth map\n"
     "  cameras              gs-cameras JSON, transforms.json, INRIA cameras.json, COLMAP model\n"
     "                       folders or files, LLFF poses_bounds.npy: count, intrinsics, baseline;\n"
@@ -96,9 +96,12 @@ static int info_image(const char *path) {
     if (gs_image_info(path, &w, &h, &ch)) return cli_fail("info", GS_ERR_FORMAT);
     if (header_only(path, "image", w, h, ch, "pixel")) return 0;
     gs_image im;
-    if (gs_image_read(path, &im)) return cli_fail("info", GS_ERR_FORMAT);
+    int orient = 0;
+    if (gs_image_read_orient(path, &im, &orient)) return cli_fail("info", GS_ERR_FORMAT);
     printf("%s: image %dx%d, %d channel%s, %d-bit\n", path, im.width, im.height, im.channels,
            im.channels > 1 ? "s" : "", im.bit_depth);
+    if (orient) printf("  EXIF orientation %d (viewers %s; gs uses the pixels as stored)\n", orient,
+                       gs_image_orientation_name(orient));
     static const char *names[4][4] = {{"gray"}, {"gray", "alpha"}, {"R", "G", "B"}, {"R", "G", "B", "A"}};
     size_t np = (size_t)im.width * im.height;
     for (int c = 0; c < im.channels; c++) {
@@ -252,6 +255,15 @@ static int has_magic(const char *path, const char *magic, size_t n) {
     return got == n && !memcmp(buf, magic, n);
 }
 
+static int is_image(const char *path) {
+    uint8_t head[16];
+    FILE *f;
+    if (gs_fopen_regular(path, &f)) return 0;
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return gs_image_sniff(head, got) != NULL;
+}
+
 static int info_one(const char *path, int all) {
     if (gs_is_dir(path)) return info_cameras(path);
     if (!gs_file_exists(path)) {
@@ -269,7 +281,7 @@ static int info_one(const char *path, int all) {
         gs_path_ends_with(path, "images.bin") || gs_path_ends_with(path, "points3D.bin") ||
         gs_path_ends_with(path, "points3D.txt"))
         return info_cameras(path);
-    if (has_magic(path, "\x89PNG", 4) || has_magic(path, "\xff\xd8\xff", 3)) return info_image(path);
+    if (is_image(path)) return info_image(path);
     if (gs_path_ends_with(path, ".ply") || gs_path_ends_with(path, ".splat") || gs_path_ends_with(path, ".spz") ||
         gs_path_ends_with(path, ".glb") || has_magic(path, "ply", 3) || has_magic(path, "NGSP", 4) ||
         has_magic(path, "glTF", 4))

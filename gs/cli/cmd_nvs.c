@@ -34,6 +34,7 @@ static const char k_usage[] =
     "DA3's GLB export), DIR/video.mp4 and DIR/trajectory.json (the cameras of the video's frames,\n"
     "gs-cameras JSON).\n"
     "\n"
+    CLI_INPUT_HELP
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
     "  --config NAME         configuration of a bare .safetensors\n"
     "  --out DIR             output folder (created); one that holds an earlier run's results is\n"
@@ -77,7 +78,9 @@ static int run(int argc, char **argv) {
     gs_da3_options_default(&o);
     o.infer_gs = 1;
     char **images = calloc((size_t)argc, sizeof *images);
-    int S = 0;
+    int S = 0, ir;
+    cli_input_opts in;
+    cli_input_opts_default(&in);
     if (!images) return 1;
 #define FAIL_USAGE(...) do { free(images); return cli_usage_error(&cmd_nvs_def, __VA_ARGS__); } while (0)
 #define NEED() do { if (i + 1 >= argc) FAIL_USAGE("%s needs a value", a); } while (0)
@@ -88,6 +91,7 @@ static int run(int argc, char **argv) {
         if (ex < 0) FAIL_USAGE("%s", gs_last_error());
         if (ex > 0) continue;
         if (!strcmp(a, "--model")) { NEED(); model = argv[++i]; }
+        else if ((ir = cli_input_option(&cmd_nvs_def, argc, argv, &i, &in))) { if (ir < 0) { free(images); return 2; } }
         else if (!strcmp(a, "--config")) { NEED(); config = argv[++i]; }
         else if (!strcmp(a, "--out")) { NEED(); out = argv[++i]; }
         else if (!strcmp(a, "--cameras")) { NEED(); cams_path = argv[++i]; }
@@ -120,7 +124,9 @@ static int run(int argc, char **argv) {
     if (gs_traj_mode_parse(traj_s, &mode)) FAIL_USAGE("%s", gs_last_error());
     /* everything the options decide is checked here, before the photos, the model or the network */
     if (save_frames && no_video) FAIL_USAGE("--save-frames writes the video's frames: not with --no-video");
-    if (!no_video && gs_traj_check(mode, S, frames))
+    int expands = 0; /* a folder or a video: the photo count is known once they are listed */
+    for (int k = 0; k < S; k++) expands |= gs_is_dir(images[k]) || gs_video_ext_known(images[k]);
+    if (!no_video && !expands && gs_traj_check(mode, S, frames))
         FAIL_USAGE("--trajectory %s%s with %d photo%s: %s", traj_s, frames ? " --frames" : "", S, S == 1 ? "" : "s",
                    gs_last_error());
     if (!no_video && vw) {
@@ -130,7 +136,7 @@ static int run(int argc, char **argv) {
             FAIL_USAGE("--video-size %dx%d with --vis-depth %s makes %dx%d frames, over the %d the video takes", vw, vh,
                        gs_video_panel_name(panel), fw, fh, GS_VIDEO_MAX_SIDE);
     }
-    const gs_traj_mode eff_mode = gs_traj_effective_mode(mode, S);
+    gs_traj_mode eff_mode = gs_traj_effective_mode(mode, S);
 #undef FAIL_USAGE
     const int quiet = o.quiet;
     char vpath[1100], fdir[1100];
@@ -159,7 +165,17 @@ static int run(int argc, char **argv) {
     memset(&full, 0, sizeof full);
     gs_raster_cuda *gpu = NULL;
     double t0 = gs_now();
-    if (cli_photos_load("nvs", images, S, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
+    in.quiet = quiet;
+    if (cli_photos_load("nvs", images, S, &in, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
+    if (ph.n != S) { /* a folder or a video: the trajectory is checked again with the photos' count */
+        S = ph.n;
+        if (!no_video && gs_traj_check(mode, S, frames)) {
+            fprintf(stderr, "gs nvs: error: --trajectory %s%s with %d photo%s: %s\n", traj_s, frames ? " --frames" : "",
+                    S, S == 1 ? "" : "s", gs_last_error());
+            goto done;
+        }
+        eff_mode = gs_traj_effective_mode(mode, S);
+    }
     char **names = ph.names;
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("nvs", st); goto done; }
     if (!m.cfg.net.has_gs_head) {

@@ -58,50 +58,7 @@ void cli_photos_free(cli_photos *ph) {
     memset(ph, 0, sizeof *ph);
 }
 
-int cli_photos_load(const char *cmd, char **paths, int n, const char *cameras, cli_photos *ph) {
-    memset(ph, 0, sizeof *ph);
-    ph->n = n;
-    ph->imgs = calloc((size_t)n, sizeof *ph->imgs);
-    ph->names = calloc((size_t)n, sizeof *ph->names);
-    gs_status st = ph->imgs && ph->names ? GS_OK : gs_error(GS_ERR_NOMEM, "out of memory");
-    /* every header first: nothing is decoded when one photo is too large */
-    for (int i = 0; !st && i < n; i++) {
-        int w, h;
-        if ((st = gs_image_info(paths[i], &w, &h, NULL))) break;
-        if ((int64_t)w * h > CLI_PHOTO_MAX_PIXELS)
-            st = gs_error(GS_ERR_INVALID,
-                          "photo %s: %dx%d is %.1f megapixels, over the %lld that gs decodes for the network (whose "
-                          "input is at most 2048x2048; this one would take %.1f GB as float): downscale it first",
-                          paths[i], w, h, (double)w * h / 1e6, CLI_PHOTO_MAX_PIXELS / 1000000,
-                          (double)w * h * 12 / 1e9);
-    }
-    for (int i = 0; !st && i < n; i++) {
-        if (!(ph->names[i] = malloc(256))) { st = gs_error(GS_ERR_NOMEM, "out of memory"); break; }
-        gs_path_stem(paths[i], ph->names[i], 256);
-        for (int j = 0; j < i; j++)
-            if (!strcmp(ph->names[i], ph->names[j])) snprintf(ph->names[i], 256, "%03d_%.200s", i, ph->names[j]);
-        st = gs_image_read(paths[i], &ph->imgs[i]);
-    }
-    if (!st && cameras) {
-        gs_cameras c;
-        if (!(st = gs_cameras_read(cameras, NULL, &c, NULL))) {
-            ph->w2c = malloc((size_t)n * 16 * sizeof *ph->w2c);
-            ph->K = malloc((size_t)n * 9 * sizeof *ph->K);
-            int *wh = malloc(2 * (size_t)n * sizeof *wh);
-            for (int i = 0; wh && i < n; i++) { wh[i] = ph->imgs[i].width; wh[n + i] = ph->imgs[i].height; }
-            st = ph->w2c && ph->K && wh
-                     ? gs_cameras_match_images(&c, (const char *const *)paths, wh, wh + n, n, ph->w2c, ph->K, cameras)
-                     : gs_error(GS_ERR_NOMEM, "out of memory");
-            free(wh);
-            gs_cameras_free(&c);
-        }
-    }
-    if (st) {
-        cli_photos_free(ph);
-        return cli_fail(cmd, st);
-    }
-    return 0;
-}
+/* cli_photos_load: gs/cli/inputs.c */
 
 static double g_stage_t0;
 void cli_stage_clock_start(void) { g_stage_t0 = gs_now(); }

@@ -30,11 +30,8 @@ static const char *base_name(const char *p) {
     return b ? b + 1 : p;
 }
 
-/* A .png/.jpg/.jpeg name, any case. */
-static int is_image_name(const char *name) {
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
-}
+/* A name with an extension of a format gs reads (PNG, JPEG, WebP, TIFF, BMP). */
+static int is_image_name(const char *name) { return gs_image_ext_known(name); }
 
 /* An existing path that is not a folder. */
 int nvs_is_file(const char *p) { return gs_file_exists(p) && !gs_is_dir(p); }
