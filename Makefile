@@ -28,9 +28,7 @@ SRC_DIRS := gs data backbone heads raster eval
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wshadow -Wstrict-prototypes -fopenmp -I. -I/usr/include/stb -MMD -MP
 CFLAGS  ?= $(OPT) -g
-LIBS    := -lpng -ljpeg -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread
-# WebP, TIFF and EXIF of photos (data/image_formats.c)
-LIBS    += -lwebp -lwebpdemux -ltiff -lexif
+LIBS    := -lpng -ljpeg -lwebp -lwebpdemux -ltiff -lexif -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -2,7 +2,7 @@
  *
  * Link: build/libgs.a plus what `make print-libs` prints, for a CPU build
  * (make CUDA=0):
- *   -lpng -ljpeg -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread -fopenmp
+ *   -lpng -ljpeg -lwebp -lwebpdemux -ltiff -lexif -lz -lzstd -lcjson -lstb -ltinyexr -lopenblas -lm -lpthread -fopenmp
  * and a CUDA build adds, before -fopenmp:
  *   -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
  * (tests/test_eval_cli.c checks these lines against the Makefile).

@@ -160,7 +160,7 @@ TEST(cli_front_overwrite) {
         CHECK_MSG(!gs_file_exists(path), "%s stayed", path);
     }
     const char *kept[] = {"my-notes.txt", "depth/my-depth.txt", "depth/front-photo0.exr", "cameras.json",
-                          "colmap/cameras.txt", ".gs-outputs"};
+                          "sparse/0/cameras.bin", ".gs-outputs"};
     for (int k = 0; k < 6; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, kept[k]);
         CHECK_MSG(gs_file_exists(path), "%s is missing", path);
@@ -175,7 +175,7 @@ TEST(cli_front_overwrite) {
     size_t n = 0;
     snprintf(path, sizeof path, "%s/.gs-outputs", dir);
     CHECK_OK(gs_read_file(path, 1 << 20, &rec, &n));
-    CHECK(rec && strstr((char *)rec, "f depth/front-photo0.exr\n") && strstr((char *)rec, "f colmap/cameras.txt\n"));
+    CHECK(rec && strstr((char *)rec, "f depth/front-photo0.exr\n") && strstr((char *)rec, "f sparse/0/cameras.bin\n"));
     CHECK(rec && !strstr((char *)rec, "my-") && !strstr((char *)rec, "front-photo1"));
     free(rec);
     /* gs nvs in the same folder: refused too; with --overwrite the infer files go, the user's stay */

@@ -654,7 +654,7 @@ TEST(cli_infer_writes_colmap_sparse) {
     gs_colmap_model_free(&m);
     /* --colmap-text: the text model instead */
     snprintf(args, sizeof args,
-             "infer --model " TINY_ANY " %s/image000.png %s/image001.png --process-res 56 --colmap-text --out %s --quiet",
+             "infer --model " TINY_ANY " %s/image000.png %s/image001.png --process-res 56 --colmap-text --overwrite --out %s --quiet",
              ph, ph, out);
     CHECK_EQ_INT(gs_test_run_gs(args, &o), 0);
     free(o);

@@ -394,7 +394,7 @@ TEST(cli_exports_options_checked_before_the_model) {
     char args[2048], *out = NULL;
     const char *dir = gs_test_tmp("never");
     const char *bad[][2] = {
-        {"nvs --model /nonexistent/model photo.png --export ply,obj", "unknown format 'obj' (supported: ply, splat, spz)"},
+        {"nvs --model /nonexistent/model photo.png --export ply,obj", "unknown format 'obj' (supported: ply, splat, spz, glb, glb-spz)"},
         {"nvs --model /nonexistent/model photo.png --export ply,ply", "'ply' is listed twice"},
         {"nvs --model /nonexistent/model photo.png --export ply,", "empty entry"},
         {"nvs --model /nonexistent/model photo.png --spz-version 5", "--spz-version takes 2, 3 or 4"},
@@ -510,7 +510,7 @@ TEST(cli_convert_messages_and_output_names) {
     const char *xyz = gs_test_tmp("cm_out.xyz");
     snprintf(args, sizeof args, "convert %s %s", ply, xyz);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
-    CHECK_MSG(out && strstr(out, xyz) && strstr(out, ".ply, .splat or .spz") && !strstr(out, "cm.ply:"), "%s",
+    CHECK_MSG(out && strstr(out, xyz) && strstr(out, ".ply, .splat, .spz or .glb") && !strstr(out, "cm.ply:"), "%s",
               out ? out : "");
     free(out);
     snprintf(args, sizeof args, "convert %s %s", cams, xyz);

@@ -301,7 +301,7 @@ TEST(gltf_invalid_splats_dropped_with_warning) {
         gs_set_warn_handler(keep_warn, NULL);
         CHECK_OK(gs_gltf_write(path, &s, form));
         gs_set_warn_handler(NULL, NULL);
-        CHECK_MSG(strstr(g_warn, "3 invalid splats") != NULL, "warning: '%s'", g_warn);
+        CHECK_MSG(strstr(g_warn, "3 of 40 Gaussians are invalid") != NULL, "warning: '%s'", g_warn);
         CHECK_OK(gs_scene_read(path, &r, NULL));
         CHECK_EQ_INT(r.n, 37);
         CHECK_EQ_INT(gs_scene_count_invalid(&r), 0);
@@ -312,7 +312,7 @@ TEST(gltf_invalid_splats_dropped_with_warning) {
     /* nothing valid: an error, no file */
     for (int64_t i = 0; i < s.n; i++) s.opacities[i] = -1;
     gs_set_warn_handler(keep_warn, NULL);
-    CHECK_ERR(gs_gltf_write(gs_test_tmp("none.glb"), &s, 0), "no valid splats");
+    CHECK_ERR(gs_gltf_write(gs_test_tmp("none.glb"), &s, 0), "all 40 Gaussians are invalid");
     gs_set_warn_handler(NULL, NULL);
     CHECK(!gs_file_exists(gs_test_tmp("none.glb")));
     gs_scene_free(&s);
@@ -679,7 +679,7 @@ TEST(gltf_cli_nvs_export_and_convert) {
     CHECK(gs_file_exists(p));
     snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --export gltf --out %s",
              gs_test_data(FERN "image000.png"), gs_test_tmp("nvs_bad"));
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 2); /* a usage error, before the model */
     CHECK_MSG(out && strstr(out, "glb-spz"), "error lists the formats: %s", out ? out : "");
     free(out);
 }

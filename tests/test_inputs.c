@@ -669,7 +669,7 @@ TEST(cli_inputs_video) {
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     free(out);
     CHECK_EQ_INT(view_names(o2, names, 8), 1);
-    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --out %s --quiet", v, o2);
+    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --overwrite --out %s --quiet", v, o2);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
     free(out);
     CHECK_EQ_INT(view_names(o2, names, 8), 2); /* 20 frames at 10 fps, every 10th */

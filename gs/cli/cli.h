@@ -24,12 +24,14 @@ int cli_is_help(const char *arg);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 
-/* The photos of `gs infer` / `gs nvs`: images, their stems (unique), and
- * with a camera file their w2c [n,4,4] and K [n,3,3] (else NULL). */
+/* The photos of `gs infer` / `gs nvs`: images, their stems (unique), what
+ * each was given as (paths: the path, a folder's photo as DIR/NAME, a video
+ * frame as NNNNNN.png), and with a camera file their w2c [n,4,4] and
+ * K [n,3,3] (else NULL). */
 typedef struct {
     int n;
     gs_image *imgs;
-    char **names;
+    char **names, **paths;
     float *w2c, *K;
 } cli_photos;
 /* Largest photo decoded (header checked first): 100 megapixels, 1.2 GB as

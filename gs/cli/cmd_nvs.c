@@ -224,7 +224,7 @@ static int run(int argc, char **argv) {
     if (p.extrinsics && p.intrinsics) { /* the output cameras with their own depth */
         int64_t np = 0;
         double tl = 0;
-        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)images, o.process_res, o.resize_method,
+        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)ph.paths, o.process_res, o.resize_method,
                                       max_points, colmap_text, &np, &tl)) ||
             (st = cli_outdir_add(&od, "sparse"))) { cli_fail("nvs", st); goto done; }
         if (!quiet) fprintf(stderr, "gs nvs: %s/sparse/0: COLMAP %s model, %d images, %lld points, mean track %.2f\n",

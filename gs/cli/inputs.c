@@ -282,8 +282,7 @@ int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *
             gs_cameras_free(&c);
         }
     }
-    for (int i = 0; labels && i < ph->n; i++) free(labels[i]);
-    free(labels);
+    ph->paths = labels;
     free(src);
     list_free(&files);
     if (st) {
@@ -291,4 +290,16 @@ int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *
         return cli_fail(cmd, st);
     }
     return 0;
+}
+
+void cli_photos_free(cli_photos *ph) {
+    for (int i = 0; ph->imgs && i < ph->n; i++) gs_image_free(&ph->imgs[i]);
+    for (int i = 0; ph->names && i < ph->n; i++) free(ph->names[i]);
+    for (int i = 0; ph->paths && i < ph->n; i++) free(ph->paths[i]);
+    free(ph->imgs);
+    free(ph->names);
+    free(ph->paths);
+    free(ph->w2c);
+    free(ph->K);
+    memset(ph, 0, sizeof *ph);
 }

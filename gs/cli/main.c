@@ -48,17 +48,7 @@ int cli_parse_double(const char *s, double *out) {
     return 1;
 }
 
-void cli_photos_free(cli_photos *ph) {
-    for (int i = 0; ph->imgs && i < ph->n; i++) gs_image_free(&ph->imgs[i]);
-    for (int i = 0; ph->names && i < ph->n; i++) free(ph->names[i]);
-    free(ph->imgs);
-    free(ph->names);
-    free(ph->w2c);
-    free(ph->K);
-    memset(ph, 0, sizeof *ph);
-}
-
-/* cli_photos_load: gs/cli/inputs.c */
+/* cli_photos_load, cli_photos_free: gs/cli/inputs.c */
 
 static double g_stage_t0;
 void cli_stage_clock_start(void) { g_stage_t0 = gs_now(); }
