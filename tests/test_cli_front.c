@@ -348,3 +348,32 @@ TEST(cli_front_nvs_video_panel) {
     CHECK_MSG(gap > 0.9, "the gap's mean value is %.3f, not white", gap);
     gs_image_free(&im);
 }
+
+/* A folder given with a trailing slash is used without it: no printed path
+ * has "//" (gs infer --gs, gs nvs, gs render). */
+TEST(cli_front_no_double_slashes_in_printed_paths) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
+    char ph3[2048], args[4096], *out = NULL;
+    photos(3, ph3, sizeof ph3);
+    char dir[600], dir2[600];
+    snprintf(dir, sizeof dir, "%s/", gs_test_tmp("slash-infer"));
+    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --gs --process-res 56 --out %s", ph3, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && strstr(out, "gaussians.ply") && !strstr(out, "//"), "%s", out ? out : "");
+    free(out);
+    snprintf(dir2, sizeof dir2, "%s//", gs_test_tmp("slash-nvs"));
+    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --frames 3 --video-size 40x30 --out %s",
+             ph3, dir2);
+    if (have_ffmpeg()) {
+        CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+        CHECK_MSG(out && strstr(out, "video.mp4") && !strstr(out, "//"), "%s", out ? out : "");
+        free(out);
+    }
+    snprintf(args, sizeof args, "render %sgaussians.ply --cameras %scameras.json --depth --out %s/", dir, dir,
+             gs_test_tmp("slash-render"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    char *rest = out ? strstr(out, "gaussians.ply") : NULL; /* after the scene path we gave */
+    CHECK_MSG(rest && !strstr(rest, "//"), "%s", out ? out : "");
+    free(out);
+}

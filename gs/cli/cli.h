@@ -23,6 +23,10 @@ int cli_is_help(const char *arg);
 /* Parse a number argument (whole string must parse). */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
+/* A folder argument without its trailing slashes ("out/" -> "out", "/"
+ * stays), changed in place, so that paths made from it and printed have no
+ * "//". Returns s. */
+char *cli_dir_arg(char *s);
 
 /* The photos of `gs infer` / `gs nvs`: images, their stems (unique), what
  * each was given as (paths: the path, a folder's photo as DIR/NAME, a video

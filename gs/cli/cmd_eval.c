@@ -90,7 +90,7 @@ static int run(int argc, char **argv) {
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *v = i + 1 < argc ? argv[i + 1] : NULL;
         /* flags without a value */
         if (!strcmp(a, "--quantize")) { so.quantize8 = 1; continue; }
         if (!strcmp(a, "--skip-missing")) { so.allow_missing_gt = 1; continue; }
@@ -98,8 +98,8 @@ static int run(int argc, char **argv) {
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
         if (!strcmp(a, "--strict")) { o.strict = 1; continue; }
         gs_status st = GS_OK;
-        if (!strcmp(a, "--pred")) pred = v;
-        else if (!strcmp(a, "--gt")) gt = v;
+        if (!strcmp(a, "--pred")) pred = cli_dir_arg(v);
+        else if (!strcmp(a, "--gt")) gt = cli_dir_arg(v);
         else if (!strcmp(a, "--json")) json = v;
         else if (!strcmp(a, "--csv")) csv = v;
         else if (!strcmp(a, "--scene")) scene = v;

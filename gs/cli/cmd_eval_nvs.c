@@ -160,7 +160,7 @@ static int run(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--posed")) { o.posed = 1; continue; }
         if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-' || !a[1]) USAGE("unexpected argument '%s'", a);
         if (!v) USAGE("%s needs a value", a);
         long x;
@@ -168,10 +168,10 @@ static int run(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--config")) config = v;
         else if (!strcmp(a, "--cameras")) o.cameras_path = v;
-        else if (!strcmp(a, "--images")) o.images_dir = v;
+        else if (!strcmp(a, "--images")) o.images_dir = cli_dir_arg(v);
         else if (!strcmp(a, "--target-cameras")) o.target_cameras_path = v;
-        else if (!strcmp(a, "--target-images")) o.target_images_dir = v;
-        else if (!strcmp(a, "--out")) o.out_dir = v;
+        else if (!strcmp(a, "--target-images")) o.target_images_dir = cli_dir_arg(v);
+        else if (!strcmp(a, "--out")) o.out_dir = cli_dir_arg(v);
         else if (!strcmp(a, "--context")) context = v;
         else if (!strcmp(a, "--targets")) targets = v;
         else if (!strcmp(a, "--metrics")) metrics = v;

@@ -195,9 +195,9 @@ static int run(int argc, char **argv) {
         if (!strcmp(a, "--model")) { NEED_ARG(); model = argv[++i]; }
         else if ((r = cli_input_option(&cmd_infer_def, argc, argv, &i, &in))) { if (r < 0) { free(images); return 2; } }
         else if (!strcmp(a, "--config")) { NEED_ARG(); config = argv[++i]; }
-        else if (!strcmp(a, "--out")) { NEED_ARG(); out = argv[++i]; }
+        else if (!strcmp(a, "--out")) { NEED_ARG(); out = cli_dir_arg(argv[++i]); }
         else if (!strcmp(a, "--cameras")) { NEED_ARG(); cams_path = argv[++i]; }
-        else if (!strcmp(a, "--dump")) { NEED_ARG(); dump_dir = argv[++i]; }
+        else if (!strcmp(a, "--dump")) { NEED_ARG(); dump_dir = cli_dir_arg(argv[++i]); }
         else if (!strcmp(a, "--ray-pose")) o.use_ray_pose = 1;
         else if (!strcmp(a, "--gs")) o.infer_gs = 1;
         else if (!strcmp(a, "--quiet")) o.quiet = 1;

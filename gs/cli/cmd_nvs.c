@@ -93,7 +93,7 @@ static int run(int argc, char **argv) {
         if (!strcmp(a, "--model")) { NEED(); model = argv[++i]; }
         else if ((ir = cli_input_option(&cmd_nvs_def, argc, argv, &i, &in))) { if (ir < 0) { free(images); return 2; } }
         else if (!strcmp(a, "--config")) { NEED(); config = argv[++i]; }
-        else if (!strcmp(a, "--out")) { NEED(); out = argv[++i]; }
+        else if (!strcmp(a, "--out")) { NEED(); out = cli_dir_arg(argv[++i]); }
         else if (!strcmp(a, "--cameras")) { NEED(); cams_path = argv[++i]; }
         else if (!strcmp(a, "--trajectory")) { NEED(); traj_s = argv[++i]; }
         else if (!strcmp(a, "--frames")) { NEED(); if (!cli_parse_int(argv[++i], 1, 100000, &v)) FAIL_USAGE("bad --frames"); frames = (int)v; }

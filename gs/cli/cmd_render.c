@@ -113,7 +113,7 @@ static int run(int argc, char **argv) {
         int more = i + 1 < argc;
         if (!strcmp(a, "--cameras") && more) cam_path = argv[++i];
         else if (!strcmp(a, "--trajectory") && more) traj = argv[++i];
-        else if (!strcmp(a, "--out") && more) outdir = argv[++i];
+        else if (!strcmp(a, "--out") && more) outdir = cli_dir_arg(argv[++i]);
         else if (!strcmp(a, "--video") && more) video = argv[++i];
         else if (!strcmp(a, "--frames") && more) { if (!cli_parse_int(argv[++i], 1, 100000, &frames)) return cli_usage_error(me, "--frames takes 1-100000"); }
         else if (!strcmp(a, "--width") && more) { if (!cli_parse_int(argv[++i], 1, 16384, &width)) return cli_usage_error(me, "--width takes 1-16384"); }

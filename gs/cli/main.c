@@ -48,6 +48,12 @@ int cli_parse_double(const char *s, double *out) {
     return 1;
 }
 
+char *cli_dir_arg(char *s) {
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/') s[--n] = 0;
+    return s;
+}
+
 /* cli_photos_load, cli_photos_free: gs/cli/inputs.c */
 
 static double g_stage_t0;
