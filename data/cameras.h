@@ -37,6 +37,7 @@ gs_status gs_cameras_read_llff_mem(const uint8_t *data, size_t size, const char 
 gs_status gs_colmap_cameras_bin_mem(const uint8_t *data, size_t size, const char *name, gs_cameras *out);
 gs_status gs_colmap_images_bin_mem(const uint8_t *data, size_t size, const char *name,
                                    const gs_cameras *intrinsics, gs_cameras *out);
+
 gs_status gs_colmap_cameras_txt_mem(const char *text, size_t size, const char *name, gs_cameras *out);
 gs_status gs_colmap_images_txt_mem(const char *text, size_t size, const char *name,
                                    const gs_cameras *intrinsics, gs_cameras *out);
@@ -71,6 +72,12 @@ typedef struct {
     int32_t *track;         /* [2 * track_start[n_points]] */
 } gs_colmap_model;
 void gs_colmap_model_free(gs_colmap_model *m);
+/* images.bin as gs_colmap_images_bin_mem, and with p2d not NULL also each
+ * image's id and its 2D points into p2d->image_id, p2d_start, p2d_xy and
+ * p2d_point3d (malloc'ed; freed by gs_colmap_model_free(p2d), also after
+ * an error). */
+gs_status gs_colmap_images_bin_read(const uint8_t *data, size_t size, const char *name, const gs_cameras *intrinsics,
+                                    gs_cameras *out, gs_colmap_model *p2d);
 /* Every cross reference: unique image, camera and point ids, each 2D
  * point's POINT3D_ID names a point whose track holds that 2D point, each
  * track element names an image and one of its 2D points that refers back.

@@ -16,6 +16,7 @@
  * Every count is checked against the bytes left before anything is
  * allocated. Images are returned in file order. */
 #include "data/cameras.h"
+#include "data/colmap_rd.h"
 
 #include <ctype.h>
 #include <float.h>
@@ -130,6 +131,7 @@ static gs_status pose_from_qt(gs_camera *c, const double q[4], const double t[3]
 }
 
 static gs_status set_name(gs_camera *c, const char *s, size_t n, const char *file, int index) {
+    if (n == 0) return gs_error(GS_ERR_FORMAT, "%s: image %d has an empty name", file, index);
     if (n >= sizeof c->name)
         return gs_error(GS_ERR_FORMAT, "%s: image %d: name is %zu bytes (limit %zu)", file, index, n, sizeof c->name - 1);
     for (size_t i = 0; i < n; i++)
@@ -142,21 +144,6 @@ static gs_status set_name(gs_camera *c, const char *s, size_t n, const char *fil
 
 /* ---- binary ------------------------------------------------------------------ */
 
-typedef struct {
-    const uint8_t *p;
-    size_t left;
-} rd;
-
-static int rd_bytes(rd *r, void *dst, size_t n) {
-    if (r->left < n) return 0;
-    memcpy(dst, r->p, n);
-    r->p += n;
-    r->left -= n;
-    return 1;
-}
-static int rd_u64(rd *r, uint64_t *v) { return rd_bytes(r, v, 8); }
-static int rd_i32(rd *r, int32_t *v) { return rd_bytes(r, v, 4); }
-static int rd_f64(rd *r, double *v, int n) { return rd_bytes(r, v, (size_t)n * 8); }
 
 gs_status gs_colmap_cameras_bin_mem(const uint8_t *data, size_t size, const char *name, gs_cameras *out) {
     memset(out, 0, sizeof *out);
@@ -224,8 +211,8 @@ fail:
     return st;
 }
 
-gs_status gs_colmap_images_bin_mem(const uint8_t *data, size_t size, const char *name,
-                                   const gs_cameras *intrinsics, gs_cameras *out) {
+gs_status gs_colmap_images_bin_read(const uint8_t *data, size_t size, const char *name, const gs_cameras *intrinsics,
+                                    gs_cameras *out, gs_colmap_model *p2d) {
     memset(out, 0, sizeof *out);
     if (!name) name = "images.bin";
     if (!intrinsics || intrinsics->n <= 0) return gs_error(GS_ERR_INVALID, "%s: no cameras to attach images to", name);
@@ -239,11 +226,21 @@ gs_status gs_colmap_images_bin_mem(const uint8_t *data, size_t size, const char 
     if (n > GS_MAX_CAMERAS)
         return gs_error(GS_ERR_FORMAT, "%s: %llu images is over the limit of %d", name, (unsigned long long)n,
                         GS_MAX_CAMERAS);
+    if (p2d) { /* every 2D point is 24 bytes, so the file bounds their count */
+        size_t max2d = r.left / 24 + 1;
+        p2d->image_id = gs_malloc((size_t)(n ? n : 1), sizeof *p2d->image_id, name);
+        p2d->p2d_start = gs_malloc((size_t)n + 1, sizeof *p2d->p2d_start, name);
+        p2d->p2d_xy = gs_malloc(max2d, 2 * sizeof(double), name);
+        p2d->p2d_point3d = gs_malloc(max2d, sizeof(int64_t), name);
+        if (!p2d->image_id || !p2d->p2d_start || !p2d->p2d_xy || !p2d->p2d_point3d) return GS_ERR_NOMEM;
+        p2d->p2d_start[0] = 0;
+    }
     id_index *ix;
     gs_status st = build_index(intrinsics, name, &ix);
     if (st) return st;
     gs_camera *cams = gs_calloc((size_t)(n ? n : 1), sizeof *cams, name);
     if (!cams) { free(ix); return GS_ERR_NOMEM; }
+    int64_t k2 = 0;
     for (uint64_t i = 0; i < n; i++) {
         int32_t id, cam_id;
         double q[4], t[3];
@@ -273,13 +270,22 @@ gs_status gs_colmap_images_bin_mem(const uint8_t *data, size_t size, const char 
             st = gs_error(GS_ERR_FORMAT, "%s: truncated in image %llu", name, (unsigned long long)i);
             goto fail;
         }
-        if (n2d > r.left / 24) {
+        if (n2d > r.left / 24 || n2d > INT32_MAX) {
             st = gs_error(GS_ERR_FORMAT, "%s: image %llu declares %llu 2D points but only %zu bytes follow", name,
                           (unsigned long long)i, (unsigned long long)n2d, r.left);
             goto fail;
         }
-        r.p += n2d * 24;
-        r.left -= n2d * 24;
+        if (p2d) {
+            for (uint64_t j = 0; j < n2d; j++, k2++) {
+                rd_f64(&r, &p2d->p2d_xy[2 * k2], 2);
+                rd_bytes(&r, &p2d->p2d_point3d[k2], 8);
+            }
+            p2d->p2d_start[i + 1] = k2;
+            p2d->image_id[i] = id;
+        } else {
+            r.p += n2d * 24;
+            r.left -= n2d * 24;
+        }
         if ((st = pose_from_qt(c, q, t, name, (int)i))) goto fail;
         if ((st = gs_camera_validate(c, name, (int)i))) goto fail;
     }
@@ -295,6 +301,11 @@ fail:
     free(ix);
     free(cams);
     return st;
+}
+
+gs_status gs_colmap_images_bin_mem(const uint8_t *data, size_t size, const char *name,
+                                   const gs_cameras *intrinsics, gs_cameras *out) {
+    return gs_colmap_images_bin_read(data, size, name, intrinsics, out, NULL);
 }
 
 /* ---- text -------------------------------------------------------------------- */

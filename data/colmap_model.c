@@ -12,6 +12,7 @@
  * f64 xyz[3], u8 rgb[3], f64 error, u64 track length, track x (i32 image
  * id, i32 point2D index). */
 #include "data/cameras.h"
+#include "data/colmap_rd.h"
 
 #include <errno.h>
 #include <math.h>
@@ -360,124 +361,6 @@ gs_status gs_colmap_model_write(const char *dir, const gs_colmap_model *m, int t
 
 /* ---- binary reader ----------------------------------------------------------- */
 
-typedef struct {
-    const uint8_t *p;
-    size_t left;
-} rd;
-
-static int rd_bytes(rd *r, void *dst, size_t n) {
-    if (r->left < n) return 0;
-    memcpy(dst, r->p, n);
-    r->p += n;
-    r->left -= n;
-    return 1;
-}
-
-static gs_status read_images(const uint8_t *data, size_t size, const char *name, const gs_cameras *intr,
-                             gs_colmap_model *m) {
-    rd r = {data, size};
-    uint64_t n;
-    if (!rd_bytes(&r, &n, 8)) return gs_error(GS_ERR_FORMAT, "%s: truncated: no image count", name);
-    const size_t min_rec = 4 + 7 * 8 + 4 + 1 + 8;
-    if (n > r.left / min_rec)
-        return gs_error(GS_ERR_FORMAT, "%s: declares %llu images but only %zu bytes follow", name, (unsigned long long)n,
-                        r.left);
-    if (n > GS_MAX_CAMERAS)
-        return gs_error(GS_ERR_FORMAT, "%s: %llu images is over the limit of %d", name, (unsigned long long)n,
-                        GS_MAX_CAMERAS);
-    size_t max2d = r.left / 24 + 1;
-    m->images.cams = gs_calloc((size_t)(n ? n : 1), sizeof(gs_camera), name);
-    m->image_id = gs_malloc((size_t)(n ? n : 1), sizeof *m->image_id, name);
-    m->p2d_start = gs_malloc((size_t)n + 1, sizeof *m->p2d_start, name);
-    m->p2d_xy = gs_malloc(max2d, 2 * sizeof(double), name);
-    m->p2d_point3d = gs_malloc(max2d, sizeof(int64_t), name);
-    if (!m->images.cams || !m->image_id || !m->p2d_start || !m->p2d_xy || !m->p2d_point3d) return GS_ERR_NOMEM;
-    /* camera ids are unique (the cameras.bin reader checks) */
-    id_ix *cx = gs_malloc((size_t)(intr->n ? intr->n : 1), sizeof *cx, name);
-    if (!cx) return GS_ERR_NOMEM;
-    for (int i = 0; i < intr->n; i++) { cx[i].id = intr->cams[i].camera_id; cx[i].index = i; }
-    qsort(cx, (size_t)intr->n, sizeof *cx, cmp_ix);
-    gs_status st = GS_OK;
-    int64_t k2 = 0;
-    m->p2d_start[0] = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        int32_t id, cam;
-        double q[8]; /* qw qx qy qz tx ty tz */
-        if (!rd_bytes(&r, &id, 4) || !rd_bytes(&r, q, 7 * 8) || !rd_bytes(&r, &cam, 4)) {
-            st = gs_error(GS_ERR_FORMAT, "%s: truncated in image %llu", name, (unsigned long long)i);
-            goto out;
-        }
-        const uint8_t *nul = memchr(r.p, 0, r.left);
-        if (!nul) {
-            st = gs_error(GS_ERR_FORMAT, "%s: truncated in the name of image %llu", name, (unsigned long long)i);
-            goto out;
-        }
-        size_t len = (size_t)(nul - r.p);
-        int64_t ci = find_ix(cx, intr->n, cam);
-        if (ci < 0) {
-            st = gs_error(GS_ERR_FORMAT, "%s: image %llu (id %d) refers to camera id %d, which cameras.bin lacks", name,
-                          (unsigned long long)i, (int)id, (int)cam);
-            goto out;
-        }
-        gs_camera *c = &m->images.cams[i];
-        *c = intr->cams[ci];
-        if (len == 0 || len >= sizeof c->name) {
-            st = gs_error(GS_ERR_FORMAT, "%s: image %llu (id %d): name is %zu bytes (1..%zu)", name, (unsigned long long)i,
-                          (int)id, len, sizeof c->name - 1);
-            goto out;
-        }
-        for (size_t k = 0; k < len; k++)
-            if (r.p[k] < 0x20) {
-                st = gs_error(GS_ERR_FORMAT, "%s: image %llu (id %d): name has a control character", name,
-                              (unsigned long long)i, (int)id);
-                goto out;
-            }
-        memcpy(c->name, r.p, len);
-        c->name[len] = 0;
-        r.p += len + 1;
-        r.left -= len + 1;
-        uint64_t n2d;
-        if (!rd_bytes(&r, &n2d, 8)) {
-            st = gs_error(GS_ERR_FORMAT, "%s: truncated in image %llu", name, (unsigned long long)i);
-            goto out;
-        }
-        if (n2d > r.left / 24) {
-            st = gs_error(GS_ERR_FORMAT, "%s: image %llu declares %llu 2D points but only %zu bytes follow", name,
-                          (unsigned long long)i, (unsigned long long)n2d, r.left);
-            goto out;
-        }
-        if (n2d > INT32_MAX) {
-            st = gs_error(GS_ERR_FORMAT, "%s: image %llu: %llu 2D points is over the limit", name, (unsigned long long)i,
-                          (unsigned long long)n2d);
-            goto out;
-        }
-        for (uint64_t k = 0; k < n2d; k++, k2++) {
-            rd_bytes(&r, &m->p2d_xy[2 * k2], 16);
-            rd_bytes(&r, &m->p2d_point3d[k2], 8);
-        }
-        m->p2d_start[i + 1] = k2;
-        m->image_id[i] = id;
-        double n2 = q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3];
-        int finite = 1;
-        for (int k = 0; k < 7; k++) finite &= isfinite(q[k]) != 0;
-        if (!finite || !(n2 > 1e-12) || !isfinite(n2)) {
-            st = gs_error(GS_ERR_FORMAT, "%s: image %llu (id %d): the pose is not finite or its quaternion is zero",
-                          name, (unsigned long long)i, (int)id);
-            goto out;
-        }
-        gs_quat_to_rotmat(q, c->R);
-        memcpy(c->t, q + 4, sizeof c->t);
-        c->has_pose = 1;
-        m->images.n = (int)i + 1;
-        if ((st = gs_camera_validate(c, name, (int)i))) goto out;
-    }
-    if (r.left) st = gs_error(GS_ERR_FORMAT, "%s: %zu unexpected bytes after the last image", name, r.left);
-    m->images.n = (int)n;
-out:
-    free(cx);
-    return st;
-}
-
 static gs_status read_points(const uint8_t *data, size_t size, const char *name, gs_colmap_model *m) {
     rd r = {data, size};
     uint64_t n;
@@ -523,7 +406,7 @@ gs_status gs_colmap_model_bin_mem(const uint8_t *cam, size_t cam_size, const cha
     gs_cameras intr;
     gs_status st = gs_colmap_cameras_bin_mem(cam, cam_size, cam_name, &intr);
     if (st) return st;
-    st = read_images(img, img_size, img_name, &intr, out);
+    st = gs_colmap_images_bin_read(img, img_size, img_name, &intr, &out->images, out);
     gs_cameras_free(&intr);
     if (!st) st = read_points(pts, pts_size, pts_name, out);
     if (!st) {
