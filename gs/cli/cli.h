@@ -6,6 +6,7 @@
 
 #include "gs/core/runtime.h"
 #include "data/image.h"
+#include "gs/model/da3.h"
 #include "heads/gs_adapter.h"
 
 typedef struct {
@@ -73,6 +74,10 @@ void cli_photos_free(cli_photos *ph);
  * gs_da3_options.on_stage). The network's own progress, with percent and
  * ETA, is gs_meter's (gs/core/progress.h). */
 void cli_print_stage(void *ctx, const char *stage);
+/* gs_da3_infer on the photos with the network's progress (percent, ETA) on
+ * stderr as "gs CMD: ..." unless o->quiet (gs_meter, gs/core/progress.h). */
+gs_status cli_da3_infer(const char *cmd, gs_da3_model *m, const cli_photos *ph, gs_da3_options *o,
+                        gs_da3_prediction *p);
 void cli_stage_clock_start(void);
 
 /* The Gaussian files of `gs infer --gs` and `gs nvs` (export.c): the same

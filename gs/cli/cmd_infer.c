@@ -278,12 +278,7 @@ static int run(int argc, char **argv) {
         o.dump = &dump;
     }
     cli_stage_clock_start();
-    gs_meter pm; /* stages, percent and ETA on stderr */
-    gs_meter_begin(&pm, "gs infer", o.quiet);
-    o.on_progress = gs_meter_update;
-    o.progress_ctx = &pm;
-    st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p);
-    gs_meter_end(&pm);
+    st = cli_da3_infer("infer", &m, &ph, &o, &p); /* stages, percent and ETA on stderr */
     if (st) { cli_fail("infer", st); goto done; }
     if (dump_dir && dc.st) { cli_fail("infer", dc.st); goto done; }
     if (!o.quiet) {

@@ -191,12 +191,7 @@ static int run(int argc, char **argv) {
     }
     double t1 = gs_now();
     cli_stage_clock_start();
-    gs_meter pm; /* stages, percent and ETA on stderr */
-    gs_meter_begin(&pm, "gs nvs", o.quiet);
-    o.on_progress = gs_meter_update;
-    o.progress_ctx = &pm;
-    st = gs_da3_infer(&m, ph.imgs, S, ph.w2c, ph.K, &o, &p);
-    gs_meter_end(&pm);
+    st = cli_da3_infer("nvs", &m, &ph, &o, &p); /* stages, percent and ETA on stderr */
     if (st) { cli_fail("nvs", st); goto done; }
     if (!quiet)
         fprintf(stderr, "gs nvs: network %.2f s (preprocess %.0f ms, backbone %.0f ms, head %.0f ms, cameras %.0f ms, "

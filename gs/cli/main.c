@@ -1,6 +1,7 @@
 /* main.c - the `gs` command: dispatch to subcommands, help, version. */
 #include "gs/cli/cli.h"
 #include "gs/core/device.h"
+#include "gs/core/progress.h"
 #include "data/cameras.h"
 #include "eval/metrics.h"
 
@@ -55,6 +56,21 @@ char *cli_dir_arg(char *s) {
 }
 
 /* cli_photos_load, cli_photos_free: gs/cli/inputs.c */
+
+gs_status cli_da3_infer(const char *cmd, gs_da3_model *m, const cli_photos *ph, gs_da3_options *o,
+                        gs_da3_prediction *p) {
+    char who[64];
+    snprintf(who, sizeof who, "gs %s", cmd);
+    gs_meter pm;
+    gs_meter_begin(&pm, who, o->quiet);
+    o->on_progress = gs_meter_update;
+    o->progress_ctx = &pm;
+    gs_status st = gs_da3_infer(m, ph->imgs, ph->n, ph->w2c, ph->K, o, p);
+    gs_meter_end(&pm);
+    o->on_progress = NULL;
+    o->progress_ctx = NULL;
+    return st;
+}
 
 static double g_stage_t0;
 void cli_stage_clock_start(void) { g_stage_t0 = gs_now(); }
