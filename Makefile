@@ -147,7 +147,7 @@ fuzz-run: fuzz
 # ---- dependencies ---------------------------------------------------------------
 DEB_PKGS := gcc make pkg-config libpng-dev libjpeg62-turbo-dev libstb-dev libtinyexr-dev zlib1g-dev libzstd-dev \
             libcjson-dev libopenblas-dev ffmpeg clang libclang-rt-14-dev chromium
-DEB_PKGS += libwebp-dev libtiff-dev libexif-dev
+DEB_PKGS += libwebp-dev libtiff-dev libexif-dev python3-venv
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; else \

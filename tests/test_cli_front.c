@@ -187,7 +187,7 @@ TEST(cli_front_overwrite) {
     free(out);
     snprintf(path, sizeof path, "%s/depth", dir);
     CHECK_EQ_INT(n_entries(path), 1); /* my-depth.txt only: the folder stays for it */
-    snprintf(path, sizeof path, "%s/images", dir);
+    snprintf(path, sizeof path, "%s/processed", dir);
     CHECK_MSG(!gs_file_exists(path), "%s stayed (empty)", path);
     snprintf(path, sizeof path, "%s/gaussians.ply", dir);
     CHECK(gs_file_exists(path));
@@ -201,7 +201,7 @@ TEST(cli_front_overwrite) {
     CHECK_MSG(out && strstr(out, "note"), "%s", out ? out : "");
     free(out);
     CHECK(gs_file_exists(path));
-    /* a photo where gs infer writes images/NAME.png is never written over */
+    /* a file of the user's where gs infer copies a photo (images/NAME) is never written over */
     const char *dir3 = gs_test_tmp("front-ow3");
     snprintf(path, sizeof path, "%s/images", dir3);
     CHECK_OK(gs_mkdirs(path));
@@ -209,10 +209,28 @@ TEST(cli_front_overwrite) {
     char cmd[2200];
     snprintf(cmd, sizeof cmd, "cp %s %s", ph1, path);
     CHECK_EQ_INT(system(cmd), 0);
-    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --process-res 56 --quiet --out %s", path, dir3);
+    char other[600];
+    snprintf(other, sizeof other, "%s/other", dir3);
+    CHECK_OK(gs_mkdirs(other));
+    snprintf(cmd, sizeof cmd, "cp %s/front-photo1.png %s/other/front-photo0.png", gs_test_tmpdir(), dir3);
+    CHECK_EQ_INT(system(cmd), 0);
+    snprintf(args, sizeof args, "infer --model " TINY_GS " %s/other/front-photo0.png --process-res 56 --quiet --out %s",
+             dir3, dir3);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK_MSG(out && strstr(out, "front-photo0.png") && strstr(out, "did not write"), "%s", out ? out : "");
     free(out);
+    /* the photo that is DIR/images/NAME itself (a COLMAP dataset's folder): used in place, left as it is */
+    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --process-res 56 --quiet --out %s", path, dir3);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s/sparse/0/images.bin", dir3);
+    CHECK(gs_file_exists(cmd));
+    uint8_t *rec2 = NULL;
+    size_t n2 = 0;
+    snprintf(cmd, sizeof cmd, "%s/.gs-outputs", dir3);
+    CHECK_OK(gs_read_file(cmd, 1 << 20, &rec2, &n2));
+    CHECK_MSG(rec2 && !strstr((char *)rec2, "f images/"), "the user's photo is not recorded: %s", rec2 ? (char *)rec2 : "");
+    free(rec2);
     gs_image a, b;
     CHECK_OK(gs_image_read(path, &a));
     CHECK_OK(gs_image_read(ph1, &b));

@@ -63,7 +63,7 @@ TEST(cli_infer_outputs_match_library) {
     gs_cameras_free(&c);
     snprintf(path, sizeof path, "%s/points.ply", dir);
     CHECK(gs_file_exists(path));
-    snprintf(path, sizeof path, "%s/images/image000.png", dir);
+    snprintf(path, sizeof path, "%s/processed/image000.png", dir);
     gs_image pi;
     CHECK_OK(gs_image_read(path, &pi));
     CHECK(pi.width == p.W && pi.height == p.H);

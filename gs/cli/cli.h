@@ -28,15 +28,20 @@ int cli_parse_double(const char *s, double *out);
  * stays), changed in place, so that paths made from it and printed have no
  * "//". Returns s. */
 char *cli_dir_arg(char *s);
+/* path as an absolute path, lexically normalised (the current folder
+ * prepended when relative; "//", "." and ".." folded), into out. Returns
+ * out, or NULL when it does not fit. */
+char *cli_path_abs(const char *path, char *out, size_t n);
 
 /* The photos of `gs infer` / `gs nvs`: images, their stems (unique), what
  * each was given as (paths: the path, a folder's photo as DIR/NAME, a video
- * frame as NNNNNN.png), and with a camera file their w2c [n,4,4] and
- * K [n,3,3] (else NULL). */
+ * frame as NNNNNN.png), their file names (files: unique; NNN_NAME when two
+ * photos share one; the COLMAP image names and DIR/images/ copies), and with
+ * a camera file their w2c [n,4,4] and K [n,3,3] (else NULL). */
 typedef struct {
     int n;
     gs_image *imgs;
-    char **names, **paths;
+    char **names, **paths, **files;
     float *w2c, *K;
 } cli_photos;
 /* Largest photo decoded (header checked first): 100 megapixels, 1.2 GB as
@@ -69,6 +74,15 @@ int cli_input_option(const gs_command *c, int argc, char **argv, int *i, cli_inp
 int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *in, const char *cameras,
                     cli_photos *ph);
 void cli_photos_free(cli_photos *ph);
+/* DIR/images/FILE for each photo (ph->files): a copy of the photo's file as
+ * given, a video frame as PNG, so that DIR/images + DIR/sparse/0 is a COLMAP
+ * dataset at the photos' own size. Each is recorded in od (struct cli_outdir,
+ * gs/cli/outdir.h). */
+struct cli_outdir;
+gs_status cli_photos_write_images(const cli_photos *ph, const char *dir, struct cli_outdir *od);
+/* Before any work: those copies write over nothing of the user's (a photo
+ * that is DIR/images/FILE itself is left as it is, not copied). */
+gs_status cli_photos_images_free(const cli_photos *ph, const char *dir, const struct cli_outdir *od);
 /* A stage line "gs CMD: STAGE ... (t s)" on stderr, t from
  * cli_stage_clock_start(); ctx is the command name (the form of
  * gs_da3_options.on_stage). The network's own progress, with percent and
@@ -91,6 +105,7 @@ typedef struct {
     int dc_only;         /* --sh-dc-only */
     int spz_version;     /* --spz-version N (default GS_SPZ_DEFAULT_VERSION) */
     int given;           /* any of these options was on the command line */
+    int pruning_asked;   /* --prune-border (the default; accepted) or --max-depth-percentile given */
 } cli_export_opts;
 #define CLI_EXPORT_USAGE                                                                                    \
     "  --export LIST         Gaussian files DIR/gaussians.EXT: ply, splat, spz, glb (glTF with\n"         \

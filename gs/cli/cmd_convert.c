@@ -85,6 +85,8 @@ static int run(int argc, char **argv) {
         if (st) { gs_scene_free(&s); return cli_fail("convert", st); }
         char what[64];
         if (is_spz) snprintf(what, sizeof what, "Niantic SPZ v%ld", spzv);
+        else if (gs_path_ends_with(out, ".spz.glb")) snprintf(what, sizeof what, "glTF KHR_gaussian_splatting, SPZ v3 compressed");
+        else if (gs_path_ends_with(out, ".glb")) snprintf(what, sizeof what, "glTF KHR_gaussian_splatting");
         else snprintf(what, sizeof what, "%s", gs_scene_format_name(is_splat ? GS_FMT_SPLAT : GS_FMT_PLY));
         fprintf(stderr, "gs convert: %s (%s, %lld splats, SH degree %d) -> %s (%s, %lld splats, SH degree %d) in %.2f s\n",
                 in, gs_scene_format_name(f), (long long)s.n, in_degree, out, what,
@@ -105,6 +107,19 @@ static int run(int argc, char **argv) {
                                out, *ext ? "'" : "a folder", ext, *ext ? "'" : "");
     if (*ext && strcmp(ext, ".json") && !gs_is_dir(out))
         return cli_usage_error(&cmd_convert_def, "%s: unknown output type '%s' (supported: %s)", out, ext, k_out_types);
+    if (!gs_path_ends_with(out, ".json") && gs_is_dir(in)) { /* a binary COLMAP model: to text, points and tracks too */
+        gs_colmap_model m;
+        gs_status mst = gs_colmap_model_read(in, &m);
+        if (mst == GS_OK) {
+            mst = gs_colmap_model_write(out, &m, 1);
+            if (!mst)
+                fprintf(stderr, "gs convert: %s (COLMAP binary model, %d images, %lld points) -> %s (COLMAP text model)\n",
+                        in, m.images.n, (long long)m.n_points, out);
+            gs_colmap_model_free(&m);
+            return mst ? cli_fail("convert", mst) : 0;
+        }
+        if (mst != GS_ERR_NOT_FOUND) return cli_fail("convert", mst);
+    }
     gs_cameras c;
     gs_camera_format f;
     gs_camera_read_opts o = {factor};
@@ -117,4 +132,4 @@ static int run(int argc, char **argv) {
     return 0;
 }
 
-const gs_command cmd_convert_def = {"convert", run, "convert splats (ply/splat/spz) or cameras (JSON/COLMAP)", k_usage};
+const gs_command cmd_convert_def = {"convert", run, "convert splats (ply/splat/spz/glb) or cameras (JSON/COLMAP)", k_usage};

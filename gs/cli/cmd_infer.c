@@ -23,7 +23,7 @@ static const char k_usage[] =
     "resized as the official code does) and write per view:\n"
     "  DIR/depth/NAME.exr, DIR/depth/NAME.png   depth (float EXR) and a colourised PNG\n"
     "  DIR/conf/NAME.exr                         depth confidence (any-view models)\n"
-    "  DIR/images/NAME.png                       the processed image the network saw\n"
+    "  DIR/processed/NAME.png                    the processed image the network saw\n"
     "and for the scene:\n"
     "  DIR/cameras.json                          predicted cameras (gs-cameras JSON)\n"
     "  DIR/sparse/0/                             COLMAP binary model: cameras at the photos' own\n"
@@ -111,7 +111,7 @@ static gs_status write_cameras(const char *out, const gs_da3_prediction *p, char
 static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char **names, int64_t max_points,
                                const cli_export_opts *eo, int quiet, cli_outdir *od) {
     char dir[1024], path[1100];
-    const char *subs[] = {"depth", "images", p->depth_conf ? "conf" : NULL};
+    const char *subs[] = {"depth", "processed", p->depth_conf ? "conf" : NULL};
     for (int i = 0; i < 3; i++) {
         if (!subs[i]) continue;
         gs_status st = gs_mkdirs(gs_path_join(dir, sizeof dir, out, subs[i]));
@@ -144,7 +144,7 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
         }
         if ((st = gs_image_alloc(&im, p->W, p->H, 3))) return st;
         for (size_t i = 0; i < HW * 3; i++) im.data[i] = p->images[v * HW * 3 + i] / 255.0f;
-        snprintf(path, sizeof path, "%s/images/%s.png", out, names[v]);
+        snprintf(path, sizeof path, "%s/processed/%s.png", out, names[v]);
         st = gs_image_write_png(path, &im, 8);
         gs_image_free(&im);
         if (!st) st = cli_outdir_add(od, path);
@@ -244,19 +244,32 @@ static int run(int argc, char **argv) {
     memset(&p, 0, sizeof p);
     in.quiet = o.quiet;
     if (cli_photos_load("infer", images, S, &in, cams_path, &ph)) { cli_outdir_free(&od); free(images); return 1; }
+    const int S0 = S; /* the arguments; S: the photos they gave */
     S = ph.n;
     char **names = ph.names;
     for (int v = 0; v < S; v++) { /* no photo (nor any file of the user's) is written over */
-        static const char *const fmt[4] = {"depth/%s.exr", "depth/%s.png", "conf/%s.exr", "images/%s.png"};
+        static const char *const fmt[4] = {"depth/%s.exr", "depth/%s.png", "conf/%s.exr", "processed/%s.png"};
         char rel[400];
         for (int k = 0; k < 4; k++) {
             snprintf(rel, sizeof rel, fmt[k], names[v]);
             if ((st = cli_outdir_free_path(&od, rel))) { cli_fail("infer", st); goto done; }
         }
     }
-    static const char *const fixed[] = {"cameras.json", "points.ply", "gaussians.ply"};
+    if ((st = cli_photos_images_free(&ph, out, &od))) { cli_fail("infer", st); goto done; }
+    static const char *const fixed[] = {"cameras.json", "points.ply", "scene.glb"};
     for (int k = 0; k < 3; k++)
         if ((st = cli_outdir_free_path(&od, fixed[k]))) { cli_fail("infer", st); goto done; }
+    if ((o.infer_gs && (st = cli_export_paths_free(&eo, &od))) || (st = cli_outdir_free_tree(&od, "sparse"))) {
+        cli_fail("infer", st);
+        goto done;
+    }
+    /* nothing this run reads is among the earlier run's files that --overwrite removes */
+    for (int k = 0; k < S0; k++)
+        if ((st = cli_outdir_input(&od, images[k]))) { cli_fail("infer", st); goto done; }
+    if ((cams_path && (st = cli_outdir_input(&od, cams_path))) || (st = cli_outdir_input(&od, model))) {
+        cli_fail("infer", st);
+        goto done;
+    }
     double t0 = gs_now();
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("infer", st); goto done; }
     if (o.infer_gs && !m.cfg.net.has_gs_head) { /* as gs nvs says it, before the network runs */
@@ -300,9 +313,12 @@ static int run(int argc, char **argv) {
     if (p.extrinsics && p.intrinsics) {
         int64_t np = 0;
         double tl = 0;
-        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)ph.paths, o.process_res, o.resize_method,
+        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)ph.files, o.process_res, o.resize_method,
                                       max_points, colmap_text, &np, &tl)) ||
-            (st = cli_outdir_add(&od, "sparse"))) { cli_fail("infer", st); goto done; }
+            (st = cli_outdir_add(&od, "sparse")) || (st = cli_photos_write_images(&ph, out, &od))) {
+            cli_fail("infer", st);
+            goto done;
+        }
         if (!o.quiet) fprintf(stderr, "gs infer: %s/sparse/0: COLMAP %s model, %d images, %lld points, mean track %.2f\n",
                               out, colmap_text ? "text" : "binary", S, (long long)np, tl);
     }

@@ -55,7 +55,8 @@ static const char k_usage[] =
     "  --save-frames         also write the frames as DIR/frames/NNNNN.png\n"
     CLI_EXPORT_USAGE
     "  --cameras FILE        known cameras of the photos: pose-conditioned prediction\n"
-    "  --max-points N        COLMAP points3D cap (default 1000000; 0 = cameras only)\n"
+    "  --max-points N        point cap of scene.glb and of sparse/0's points3D (default 1000000;\n"
+    "                        0 = no scene.glb, and cameras only in sparse/0)\n"
     "  --colmap-text         write sparse/0 as COLMAP text (.txt) instead of binary\n"
     "  --process-res N       network input size (default 504, at most 2048)\n"
     "  --ref-view STRATEGY   saddle_balanced (default), first, middle, saddle_sim_range\n"
@@ -151,6 +152,12 @@ static int run(int argc, char **argv) {
         if (!fst) fst = cli_outdir_free_path(&od, "scene.glb");
         if (!fst && !no_video) fst = cli_outdir_free_path(&od, "video.mp4");
         if (!fst && !no_video) fst = cli_outdir_free_path(&od, "trajectory.json");
+        if (!fst) fst = cli_outdir_free_tree(&od, "sparse");
+        if (!fst && save_frames) fst = cli_outdir_free_tree(&od, "frames");
+        /* nothing this run reads is among the earlier run's files that --overwrite removes */
+        for (int k = 0; k < S && !fst; k++) fst = cli_outdir_input(&od, images[k]);
+        if (!fst && cams_path) fst = cli_outdir_input(&od, cams_path);
+        if (!fst) fst = cli_outdir_input(&od, model);
         if (fst) { cli_outdir_free(&od); free(images); return cli_fail("nvs", fst); }
     }
     int rc = 1;
@@ -177,6 +184,7 @@ static int run(int argc, char **argv) {
         eff_mode = gs_traj_effective_mode(mode, S);
     }
     char **names = ph.names;
+    if ((st = cli_photos_images_free(&ph, out, &od))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("nvs", st); goto done; }
     if (!m.cfg.net.has_gs_head) {
         fprintf(stderr, "gs nvs: error: model %s (%s) has no 3DGS head; novel views need da3-giant or "
@@ -204,12 +212,12 @@ static int run(int argc, char **argv) {
     if (!quiet) cli_print_stage((void *)"nvs", "writing the splats");
     if ((st = cli_export_gaussians("nvs", out, &eo, &p.gaussians, p.depth, quiet, &od))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_cameras(&p, 1, (const char *const *)names, NULL, &in_cams))) { cli_fail("nvs", st); goto done; }
-    if (p.extrinsics && p.intrinsics) { /* DA3's scene.glb: points + camera frusta */
+    if (p.extrinsics && p.intrinsics && max_points > 0) { /* DA3's scene.glb: points + camera frusta */
         char gpath[1100];
         int64_t np = 0;
         snprintf(gpath, sizeof gpath, "%s/scene.glb", out);
-        if ((st = cli_write_points(NULL, gpath, &p, 1000000, &np)) || (st = cli_outdir_add(&od, gpath))) { cli_fail("nvs", st); goto done; }
-        if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld points, %d cameras)\n", gpath, (long long)np, p.S);
+        if ((st = cli_write_points(NULL, gpath, &p, max_points, &np)) || (st = cli_outdir_add(&od, gpath))) { cli_fail("nvs", st); goto done; }
+        if (!quiet) fprintf(stderr, "gs nvs: wrote %s (%lld point%s, %d camera%s)\n", gpath, (long long)np, np == 1 ? "" : "s", p.S, p.S == 1 ? "" : "s");
     }
     {
         char cpath[1100];
@@ -219,9 +227,12 @@ static int run(int argc, char **argv) {
     if (p.extrinsics && p.intrinsics) { /* the output cameras with their own depth */
         int64_t np = 0;
         double tl = 0;
-        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)ph.paths, o.process_res, o.resize_method,
+        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)ph.files, o.process_res, o.resize_method,
                                       max_points, colmap_text, &np, &tl)) ||
-            (st = cli_outdir_add(&od, "sparse"))) { cli_fail("nvs", st); goto done; }
+            (st = cli_outdir_add(&od, "sparse")) || (st = cli_photos_write_images(&ph, out, &od))) {
+            cli_fail("nvs", st);
+            goto done;
+        }
         if (!quiet) fprintf(stderr, "gs nvs: %s/sparse/0: COLMAP %s model, %d images, %lld points, mean track %.2f\n",
                             out, colmap_text ? "text" : "binary", S, (long long)np, tl);
     }

@@ -20,7 +20,8 @@
 static const char k_usage[] =
     "usage: gs render SCENE (--cameras FILE | --trajectory MODE [--cameras FILE]) --out DIR [options]\n"
     "\n"
-    "Render a splat scene (INRIA/compressed PLY, .splat, .spz) with the tile rasterizer.\n"
+    "Render a splat scene (INRIA/compressed PLY, .splat, .spz, glTF .glb, point-cloud PLY) with the\n"
+    "tile rasterizer.\n"
     "\n"
     "  --cameras FILE      render at each camera of FILE (gs-cameras JSON, transforms.json,\n"
     "                      INRIA cameras.json, COLMAP model folder, LLFF poses_bounds.npy);\n"
@@ -51,8 +52,9 @@ static const char k_usage[] =
     "                      for scenes whose file says they were trained in it)\n"
     "  --video FILE.mp4    also encode the frames with ffmpeg (libx264, yuv420p, 24 fps)\n"
     "  --video-quality Q   high (default: crf 18, preset slow), medium (crf 23), low (crf 28, veryfast)\n"
-    "  --video-depth       put the colourised depth right of the RGB in the video (after an 8-pixel\n"
-    "                      white gap, as Depth Anything 3's hcat)\n"
+    "  --vis-depth MODE    the colourised depth in the video: none (default), hcat (right of the\n"
+    "                      RGB), vcat (below it), after an 8-pixel white gap, as gs nvs and DA3\n"
+    "  --video-depth       the same as --vis-depth hcat\n"
     "  --llff-factor F     divide LLFF H, W, f by F (8 for images_8)\n"
     "  --device cpu|cuda   where to render (default auto: CUDA when a GPU is usable)\n"
     "  --threads N         CPU threads (default: all)\n"
@@ -101,7 +103,8 @@ static int run(int argc, char **argv) {
     const gs_command *me = &cmd_render_def;
     const char *scene_path = NULL, *cam_path = NULL, *traj = NULL, *outdir = NULL, *video = NULL;
     long frames = 0, width = 0, height = 0, shdeg = -1, threads = 0;
-    int depth = 0, quiet = 0, aa = 0, video_depth = 0, keep_pp = 0, overwrite = 0;
+    int depth = 0, quiet = 0, aa = 0, keep_pp = 0, overwrite = 0;
+    gs_video_panel panel = GS_VIDEO_PANEL_NONE; /* --vis-depth / --video-depth */
     gs_video_quality quality = GS_VIDEO_HIGH;
     gs_traj_mode mode = GS_TRAJ_ORBIT;
     double factor = 0;
@@ -128,7 +131,10 @@ static int run(int argc, char **argv) {
         else if (!strcmp(a, "--keep-pp")) keep_pp = 1;
         else if (!strcmp(a, "--depth")) depth = 1;
         else if (!strcmp(a, "--antialiased")) aa = 1;
-        else if (!strcmp(a, "--video-depth")) video_depth = 1;
+        else if (!strcmp(a, "--video-depth")) panel = GS_VIDEO_PANEL_HCAT;
+        else if (!strcmp(a, "--vis-depth") && more) {
+            if (gs_video_panel_parse(argv[++i], &panel)) return cli_usage_error(me, "--vis-depth: %s", gs_last_error());
+        }
         else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (a[0] == '-' && a[1]) return cli_usage_error(me, "unknown option '%s' (or a missing value)", a);
         else if (!scene_path) scene_path = a;
@@ -143,14 +149,27 @@ static int run(int argc, char **argv) {
     if (frames && !traj) return cli_usage_error(me, "--frames needs --trajectory");
     if ((width > 0) != (height > 0)) return cli_usage_error(me, "give both --width and --height");
     if (video && !gs_path_ends_with(video, ".mp4")) return cli_usage_error(me, "--video must name an .mp4 file");
-    if (video_depth && !video) return cli_usage_error(me, "--video-depth needs --video FILE.mp4");
-    if (video_depth && width > 0 && 2 * width + GS_VIDEO_GAP > GS_VIDEO_MAX_SIDE)
-        return cli_usage_error(me, "--video-depth with --width %ld makes frames %ld wide, over the %d the video takes",
-                               width, 2 * width + GS_VIDEO_GAP, GS_VIDEO_MAX_SIDE);
+    const int video_depth = panel != GS_VIDEO_PANEL_NONE;
+    if (video_depth && !video) return cli_usage_error(me, "--vis-depth / --video-depth need --video FILE.mp4");
+    if (video_depth && width > 0) {
+        int fw, fh;
+        gs_video_panel_size(panel, (int)width, (int)height, &fw, &fh);
+        if (fw > GS_VIDEO_MAX_SIDE || fh > GS_VIDEO_MAX_SIDE)
+            return cli_usage_error(me, "--vis-depth %s with --width %ld --height %ld makes %dx%d frames, over the %d the "
+                                   "video takes", gs_video_panel_name(panel), width, height, fw, fh, GS_VIDEO_MAX_SIDE);
+    }
     /* what the options decide is checked before the scene is read (the trajectory once the views are) */
-    size_t on = strlen(outdir);
-    while (on > 1 && outdir[on - 1] == '/') on--;
-    const int video_in_out = video && !strncmp(video, outdir, on) && video[on] == '/' && !strchr(video + on + 1, '/');
+    /* a video in DIR (however it is spelt) is one of the run's outputs: checked and recorded as one */
+    char vrel[512] = "";
+    int video_in_out = 0;
+    if (video) {
+        char va[4096], oa[4096];
+        if (cli_path_abs(video, va, sizeof va) && cli_path_abs(outdir, oa, sizeof oa)) {
+            size_t on = strlen(oa);
+            video_in_out = !strncmp(va, oa, on) && va[on] == '/' && !strchr(va + on + 1, '/');
+            if (video_in_out) snprintf(vrel, sizeof vrel, "%s", va + on + 1);
+        }
+    }
     if (video) {
         char vdir[4096];
         snprintf(vdir, sizeof vdir, "%s", video);
@@ -172,15 +191,19 @@ static int run(int argc, char **argv) {
     gs_camera_read_opts ro = {factor};
     if (cam_path && gs_cameras_read(cam_path, &ro, traj ? &ref : &cams, NULL)) return cli_fail("render", GS_ERR_FORMAT);
     if (traj && mode != GS_TRAJ_ORBIT && gs_traj_check(mode, ref.n, (int)frames)) {
-        gs_cameras_free(&ref);
         gs_error_prefix(GS_ERR_INVALID, "--trajectory %s%s with the %d view%s of %s", traj, frames ? " --frames" : "",
                         ref.n, ref.n == 1 ? "" : "s", cam_path);
+        gs_cameras_free(&ref);
         return cli_fail("render", GS_ERR_INVALID);
     }
     cli_outdir od;
     if (cli_outdir_check(&od, "render", outdir, overwrite, quiet)) {
         cli_outdir_free(&od); gs_cameras_free(&ref); gs_cameras_free(&cams);
         return 1;
+    }
+    if (cli_outdir_input(&od, scene_path) || (cam_path && cli_outdir_input(&od, cam_path))) {
+        cli_outdir_free(&od); gs_cameras_free(&ref); gs_cameras_free(&cams);
+        return cli_fail("render", GS_ERR_INVALID);
     }
     if (gs_scene_read(scene_path, &s, NULL)) { gs_cameras_free(&ref); gs_cameras_free(&cams); cli_outdir_free(&od); return cli_fail("render", GS_ERR_FORMAT); }
     if (traj) {
@@ -214,11 +237,14 @@ static int run(int argc, char **argv) {
         }
     }
     if (rc == 0 && traj && cli_outdir_free_path(&od, "trajectory.json")) rc = cli_fail("render", GS_ERR_INVALID);
+    if (rc == 0 && video_in_out && cli_outdir_free_path(&od, vrel)) rc = cli_fail("render", GS_ERR_INVALID);
     if (rc == 0 && video_depth && cams.n) {
-        int fw = 2 * cams.cams[0].width + GS_VIDEO_GAP;
-        if (o.width > 0) fw = 2 * o.width + GS_VIDEO_GAP;
-        if (fw > GS_VIDEO_MAX_SIDE) {
-            fprintf(stderr, "gs render: error: --video-depth: frames %d wide, over the %d the video takes\n", fw, GS_VIDEO_MAX_SIDE);
+        int fw, fh;
+        gs_video_panel_size(panel, o.width > 0 ? o.width : cams.cams[0].width, o.height > 0 ? o.height : cams.cams[0].height,
+                            &fw, &fh);
+        if (fw > GS_VIDEO_MAX_SIDE || fh > GS_VIDEO_MAX_SIDE) {
+            fprintf(stderr, "gs render: error: --vis-depth %s: frames %dx%d, over the %d the video takes\n",
+                    gs_video_panel_name(panel), fw, fh, GS_VIDEO_MAX_SIDE);
             rc = 1;
         }
     }
@@ -276,7 +302,6 @@ static int run(int argc, char **argv) {
             if (!st) st = cli_outdir_add(&od, path);
         }
         if (!st && video) {
-            const gs_video_panel panel = video_depth ? GS_VIDEO_PANEL_HCAT : GS_VIDEO_PANEL_NONE;
             int fw, fh;
             gs_video_panel_size(panel, r.width, r.height, &fw, &fh);
             if (!vid.pipe) st = gs_video_open_quality(&vid, video, fw, fh, 24, quality);
@@ -291,7 +316,7 @@ static int run(int argc, char **argv) {
     gs_raster_cuda_free(gpu);
     if (vid.pipe) {
         gs_status vst = gs_video_close(&vid, rc == 0);
-        if (!vst && rc == 0 && video_in_out) vst = cli_outdir_add(&od, video); /* recorded when it is in DIR */
+        if (!vst && rc == 0 && video_in_out) vst = cli_outdir_add(&od, vrel); /* recorded when it is in DIR */
         if (vst && rc == 0) rc = cli_fail("render", vst);
     }
     if (rc == 0 && traj) { /* the cameras it rendered, for gs render --cameras, gs info, an evaluation */

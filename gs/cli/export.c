@@ -96,6 +96,7 @@ int cli_export_parse(cli_export_opts *o, int argc, char **argv, int *i) {
     long v;
     double d;
     if (!strcmp(a, "--keep-all-gaussians")) o->keep_all = 1;
+    else if (!strcmp(a, "--prune-border")) o->pruning_asked = 1; /* the default now; kept for older scripts */
     else if (!strcmp(a, "--sh-dc-only")) o->dc_only = 1;
     else if (!strcmp(a, "--export") || !strcmp(a, "--max-depth-percentile") || !strcmp(a, "--spz-version")) {
         if (!has_value) { gs_error(GS_ERR_INVALID, "%s needs a value", a); return -1; }
@@ -109,12 +110,18 @@ int cli_export_parse(cli_export_opts *o, int argc, char **argv, int *i) {
                 return -1;
             }
             o->depth_pct = d;
+            o->pruning_asked = 1;
         } else {
             if (!cli_parse_int(val, 2, 4, &v)) { gs_error(GS_ERR_INVALID, "--spz-version takes 2, 3 or 4"); return -1; }
             o->spz_version = (int)v;
         }
     } else return 0;
     o->given = 1;
+    if (o->keep_all && o->pruning_asked) {
+        gs_error(GS_ERR_INVALID, "--keep-all-gaussians keeps every Gaussian: not with --prune-border or "
+                                 "--max-depth-percentile");
+        return -1;
+    }
     return 1;
 }
 

@@ -15,6 +15,7 @@
  * which does not apply it, and so does gs; a photo whose Orientation is not
  * 1 is warned about, naming it and what would turn it upright. */
 #include "gs/cli/cli.h"
+#include "gs/cli/outdir.h"
 #include "data/cameras.h"
 #include "data/video.h"
 
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define DEFAULT_EXTS "png,jpg,jpeg,webp,bmp,tif,tiff"
 
@@ -207,6 +209,11 @@ static gs_status add_photo(cli_photos *ph, char **labels, const char *label, gs_
     return GS_OK;
 }
 
+static const char *file_name(const char *path) {
+    const char *sl = strrchr(path, '/');
+    return sl ? sl + 1 : path;
+}
+
 int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *in, const char *cameras,
                     cli_photos *ph) {
     memset(ph, 0, sizeof *ph);
@@ -283,6 +290,16 @@ int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *
         }
     }
     ph->paths = labels;
+    if (!st && !(ph->files = calloc((size_t)ph->n, sizeof *ph->files))) st = gs_error(GS_ERR_NOMEM, "out of memory");
+    for (int v = 0; !st && v < ph->n; v++) { /* the file name; NNN_NAME when another photo has it too */
+        const char *nm = file_name(labels[v]);
+        int shared = 0;
+        for (int u = 0; u < ph->n; u++) shared |= u != v && !strcmp(file_name(labels[u]), nm);
+        char buf[300];
+        if (shared) snprintf(buf, sizeof buf, "%03d_%.250s", v, nm);
+        else snprintf(buf, sizeof buf, "%.250s", nm);
+        if (!(ph->files[v] = strdup(buf))) st = gs_error(GS_ERR_NOMEM, "out of memory");
+    }
     free(src);
     list_free(&files);
     if (st) {
@@ -296,10 +313,53 @@ void cli_photos_free(cli_photos *ph) {
     for (int i = 0; ph->imgs && i < ph->n; i++) gs_image_free(&ph->imgs[i]);
     for (int i = 0; ph->names && i < ph->n; i++) free(ph->names[i]);
     for (int i = 0; ph->paths && i < ph->n; i++) free(ph->paths[i]);
+    for (int i = 0; ph->files && i < ph->n; i++) free(ph->files[i]);
+    free(ph->files);
     free(ph->imgs);
     free(ph->names);
     free(ph->paths);
     free(ph->w2c);
     free(ph->K);
     memset(ph, 0, sizeof *ph);
+}
+
+/* Is DIR/images/FILE photo v itself (a COLMAP dataset's own images folder)? */
+static int photo_in_place(const cli_photos *ph, int v, const char *dir) {
+    char dst[4400];
+    snprintf(dst, sizeof dst, "%s/images/%s", dir, ph->files[v]);
+    struct stat a, b;
+    return stat(ph->paths[v], &a) == 0 && stat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+gs_status cli_photos_images_free(const cli_photos *ph, const char *dir, const cli_outdir *od) {
+    gs_status st = GS_OK;
+    for (int v = 0; !st && v < ph->n; v++) {
+        if (photo_in_place(ph, v, dir)) continue;
+        char rel[400];
+        snprintf(rel, sizeof rel, "images/%s", ph->files[v]);
+        st = cli_outdir_free_path(od, rel);
+    }
+    return st;
+}
+
+gs_status cli_photos_write_images(const cli_photos *ph, const char *dir, cli_outdir *od) {
+    char idir[4096], dst[4400];
+    gs_path_join(idir, sizeof idir, dir, "images");
+    gs_status st = gs_mkdirs(idir);
+    for (int v = 0; !st && v < ph->n; v++) {
+        snprintf(dst, sizeof dst, "%s/%s", idir, ph->files[v]);
+        if (photo_in_place(ph, v, dir)) continue; /* already there: the user's, not recorded */
+        struct stat sb;
+        if (stat(ph->paths[v], &sb) == 0 && S_ISREG(sb.st_mode)) { /* the file as given, byte for byte */
+            uint8_t *data = NULL;
+            size_t n = 0;
+            st = gs_read_file(ph->paths[v], (size_t)sb.st_size + 1, &data, &n);
+            if (!st) st = gs_write_file_atomic(dst, data, n);
+            free(data);
+        } else {
+            st = gs_image_write_png(dst, &ph->imgs[v], 8); /* a video frame */
+        }
+        if (!st) st = cli_outdir_add(od, dst);
+    }
+    return st;
 }

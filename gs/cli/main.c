@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GS_VERSION "0.1.0"
 #ifndef GS_COMMIT /* the Makefile passes the commit it built (git describe) */
@@ -53,6 +54,36 @@ char *cli_dir_arg(char *s) {
     size_t n = strlen(s);
     while (n > 1 && s[n - 1] == '/') s[--n] = 0;
     return s;
+}
+
+char *cli_path_abs(const char *path, char *out, size_t n) {
+    char buf[8192];
+    if (path[0] == '/') snprintf(buf, sizeof buf, "%s", path);
+    else {
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof cwd)) return NULL;
+        if ((size_t)snprintf(buf, sizeof buf, "%s/%s", cwd, path) >= sizeof buf) return NULL;
+    }
+    size_t len = 0; /* out holds "/a/b" so far; each component is folded in */
+    for (char *save = NULL, *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(c, ".")) continue;
+        if (!strcmp(c, "..")) {
+            while (len > 0 && out[len - 1] != '/') len--;
+            if (len > 0) len--;
+            continue;
+        }
+        size_t k = strlen(c);
+        if (len + 1 + k + 1 > n) return NULL;
+        out[len++] = '/';
+        memcpy(out + len, c, k);
+        len += k;
+    }
+    if (len == 0) {
+        if (n < 2) return NULL;
+        out[len++] = '/';
+    }
+    out[len] = 0;
+    return out;
 }
 
 /* cli_photos_load, cli_photos_free: gs/cli/inputs.c */

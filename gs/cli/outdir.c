@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <limits.h>
 #include <unistd.h>
 
 #define PRE_MAX 100000 /* files listed at the start; beyond, new files are told by their time */
@@ -20,7 +21,7 @@ static const char *const k_gs_names[] = {"cameras.json", "gaussians.ply", "gauss
                                          "points.ply",   "video.mp4",     "trajectory.json", "depth",
                                          "conf",         "colmap",        "frames",        "scene.glb",
                                          "gaussians.glb", "gaussians.spz.glb",
-                                         "sparse"};
+                                         "sparse",        "processed"};
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -228,6 +229,48 @@ gs_status cli_outdir_free_path(const cli_outdir *od, const char *rel) {
     if (S_ISDIR(sb.st_mode)) return GS_OK;
     return gs_error(GS_ERR_INVALID, "--out %s: %s is there and gs did not write it; gs would write over it: move it "
                     "away or choose another folder", od->dir, full);
+}
+
+static gs_status free_tree(const cli_outdir *od, const char *rel, int depth) {
+    char full[4200];
+    snprintf(full, sizeof full, "%s/%s", od->dir, rel);
+    DIR *d = opendir(full);
+    if (!d) return GS_OK;
+    gs_status st = GS_OK;
+    for (struct dirent *e; !st && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char r[4200], f[8400];
+        snprintf(r, sizeof r, "%s/%s", rel, e->d_name);
+        snprintf(f, sizeof f, "%s/%s", od->dir, r);
+        struct stat sb;
+        if (lstat(f, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) st = depth < WALK_DEPTH ? free_tree(od, r, depth + 1) : GS_OK;
+        else st = cli_outdir_free_path(od, r);
+    }
+    closedir(d);
+    return st;
+}
+
+gs_status cli_outdir_free_tree(const cli_outdir *od, const char *rel) { return free_tree(od, rel, 0); }
+
+gs_status cli_outdir_input(const cli_outdir *od, const char *path) {
+    if (!od->overwrite || !od->n_old || !path) return GS_OK;
+    char rp[PATH_MAX], ro[PATH_MAX], full[4200];
+    if (!realpath(path, rp)) return GS_OK; /* the reader will say what is wrong with it */
+    struct stat sb;
+    const int is_dir = stat(rp, &sb) == 0 && S_ISDIR(sb.st_mode);
+    const size_t n = strlen(rp);
+    for (int i = 0; i < od->n_old; i++) {
+        if (od->old[i][0] != 'f') continue;
+        snprintf(full, sizeof full, "%s/%s", od->dir, od->old[i] + 2);
+        if (!realpath(full, ro)) continue;
+        if (!strcmp(ro, rp) || (is_dir && !strncmp(ro, rp, n) && ro[n] == '/'))
+            return gs_error(GS_ERR_INVALID,
+                            "--out %s --overwrite would remove %s, a result of the earlier run there, which this run "
+                            "reads (%s): copy it elsewhere or choose another --out",
+                            od->dir, full, path);
+    }
+    return GS_OK;
 }
 
 static int cmp_len_desc(const void *a, const void *b) {

@@ -50,6 +50,14 @@ int cli_outdir_check(cli_outdir *od, const char *cmd, const char *dir, int overw
  * a file of the earlier run that --overwrite replaces); an error naming the
  * file when it is one gs did not write (e.g. an input photo). */
 gs_status cli_outdir_free_path(const cli_outdir *od, const char *rel);
+/* cli_outdir_free_path for every file under DIR/rel (a folder gs writes
+ * into, e.g. "sparse", "frames"): nothing of the user's is written over or
+ * removed there. */
+gs_status cli_outdir_free_tree(const cli_outdir *od, const char *rel);
+/* Before any work, for each input of the run (a photo, a folder of them, a
+ * camera file, a scene): with --overwrite, an error when it is, or a folder
+ * holding, a file of the earlier run that --overwrite would remove. */
+gs_status cli_outdir_input(const cli_outdir *od, const char *path);
 /* Before the first output: creates the folder, removes the earlier run's
  * files (overwrite) and starts a new record. */
 gs_status cli_outdir_prepare(cli_outdir *od);

@@ -335,47 +335,28 @@ done:
     return st;
 }
 
-static const char *file_name(const char *path) {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
 gs_status gs_da3_write_colmap(const char *out_dir, const gs_da3_prediction *p, const gs_image *photos,
-                              const char *const *paths, int process_res, int resize_method, int64_t max_points, int text,
+                              const char *const *names, int process_res, int resize_method, int64_t max_points, int text,
                               int64_t *n_points, double *mean_track) {
     const int S = p->S;
     int *wh = gs_malloc((size_t)S, 2 * sizeof *wh, "COLMAP export");
     gs_da3_view_map *maps = gs_malloc((size_t)S, sizeof *maps, "COLMAP export");
-    char **names = gs_calloc((size_t)S, sizeof *names, "COLMAP export");
     gs_colmap_model m;
     memset(&m, 0, sizeof m);
-    gs_status st = wh && maps && names ? GS_OK : GS_ERR_NOMEM;
+    gs_status st = wh && maps ? GS_OK : GS_ERR_NOMEM;
     for (int v = 0; v < S && !st; v++) {
         wh[v] = photos[v].width;
         wh[S + v] = photos[v].height;
-        /* the file name; the path as given when two photos share one */
-        const char *nm = file_name(paths[v]);
-        for (int u = 0; u < S; u++)
-            if (u != v && !strcmp(file_name(paths[u]), nm)) nm = paths[v];
-        while (nm == paths[v] && nm[0] == '.' && nm[1] == '/') nm += 2;
-        for (int u = 0; u < v; u++)
-            if (!strcmp(names[u], nm)) nm = NULL; /* the same photo twice */
-        char buf[256];
-        if (nm) snprintf(buf, sizeof buf, "%s", nm);
-        else snprintf(buf, sizeof buf, "%03d_%.200s", v, file_name(paths[v]));
-        if (!(names[v] = strdup(buf))) st = gs_error(GS_ERR_NOMEM, "out of memory");
     }
     if (!st) st = gs_da3_view_maps(p, wh, wh + S, process_res, (gs_da3_resize_method)resize_method, maps);
     gs_da3_colmap_opts o = {max_points, 0, 0};
-    if (!st) st = gs_da3_colmap_model(p, maps, photos, (const char *const *)names, &o, &m);
+    if (!st) st = gs_da3_colmap_model(p, maps, photos, names, &o, &m);
     char dir[4096];
     gs_path_join(dir, sizeof dir, out_dir, "sparse/0");
     if (!st) st = gs_colmap_model_write(dir, &m, text);
     if (!st && n_points) *n_points = m.n_points;
     if (!st && mean_track) *mean_track = m.n_points ? (double)m.track_start[m.n_points] / (double)m.n_points : 0;
     gs_colmap_model_free(&m);
-    for (int v = 0; names && v < S; v++) free(names[v]);
-    free(names);
     free(maps);
     free(wh);
     return st;

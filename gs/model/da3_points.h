@@ -68,12 +68,11 @@ gs_status gs_da3_colmap_model(const gs_da3_prediction *p, const gs_da3_view_map 
                               const char *const *names, const gs_da3_colmap_opts *o, gs_colmap_model *out);
 
 /* gs infer / gs nvs: DIR/sparse/0 (binary, or text) from the prediction and
- * the photos as loaded (paths as given: the images are named by their file
- * names, or by the path when two share a file name); max_points as
- * gs_da3_colmap_opts. *n_points and
- * *mean_track (either may be NULL) report the model. */
+ * the photos as loaded, the images named names[v] (unique file names);
+ * max_points as gs_da3_colmap_opts. *n_points and *mean_track (either may
+ * be NULL) report the model. */
 gs_status gs_da3_write_colmap(const char *out_dir, const gs_da3_prediction *p, const gs_image *photos,
-                              const char *const *paths, int process_res, int resize_method, int64_t max_points, int text,
+                              const char *const *names, int process_res, int resize_method, int64_t max_points, int text,
                               int64_t *n_points, double *mean_track);
 
 #ifdef __cplusplus

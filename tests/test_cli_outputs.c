@@ -1,0 +1,255 @@
+/* test_cli_outputs.c - what `gs infer`, `gs nvs`, `gs render` and `gs
+ * convert` write, after the review of issue 16: the photos copied beside
+ * sparse/0 (a COLMAP dataset), --overwrite neither writing over the user's
+ * files in gs's folders nor removing what the run reads, a video inside
+ * --out however it is spelt, --vis-depth in render, COLMAP binary -> text
+ * with the points, the glTF label of convert, and the export flags.
+ * Through the `gs` binary on the tiny golden checkpoints; needs GS_BIN. */
+#include "tests/test.h"
+#include "data/cameras.h"
+#include "data/image.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TINY_GS "tests/golden/da3/tiny-giant"
+#define TINY_ANY "tests/golden/da3/tiny-anyview"
+
+static int have_ffmpeg(void) { return system("ffmpeg -version > /dev/null 2>&1") == 0; }
+
+/* n 64x48 photos outN.png (different pictures); their paths, space-separated */
+static void photos(int n, char *buf, size_t size) {
+    buf[0] = 0;
+    for (int k = 0; k < n; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "out-photo%d.png", k);
+        const char *p = gs_test_tmp(name);
+        if (!gs_file_exists(p)) {
+            gs_image im;
+            if (gs_image_alloc(&im, 64, 48, 3)) return;
+            for (size_t i = 0; i < (size_t)64 * 48 * 3; i++) im.data[i] = (float)((i * (k + 5)) % 13) / 13.0f;
+            if (gs_image_write_png(p, &im, 8)) { gs_image_free(&im); return; }
+            gs_image_free(&im);
+        }
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", k ? " " : "", p);
+    }
+}
+
+static int same_bytes(const char *a, const char *b) {
+    uint8_t *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    int same = !gs_read_file(a, 1 << 26, &x, &nx) && !gs_read_file(b, 1 << 26, &y, &ny) && nx == ny && !memcmp(x, y, nx);
+    free(x);
+    free(y);
+    return same;
+}
+
+static int file_says(const char *path, const char *text) {
+    uint8_t *x = NULL;
+    size_t n = 0;
+    int ok = !gs_read_file(path, 1 << 20, &x, &n) && n == strlen(text) && !memcmp(x, text, n);
+    free(x);
+    return ok;
+}
+
+/* DIR/images holds the photos byte for byte under the names sparse/0 gives
+ * them, and the network's images are in DIR/processed. */
+TEST(cli_outputs_photos_beside_the_colmap_model) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL, p[1200], q[1200];
+    photos(3, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-colmap");
+    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    gs_cameras c;
+    snprintf(p, sizeof p, "%s/sparse/0", dir);
+    CHECK_OK(gs_cameras_read(p, NULL, &c, NULL));
+    CHECK_EQ_INT(c.n, 3);
+    for (int v = 0; v < c.n; v++) {
+        snprintf(p, sizeof p, "%s/images/%s", dir, c.cams[v].name);
+        snprintf(q, sizeof q, "%s", gs_test_tmp(c.cams[v].name));
+        CHECK_MSG(same_bytes(p, q), "%s is not a copy of %s", p, q);
+        gs_image im;
+        CHECK_OK(gs_image_read(p, &im));
+        CHECK(im.width == c.cams[v].width && im.height == c.cams[v].height); /* the model's size is the photo's */
+        gs_image_free(&im);
+    }
+    gs_cameras_free(&c);
+    snprintf(p, sizeof p, "%s/processed/out-photo0.png", dir);
+    gs_image im;
+    CHECK_OK(gs_image_read(p, &im));
+    CHECK(im.width == 56); /* the network input */
+    gs_image_free(&im);
+}
+
+/* --overwrite removes the earlier run's files only: files of the user's
+ * under the names gs would write (an export, sparse/0, frames/) stay, and
+ * the run is refused before any work. */
+TEST(cli_outputs_overwrite_spares_user_files_in_gs_folders) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL, p[1200];
+    photos(3, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-ow");
+    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --process-res 56 --quiet --out %s", ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(p, sizeof p, "%s/gaussians.spz", dir);
+    CHECK_OK(gs_write_file_atomic(p, "user", 4));
+    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --process-res 56 --quiet --overwrite --gs --export spz --out %s",
+             ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "gaussians.spz") && strstr(out, "did not write"), "%s", out ? out : "");
+    free(out);
+    CHECK(file_says(p, "user"));
+    remove(p);
+    /* a file of the user's in sparse/0 (the text model would remove the binary one) */
+    snprintf(p, sizeof p, "%s/sparse/0/notes.bin", dir);
+    CHECK_OK(gs_write_file_atomic(p, "mine", 4));
+    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --process-res 56 --quiet --overwrite --colmap-text --out %s",
+             ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "notes.bin"), "%s", out ? out : "");
+    free(out);
+    CHECK(file_says(p, "mine"));
+    remove(p);
+    /* gs nvs --save-frames: a frame of the user's */
+    if (have_ffmpeg()) {
+        snprintf(p, sizeof p, "%s/frames", dir);
+        CHECK_OK(gs_mkdirs(p));
+        snprintf(p, sizeof p, "%s/frames/00000.png", dir);
+        CHECK_OK(gs_write_file_atomic(p, "USER", 4));
+        snprintf(args, sizeof args,
+                 "nvs --model " TINY_GS " %s --process-res 56 --frames 2 --save-frames --overwrite --quiet --out %s", ph, dir);
+        CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+        CHECK_MSG(out && strstr(out, "frames/00000.png"), "%s", out ? out : "");
+        free(out);
+        CHECK(file_says(p, "USER"));
+    }
+}
+
+/* --overwrite never removes what the run reads: a render of an nvs folder's
+ * splats into that same folder is refused, and the splats stay. */
+TEST(cli_outputs_overwrite_keeps_the_inputs_of_the_run) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL, p[1200];
+    photos(2, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-inputs");
+    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --quiet --out %s", ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "render %s/gaussians.ply --cameras %s/cameras.json --overwrite --out %s", dir, dir, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "which this run reads"), "%s", out ? out : "");
+    free(out);
+    snprintf(p, sizeof p, "%s/gaussians.ply", dir);
+    CHECK(gs_file_exists(p));
+    snprintf(p, sizeof p, "%s/cameras.json", dir);
+    CHECK(gs_file_exists(p));
+    /* the photos themselves as inputs from an earlier run's images/ copies */
+    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s/images/out-photo0.png %s/images/out-photo1.png --process-res 56 "
+             "--no-video --quiet --overwrite --out %s", dir, dir, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "which this run reads"), "%s", out ? out : "");
+    free(out);
+    snprintf(p, sizeof p, "%s/images/out-photo1.png", dir);
+    CHECK(gs_file_exists(p));
+}
+
+/* gs render: a --video inside --out however it is spelt (./DIR/v.mp4, with
+ * DIR not made yet) is written and recorded; --vis-depth vcat stacks the
+ * depth below the RGB; a trajectory error counts the views it had. */
+TEST(cli_outputs_render_video_in_out_and_vis_depth) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
+    if (!have_ffmpeg()) TEST_SKIP("ffmpeg not installed");
+    char ph[2048], args[4096], *out = NULL, p[1200];
+    photos(3, ph, sizeof ph);
+    const char *src = gs_test_tmp("outs-render-src");
+    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --quiet --out %s", ph, src);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    const char *dir = gs_test_tmp("outs-render");
+    char cwd_rel[1400];
+    snprintf(cwd_rel, sizeof cwd_rel, "%s/./v.mp4", dir); /* another spelling of DIR/v.mp4 */
+    snprintf(args, sizeof args, "render %s/gaussians.ply --trajectory orbit --frames 2 --width 32 --height 24 --video %s "
+             "--vis-depth vcat --out %s", src, cwd_rel, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(p, sizeof p, "%s/.gs-outputs", dir);
+    uint8_t *rec = NULL;
+    size_t n = 0;
+    CHECK_OK(gs_read_file(p, 1 << 20, &rec, &n));
+    CHECK_MSG(rec && strstr((char *)rec, "f v.mp4\n"), "%s", rec ? (char *)rec : "");
+    free(rec);
+    snprintf(args, sizeof args, "ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 %s/v.mp4",
+             dir);
+    CHECK_EQ_INT(gs_test_run(args, &out), 0);
+    CHECK_MSG(out && strstr(out, "32,56"), "vcat of 32x24 frames is 32x(2*24+8): %s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "render %s/gaussians.ply --trajectory wobble_inter --cameras %s/cameras.json --out %s",
+             src, src, gs_test_tmp("outs-render2"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "with the 3 views of"), "%s", out ? out : "");
+    free(out);
+}
+
+/* gs convert: a binary COLMAP model to text keeps its points and tracks; a
+ * .glb output is named as glTF. The export flags: --prune-border (the
+ * default) is accepted, and refused beside --keep-all-gaussians. */
+TEST(cli_outputs_convert_colmap_points_and_glb_label) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL, p[1200];
+    photos(3, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-convert");
+    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --gs --process-res 56 --quiet --prune-border --out %s", ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    float *xyz = NULL;
+    uint8_t *rgb = NULL;
+    int64_t nb = 0, nt = 0;
+    snprintf(p, sizeof p, "%s/sparse/0", dir);
+    CHECK_OK(gs_colmap_points_read(p, &xyz, &rgb, &nb));
+    free(xyz);
+    free(rgb);
+    CHECK(nb > 0);
+    const char *txt = gs_test_tmp("outs-colmap-text");
+    snprintf(args, sizeof args, "convert %s/sparse/0 %s", dir, txt);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    CHECK_OK(gs_colmap_points_read(txt, &xyz, &rgb, &nt));
+    free(xyz);
+    free(rgb);
+    CHECK_EQ_INT(nt, nb);
+    snprintf(args, sizeof args, "convert %s/gaussians.ply %s", dir, gs_test_tmp("outs.glb"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    const char *arrow = out ? strstr(out, "->") : NULL;
+    CHECK_MSG(arrow && strstr(arrow, "(glTF KHR_gaussian_splatting,") && !strstr(arrow, "INRIA"), "%s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "nvs --model /nonexistent %s --prune-border --keep-all-gaussians --out %s", ph,
+             gs_test_tmp("outs-flags"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
+    CHECK_MSG(out && strstr(out, "--keep-all-gaussians keeps every Gaussian"), "%s", out ? out : "");
+    free(out);
+}
+
+/* gs nvs --max-points caps scene.glb as gs infer's does; 0 writes none. */
+TEST(cli_outputs_nvs_max_points_zero_no_scene_glb) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL, p[1200];
+    photos(2, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-maxp");
+    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --max-points 0 --quiet --out %s",
+             ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(p, sizeof p, "%s/scene.glb", dir);
+    CHECK(!gs_file_exists(p));
+    snprintf(p, sizeof p, "%s/gaussians.ply", dir);
+    CHECK(gs_file_exists(p));
+}
