@@ -8,6 +8,7 @@
 #include "tests/test.h"
 #include "data/cameras.h"
 #include "data/image.h"
+#include "gs/model/da3.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -252,4 +253,57 @@ TEST(cli_outputs_nvs_max_points_zero_no_scene_glb) {
     CHECK(!gs_file_exists(p));
     snprintf(p, sizeof p, "%s/gaussians.ply", dir);
     CHECK(gs_file_exists(p));
+}
+
+/* Known cameras whose centres are on one line (two of them always are)
+ * cannot align the predicted poses (Umeyama is degenerate, as in the
+ * reference): said before the model loads, not after the network. */
+TEST(cli_outputs_collinear_known_cameras_refused_before_the_model) {
+    float w2c[3 * 16];
+    memset(w2c, 0, sizeof w2c);
+    for (int v = 0; v < 3; v++) {
+        for (int k = 0; k < 4; k++) w2c[16 * v + 5 * k] = 1;
+        w2c[16 * v + 3] = (float)-v; /* centres (v, 0, 0): one line */
+    }
+    CHECK_ERR(gs_da3_check_input_cameras(w2c, 3), "on one line");
+    CHECK_ERR(gs_da3_check_input_cameras(w2c, 2), "on one line");
+    CHECK_OK(gs_da3_check_input_cameras(w2c, 1));
+    w2c[16 * 2 + 7] = -1.0f; /* the third at (2, 1, 0): a plane */
+    CHECK_OK(gs_da3_check_input_cameras(w2c, 3));
+    for (int v = 0; v < 3; v++) w2c[16 * v + 3] = w2c[16 * v + 7] = 0;
+    CHECK_ERR(gs_da3_check_input_cameras(w2c, 3), "at one point");
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL;
+    photos(2, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-cams2");
+    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "infer --model /nonexistent/model %s --cameras %s/sparse/0 --out %s", ph, dir,
+             gs_test_tmp("outs-cams2b"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "--cameras") && strstr(out, "on one line") && !strstr(out, "nonexistent"), "%s",
+              out ? out : "");
+    free(out);
+}
+
+/* Writing the splat files reports progress with an ETA, file by file, and
+ * the "wrote" lines after it; --quiet prints none of it. */
+TEST(cli_outputs_export_progress_with_eta) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL;
+    photos(2, ph, sizeof ph);
+    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --export ply,spz --out %s", ph,
+             gs_test_tmp("outs-exprog"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    const char *w = out ? strstr(out, "writing gaussians.spz") : NULL;
+    CHECK_MSG(w && strstr(out, "eta") && strstr(w, "100%") && strstr(strstr(w, "100%"), "wrote") , "%s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --export ply,spz --quiet --out %s",
+             ph, gs_test_tmp("outs-exprog2"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    CHECK_MSG(out && !strstr(out, "writing gaussians"), "%s", out);
+    free(out);
 }

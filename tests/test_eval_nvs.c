@@ -708,8 +708,24 @@ TEST(eval_nvs_cli) {
     CHECK(gs_file_exists(path));
     snprintf(path, sizeof path, "%s/contact_sheet.png", dir);
     CHECK(gs_file_exists(path));
+    /* a rerun into the folder: refused, then with --overwrite the earlier renders go (target 10, not 5) */
+    char rerun[2800];
+    snprintf(rerun, sizeof rerun,
+             "eval-nvs --model " TINY_GS " --cameras %s --llff-factor 8 --out %s --process-res 56 --context 0,9,19 "
+             "--targets 10 --metrics psnr --threads 2 --quiet", cams, dir);
+    CHECK_EQ_INT(gs_test_run_gs(rerun, &out), 1);
+    CHECK_MSG(out && strstr(out, "--overwrite"), "output: %s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "%s --overwrite", rerun);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(path, sizeof path, "%s/renders/image005.png", dir);
+    CHECK_MSG(!gs_file_exists(path), "%s stayed beside the new run", path);
+    snprintf(path, sizeof path, "%s/renders/image010.png", dir);
+    CHECK(gs_file_exists(path));
 
     /* errors: exit 1 with the reason, usage errors exit 2 */
+    dir = gs_test_tmp("nvs_cli_err");
     snprintf(args, sizeof args, "eval-nvs --model " TINY_ANY " --cameras %s --llff-factor 8 --out %s", cams, dir);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK_MSG(out && strstr(out, "da3-giant"), "output: %s", out ? out : "");

@@ -3,6 +3,7 @@
  * cameras and images. The protocol lives in gs/nvs/ (one file per stage); this file parses
  * options, prints the table and timings and writes metrics.json. */
 #include "gs/cli/cli.h"
+#include "gs/cli/outdir.h"
 #include "backbone/preprocess.h"
 #include "gs/nvs/eval_nvs.h"
 
@@ -36,7 +37,10 @@ static const char k_usage[] =
     "                        --targets among the views of this file (default: all of them)\n"
     "  --target-images DIR   the images of the target cameras (default: beside that file)\n"
     "  --llff-factor F       divide LLFF H, W, f by F (8 for images_8)\n"
-    "  --out DIR             output folder (created)\n"
+    "  --out DIR             output folder (created); one that holds an earlier run's results is\n"
+    "                        refused unless --overwrite\n"
+    "  --overwrite           remove the earlier run's files in DIR first (only those gs listed in\n"
+    "                        DIR/.gs-outputs; other files are never touched)\n"
     "  --context LIST        context views by index, e.g. 0,7,13\n"
     "  --num-context N       else N views by farthest-point sampling of the camera centres,\n"
     "                        starting at the first candidate view (default 4; the DA3 paper\n"
@@ -154,12 +158,14 @@ static int run(int argc, char **argv) {
     gs_nvs_eval_opts_default(&o);
     int *ctx_list = NULL, *tgt_list = NULL, n_ctx_list = 0, n_tgt_list = 0, have_num_context = 0;
     gs_device dev = GS_DEVICE_AUTO;
-    int rc = 2;
+    int rc = 2, overwrite = 0, od_open = 0;
+    cli_outdir od;
 #define USAGE(...) do { rc = cli_usage_error(c, __VA_ARGS__); goto done; } while (0)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--posed")) { o.posed = 1; continue; }
         if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
+        if (!strcmp(a, "--overwrite")) { overwrite = 1; continue; }
         char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-' || !a[1]) USAGE("unexpected argument '%s'", a);
         if (!v) USAGE("%s needs a value", a);
@@ -244,6 +250,18 @@ static int run(int argc, char **argv) {
 #undef USAGE
 
     rc = 1;
+    /* the output folder: an earlier run's results are refused unless --overwrite (gs/cli/outdir.h) */
+    if (cli_outdir_check(&od, "eval-nvs", o.out_dir, overwrite, o.quiet)) goto done;
+    od_open = 1;
+    {
+        gs_status fst = cli_outdir_free_path(&od, "metrics.json");
+        if (!fst) fst = cli_outdir_free_path(&od, "contact_sheet.png");
+        if (!fst) fst = cli_outdir_free_tree(&od, "renders");
+        const char *ins[] = {o.cameras_path, o.target_cameras_path, o.images_dir, o.target_images_dir, model_path};
+        for (int k = 0; k < 5 && !fst; k++)
+            if (ins[k]) fst = cli_outdir_input(&od, ins[k]);
+        if (fst) { cli_fail("eval-nvs", fst); goto done; }
+    }
     gs_da3_model m;
     const double t0 = gs_now();
     gs_status st = gs_da3_load(&m, model_path, config);
@@ -254,17 +272,22 @@ static int run(int argc, char **argv) {
         gs_da3_describe(&m, desc, sizeof desc);
         fprintf(stderr, "gs eval-nvs: %s loaded in %.2f s; %d CPU threads\n", desc, t_load, gs_num_threads());
     }
-    if ((st = gs_mkdirs(o.out_dir))) {
+    if ((st = cli_outdir_prepare(&od))) {
         gs_da3_free(&m);
         cli_fail("eval-nvs", st);
         goto done;
     }
+    char path0[1100];
     gs_nvs_eval_report r;
     st = gs_nvs_evaluate(&m, &o, &r);
     gs_da3_free(&m);
+    cli_outdir_add(&od, "renders"); /* its files made by this run; recorded also after a failure */
+    if (gs_file_exists(gs_path_join(path0, sizeof path0, o.out_dir, "contact_sheet.png")))
+        cli_outdir_add(&od, "contact_sheet.png");
     if (st) { cli_fail("eval-nvs", st); goto done; }
     char path[1100];
     st = gs_nvs_write_json(&r, gs_path_join(path, sizeof path, o.out_dir, "metrics.json"));
+    if (!st) st = cli_outdir_add(&od, "metrics.json");
     if (st) {
         gs_nvs_eval_report_free(&r);
         cli_fail("eval-nvs", st);
@@ -281,6 +304,10 @@ static int run(int argc, char **argv) {
     gs_nvs_eval_report_free(&r);
     rc = 0;
 done:
+    if (od_open) {
+        if (cli_outdir_finish(&od) && !rc) rc = cli_fail("eval-nvs", GS_ERR_IO);
+        cli_outdir_free(&od);
+    }
     free(ctx_list);
     free(tgt_list);
     return rc;

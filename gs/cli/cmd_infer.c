@@ -247,6 +247,7 @@ static int run(int argc, char **argv) {
     const int S0 = S; /* the arguments; S: the photos they gave */
     S = ph.n;
     char **names = ph.names;
+    if ((st = gs_da3_check_input_cameras(ph.w2c, S))) { cli_fail("infer", gs_error_prefix(st, "--cameras %s", cams_path)); goto done; }
     for (int v = 0; v < S; v++) { /* no photo (nor any file of the user's) is written over */
         static const char *const fmt[4] = {"depth/%s.exr", "depth/%s.png", "conf/%s.exr", "processed/%s.png"};
         char rel[400];

@@ -184,6 +184,7 @@ static int run(int argc, char **argv) {
         eff_mode = gs_traj_effective_mode(mode, S);
     }
     char **names = ph.names;
+    if ((st = gs_da3_check_input_cameras(ph.w2c, S))) { cli_fail("nvs", gs_error_prefix(st, "--cameras %s", cams_path)); goto done; }
     if ((st = cli_photos_images_free(&ph, out, &od))) { cli_fail("nvs", st); goto done; }
     if ((st = gs_da3_load(&m, model, config))) { cli_fail("nvs", st); goto done; }
     if (!m.cfg.net.has_gs_head) {

@@ -3,6 +3,7 @@
  * selection of the official gs_ply export and one writer per format. */
 #include "gs/cli/cli.h"
 #include "gs/cli/outdir.h"
+#include "gs/core/progress.h"
 #include "data/gltf.h"
 #include "data/scene.h"
 
@@ -163,20 +164,44 @@ gs_status cli_export_gaussians(const char *cmd, const char *out, const cli_expor
                     cmd, (long long)sc.n, (long long)g->n, info.trim_rows, info.trim_cols, depth_part);
         }
     }
-    char list[EXPORT_LIST_MAX], path[1200], what[64];
+    /* the files one after another under a meter (percent, ETA), weighted by
+     * their bytes (the compressed formats' encoding as ten times a byte);
+     * the "wrote" lines come after it, so that a terminal's line is not broken */
+    const export_format *fmts[N_FORMATS];
+    int nf = 0;
+    char list[EXPORT_LIST_MAX], path[1200], what[64], stage[96];
     snprintf(list, sizeof list, "%s", o->formats);
     char *save = NULL;
-    for (char *f = strtok_r(list, ",", &save); f && !st; f = strtok_r(NULL, ",", &save)) {
-        const export_format *fmt = find_format(f, strlen(f));
-        snprintf(path, sizeof path, "%s/%s", out, fmt->file);
-        if ((st = fmt->write(path, &sc, o))) break;
+    for (char *f = strtok_r(list, ",", &save); f && nf < N_FORMATS; f = strtok_r(NULL, ",", &save))
+        fmts[nf++] = find_format(f, strlen(f));
+    const int64_t K3 = 3 * gs_sh_coeffs(sc.sh_degree);
+    int64_t cost[N_FORMATS], total = 0, done = 0;
+    for (int i = 0; i < nf; i++) {
+        const char *e = fmts[i]->ext;
+        cost[i] = sc.n * (!strcmp(e, "splat") ? 32 : !strcmp(e, "spz") || !strcmp(e, "glb-spz") ? 10 * (16 + K3) : 4 * (11 + K3));
+        total += cost[i] > 0 ? cost[i] : 1;
+    }
+    char who[64];
+    snprintf(who, sizeof who, "gs %s", cmd);
+    gs_meter pm;
+    gs_meter_begin(&pm, who, quiet);
+    int written_files = 0;
+    for (int i = 0; i < nf && !st; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, fmts[i]->file);
+        snprintf(stage, sizeof stage, "writing %s", fmts[i]->file);
+        gs_meter_update(&pm, stage, done, total);
+        if ((st = fmts[i]->write(path, &sc, o))) break;
         if (od && (st = cli_outdir_add(od, path))) break;
-        if (!quiet) {
-            describe(o, fmt->ext, what, sizeof what);
-            int64_t written = sc.n - gs_scene_count_invalid(&sc);
-            fprintf(stderr, "gs %s: wrote %s (%s, %lld Gaussians, SH degree %d)\n", cmd, path, what,
-                    (long long)written, !strcmp(fmt->ext, "splat") ? 0 : sc.sh_degree);
-        }
+        done += cost[i] > 0 ? cost[i] : 1;
+        gs_meter_update(&pm, stage, done, total);
+        written_files++;
+    }
+    gs_meter_end(&pm);
+    const int64_t written = sc.n - gs_scene_count_invalid(&sc);
+    for (int i = 0; i < written_files && !quiet; i++) {
+        describe(o, fmts[i]->ext, what, sizeof what);
+        fprintf(stderr, "gs %s: wrote %s/%s (%s, %lld Gaussians, SH degree %d)\n", cmd, out, fmts[i]->file, what,
+                (long long)written, !strcmp(fmts[i]->ext, "splat") ? 0 : sc.sh_degree);
     }
     gs_scene_free(&sc);
     return st;

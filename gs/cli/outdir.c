@@ -21,7 +21,8 @@ static const char *const k_gs_names[] = {"cameras.json", "gaussians.ply", "gauss
                                          "points.ply",   "video.mp4",     "trajectory.json", "depth",
                                          "conf",         "colmap",        "frames",        "scene.glb",
                                          "gaussians.glb", "gaussians.spz.glb",
-                                         "sparse",        "processed"};
+                                         "sparse",        "processed",     "metrics.json",
+                                         "contact_sheet.png", "renders"};
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 

@@ -713,6 +713,49 @@ static gs_status align_to_user(const gs_da3_model *m, gs_da3_prediction *p, cons
     return st ? gs_error_prefix(st, "aligning the prediction to the input cameras") : GS_OK;
 }
 
+static void cam_centre(const float *w2c, int v, double c[3]) { /* -R^T t */
+    const float *E = w2c + 16 * v;
+    for (int r = 0; r < 3; r++) c[r] = -(E[0 + r] * (double)E[3] + E[4 + r] * (double)E[7] + E[8 + r] * (double)E[11]);
+}
+
+gs_status gs_da3_check_input_cameras(const float *w2c, int S) {
+    if (!w2c || S < 2) return GS_OK; /* one camera is taken as it is */
+    double mean[3] = {0, 0, 0}, c[3];
+    for (int v = 0; v < S; v++) {
+        cam_centre(w2c, v, c);
+        for (int r = 0; r < 3; r++) mean[r] += c[r] / S;
+    }
+    /* the farthest centre from the mean gives the line's direction; the
+     * centres span a plane when one is off that line by more than 1e-6 of
+     * the spread (the relative rank test of the alignment's Umeyama) */
+    double far = 0, d[3] = {0, 0, 0};
+    for (int v = 0; v < S; v++) {
+        cam_centre(w2c, v, c);
+        double e[3] = {c[0] - mean[0], c[1] - mean[1], c[2] - mean[2]};
+        double l = e[0] * e[0] + e[1] * e[1] + e[2] * e[2];
+        if (l > far) { far = l; memcpy(d, e, sizeof d); }
+    }
+    double off = 0;
+    if (far > 0) {
+        double nd = sqrt(far);
+        for (int k = 0; k < 3; k++) d[k] /= nd;
+        for (int v = 0; v < S; v++) {
+            cam_centre(w2c, v, c);
+            double e[3] = {c[0] - mean[0], c[1] - mean[1], c[2] - mean[2]};
+            double t = e[0] * d[0] + e[1] * d[1] + e[2] * d[2];
+            double q = e[0] * e[0] + e[1] * e[1] + e[2] * e[2] - t * t;
+            if (q > off) off = q;
+        }
+    }
+    if (!(far > 0) || !(off > 1e-12 * far))
+        return gs_error(GS_ERR_INVALID,
+                        "the %d known cameras have their centres %s: the alignment of the predicted poses to them "
+                        "(Umeyama, as the reference) needs 3 or more cameras not on one line (give more photos, or "
+                        "leave out the camera file)",
+                        S, far > 0 ? "on one line" : "at one point");
+    return GS_OK;
+}
+
 gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const float *user_w2c,
                        const float *user_K, const gs_da3_options *o, gs_da3_prediction *p) {
     memset(p, 0, sizeof *p);
@@ -722,6 +765,7 @@ gs_status gs_da3_infer(gs_da3_model *m, const gs_image *images, int S, const flo
     if ((user_w2c == NULL) != (user_K == NULL))
         return gs_error(GS_ERR_INVALID, "input cameras need both extrinsics and intrinsics");
     gs_status st_gs = check_gs_head(m, o); /* before the preprocessing */
+    if (!st_gs) st_gs = gs_da3_check_input_cameras(user_w2c, S);
     if (st_gs) return st_gs;
     double t0 = gs_now();
     float *x = NULL, *K_proc = NULL, *w2c_norm = NULL;

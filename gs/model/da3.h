@@ -140,6 +140,12 @@ size_t gs_da3_workspace(const gs_da3_model *m, int S, int H, int W, int with_cam
  * (with_cameras: input cameras) with options o; 0 when the sizes are invalid. */
 int64_t gs_da3_work(const gs_da3_model *m, int S, int H, int W, int with_cameras, const gs_da3_options *o);
 
+/* Known cameras (w2c [S,4,4]) the predicted poses can be aligned to: with 2
+ * or more, their centres must not all lie on one line (or at one point),
+ * where the Umeyama alignment of the reference is degenerate. gs_da3_infer
+ * checks it first; the CLI before loading the model. */
+gs_status gs_da3_check_input_cameras(const float *w2c, int S);
+
 /* DepthAnything3.inference: preprocess the images (RGB/gray/RGBA 8-bit),
  * run the network, and with user cameras (w2c [S,4,4] and K [S,3,3] in
  * pixels of the ORIGINAL images, either may be NULL) align the prediction
