@@ -127,7 +127,7 @@ static int run(int argc, char **argv) {
     gs_status st = gs_path_ends_with(out, ".json") ? gs_cameras_write_json(out, &c)
                    : (gs_mkdirs(out) ? GS_ERR_IO : gs_cameras_write_colmap_text(out, &c));
     if (st) { gs_cameras_free(&c); return cli_fail("convert", st); }
-    fprintf(stderr, "gs convert: %s (%s, %d cameras) -> %s\n", in, gs_camera_format_name(f), c.n, out);
+    fprintf(stderr, "gs convert: %s (%s, %d camera%s) -> %s\n", in, gs_camera_format_name(f), c.n, c.n == 1 ? "" : "s", out);
     gs_cameras_free(&c);
     return 0;
 }

@@ -301,7 +301,8 @@ static int run(int argc, char **argv) {
         if ((st = gs_traj_write_json(tpath, &path)) || (st = cli_outdir_add(&od, tpath))) { cli_fail("nvs", st); goto done; }
     }
     if (!quiet)
-        fprintf(stderr, "gs nvs: %d frames (%s, %dx%d) in %.2f s (%.0f ms a frame, %s); wrote %s\n", path.n,
+        fprintf(stderr, "gs nvs: %d frame%s (%s, %dx%d) in %.2f s (%.0f ms a frame, %s); wrote %s\n", path.n,
+                path.n == 1 ? "" : "s",
                 gs_traj_mode_name(eff_mode), to.width, to.height, gs_now() - t2, 1e3 * (gs_now() - t2) / (path.n ? path.n : 1),
                 gpu ? "CUDA" : "CPU", vpath);
     rc = 0;

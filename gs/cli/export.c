@@ -159,9 +159,10 @@ gs_status cli_export_gaussians(const char *cmd, const char *out, const cli_expor
                 snprintf(depth_part, sizeof depth_part, ", those deeper than their view's %gth percentile dropped",
                          o->depth_pct);
             fprintf(stderr,
-                    "gs %s: exporting %lld of %lld Gaussians (as the official gs_ply export: %d border rows and %d "
-                    "columns trimmed%s; --keep-all-gaussians keeps all)\n",
-                    cmd, (long long)sc.n, (long long)g->n, info.trim_rows, info.trim_cols, depth_part);
+                    "gs %s: exporting %lld of %lld Gaussians (as the official gs_ply export: %d border row%s and %d "
+                    "column%s trimmed%s; --keep-all-gaussians keeps all)\n",
+                    cmd, (long long)sc.n, (long long)g->n, info.trim_rows, info.trim_rows == 1 ? "" : "s",
+                    info.trim_cols, info.trim_cols == 1 ? "" : "s", depth_part);
         }
     }
     /* the files one after another under a meter (percent, ETA), weighted by
