@@ -546,6 +546,17 @@ static void spz_pack(const gs_scene *s, const int64_t *idx, const spz_layout *L,
     }
 }
 
+/* The 16-byte header of a gzip (v2/v3) file of n splats of s. */
+static void spz_put_legacy_header(uint8_t h[16], int version, int64_t n, const gs_scene *s) {
+    memset(h, 0, 16);
+    wr_u32(h, SPZ_MAGIC);
+    wr_u32(h + 4, (uint32_t)version);
+    wr_u32(h + 8, (uint32_t)n);
+    h[12] = (uint8_t)s->sh_degree;
+    h[13] = SPZ_WRITE_FRAC_BITS;
+    h[14] = s->antialiased ? SPZ_FLAG_ANTIALIASED : 0;
+}
+
 static gs_status spz_write_gzip(gs_afile *a, const uint8_t *buf, size_t n, const char *path) {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
@@ -642,13 +653,7 @@ gs_status gs_spz_write(const char *path, const gs_scene *s, int version) {
         if (version == 4) {
             st = spz_write_zstd(&a, buf + 16, &L, s->antialiased, path);
         } else {
-            memset(buf, 0, 16);
-            wr_u32(buf, SPZ_MAGIC);
-            wr_u32(buf + 4, (uint32_t)version);
-            wr_u32(buf + 8, (uint32_t)nv);
-            buf[12] = (uint8_t)s->sh_degree;
-            buf[13] = SPZ_WRITE_FRAC_BITS;
-            buf[14] = s->antialiased ? SPZ_FLAG_ANTIALIASED : 0;
+            spz_put_legacy_header(buf, version, nv, s);
             st = spz_write_gzip(&a, buf, 16 + total, path);
         }
         if (st) gs_afile_abort(&a);
@@ -683,13 +688,7 @@ gs_status gs_spz_encode(const gs_scene *s, int version, const char *name, uint8_
     }
     uint8_t *buf = gs_malloc(total, 1, "SPZ attributes");
     if (!buf) { free(idx); return gs_error_prefix(GS_ERR_NOMEM, "%s", nm); }
-    memset(buf, 0, 16);
-    wr_u32(buf, SPZ_MAGIC);
-    wr_u32(buf + 4, (uint32_t)version);
-    wr_u32(buf + 8, (uint32_t)nv);
-    buf[12] = (uint8_t)s->sh_degree;
-    buf[13] = SPZ_WRITE_FRAC_BITS;
-    buf[14] = s->antialiased ? SPZ_FLAG_ANTIALIASED : 0;
+    spz_put_legacy_header(buf, version, nv, s);
     spz_pack(s, idx, &L, buf + 16);
     free(idx);
     z_stream zs;

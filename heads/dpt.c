@@ -584,22 +584,11 @@ static gs_status forward_chunk(run *r, const float *const feats[4], int s0, int 
     return st;
 }
 
-size_t gs_dpt_plan(const gs_ctx *c, const gs_dpt_head *h, int S, int H, int W, int ray, int dump) {
-    if (!c || !h || !h->bound || S < 1 || H < 14 || W < 14 || H % 14 || W % 14) return 0;
-    gs_arena count;
-    gs_arena_counting(&count);
-    gs_ctx cc = *c;
-    cc.ws = &count;
-    run r = {&cc, &count, 1, 0, (gs_dpt_head *)h, H, W, 0.0, 0.0};
-    const float *none[4] = {NULL, NULL, NULL, NULL};
-    gs_dpt_outputs o;
-    memset(&o, 0, sizeof o);
-    if (forward_chunk(&r, none, 0, dump ? S : 1, NULL, ray, &o, NULL) != GS_OK) return 0;
-    return count.peak + gs_arena_round(r.ws_need);
-}
-
-double gs_dpt_view_cost(const gs_ctx *c, const gs_dpt_head *h, int H, int W, int ray) {
-    if (!c || !h || !h->bound || H < 14 || W < 14 || H % 14 || W % 14) return 0.0;
+/* A counting dry run of the head on nv views (nothing is computed or
+ * written): the workspace it takes (*bytes) and its cost (*cost, the
+ * progress units of gs_dpt_view_cost). sky != 0 counts the sky branch. */
+static gs_status dry_run(const gs_ctx *c, const gs_dpt_head *h, int nv, int H, int W, int ray, int sky, size_t *bytes,
+                         double *cost) {
     gs_arena count;
     gs_arena_counting(&count);
     gs_ctx cc = *c;
@@ -609,9 +598,24 @@ double gs_dpt_view_cost(const gs_ctx *c, const gs_dpt_head *h, int H, int W, int
     gs_dpt_outputs o;
     memset(&o, 0, sizeof o);
     float unused;
-    if (h->p.kind == GS_DPT_MONO && h->p.sky) o.sky = &unused; /* counts the sky branch (a dry run writes nothing) */
-    if (forward_chunk(&r, none, 0, 1, NULL, ray, &o, NULL) != GS_OK) return 0.0;
-    return r.cost;
+    if (sky) o.sky = &unused;
+    gs_status st = forward_chunk(&r, none, 0, nv, NULL, ray, &o, NULL);
+    if (bytes) *bytes = count.peak + gs_arena_round(r.ws_need);
+    if (cost) *cost = r.cost;
+    return st;
+}
+
+size_t gs_dpt_plan(const gs_ctx *c, const gs_dpt_head *h, int S, int H, int W, int ray, int dump) {
+    if (!c || !h || !h->bound || S < 1 || H < 14 || W < 14 || H % 14 || W % 14) return 0;
+    size_t bytes = 0;
+    return dry_run(c, h, dump ? S : 1, H, W, ray, 0, &bytes, NULL) == GS_OK ? bytes : 0;
+}
+
+double gs_dpt_view_cost(const gs_ctx *c, const gs_dpt_head *h, int H, int W, int ray) {
+    if (!c || !h || !h->bound || H < 14 || W < 14 || H % 14 || W % 14) return 0.0;
+    double cost = 0.0;
+    const int sky = h->p.kind == GS_DPT_MONO && h->p.sky; /* the sky branch counts too */
+    return dry_run(c, h, 1, H, W, ray, sky, NULL, &cost) == GS_OK ? cost : 0.0;
 }
 
 static gs_status check_outputs(const gs_dpt_head *h, const gs_dpt_outputs *out, const float *images, const char *what) {
