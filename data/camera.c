@@ -163,22 +163,49 @@ gs_status gs_camera_validate(const gs_camera *c, const char *what, int index) {
     return GS_OK;
 }
 
-gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images, const int *widths,
-                                  const int *heights, int n, float *w2c, float *K, const char *file) {
+/* The camera of each image: by name (stem) when every image has one, by
+ * order when none has and the counts agree; a mix, or a camera that two
+ * images would share, is an error (a silent mix would pose two photos alike). */
+static gs_status match_cameras(const gs_cameras *c, const char *const *images, int n, const char *file, int *match) {
+    int by_name = 0;
     for (int i = 0; i < n; i++) {
         char si[256], sj[256];
         gs_path_stem(images[i], si, sizeof si);
-        int f = -1;
-        for (int j = 0; j < c->n && f < 0; j++) {
+        match[i] = -1;
+        for (int j = 0; j < c->n && match[i] < 0; j++) {
             gs_path_stem(c->cams[j].name, sj, sizeof sj);
-            if (c->cams[j].name[0] && !strcmp(si, sj)) f = j;
+            if (c->cams[j].name[0] && !strcmp(si, sj)) match[i] = j;
         }
-        if (f < 0 && c->n == n) f = i;
-        if (f < 0)
-            return gs_error(GS_ERR_INVALID, "%s: no camera for image %s (%d cameras, %d images; names must match)",
-                            file, images[i], c->n, n);
-        const gs_camera *cam = &c->cams[f];
-        if (!cam->has_pose) return gs_error(GS_ERR_INVALID, "%s: camera %s has no pose", file, cam->name);
+        by_name += match[i] >= 0;
+    }
+    if (by_name == 0) {
+        if (c->n != n)
+            return gs_error(GS_ERR_INVALID, "%s: no camera for image %s (%d cameras, %d images; names must match)", file,
+                            images[0], c->n, n);
+        for (int i = 0; i < n; i++) match[i] = i;
+        return GS_OK;
+    }
+    for (int i = 0; i < n; i++) {
+        if (match[i] < 0)
+            return gs_error(GS_ERR_INVALID, "%s: no camera named like image %s, while %d other image%s matched by name "
+                            "(the cameras are matched by name for every image, or by order for none)",
+                            file, images[i], by_name, by_name == 1 ? "" : "s");
+        for (int k = 0; k < i; k++)
+            if (match[k] == match[i])
+                return gs_error(GS_ERR_INVALID, "%s: images %s and %s both match camera %s (give photos with different "
+                                "names)", file, images[k], images[i], c->cams[match[i]].name);
+    }
+    return GS_OK;
+}
+
+gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images, const int *widths,
+                                  const int *heights, int n, float *w2c, float *K, const char *file) {
+    int *match = gs_malloc((size_t)(n > 0 ? n : 1), sizeof *match, "camera match");
+    if (!match) return GS_ERR_NOMEM;
+    gs_status st = match_cameras(c, images, n, file, match);
+    for (int i = 0; i < n && !st; i++) {
+        const gs_camera *cam = &c->cams[match[i]];
+        if (!cam->has_pose) { st = gs_error(GS_ERR_INVALID, "%s: camera %s has no pose", file, cam->name); break; }
         gs_camera_to_w2c_K(cam, w2c + 16 * i, K + 9 * i);
         /* intrinsics in pixels of the image as loaded */
         double sx = cam->width > 0 ? (double)widths[i] / cam->width : 1.0;
@@ -196,7 +223,8 @@ gs_status gs_cameras_match_images(const gs_cameras *c, const char *const *images
         k[4] = (float)(cam->fy * sy);
         k[5] = (float)(cam->cy * sy);
     }
-    return GS_OK;
+    free(match);
+    return st;
 }
 
 void gs_camera_to_w2c_K(const gs_camera *c, float w2c[16], float K[9]) {

@@ -58,7 +58,7 @@ TEST(cli_info_and_convert_real_files) {
     CHECK(out && strstr(out, "antimatter15 .splat, 90854 splats"));
     free(out);
     /* cameras: transforms.json -> our JSON -> COLMAP text, 13 views each time */
-    const char *js = gs_test_tmp("lego_cams.json"), *col = gs_test_tmp("lego_colmap");
+    const char *js = gs_test_tmp("lego_cams.json"), *col = gs_test_tmp("lego_colmap_cli");
     snprintf(args, sizeof args, "convert %s %s && %s convert %s %s && %s info %s %s",
              gs_test_data("scenes/lego/transforms_train.json"), js, getenv("GS_BIN"), js, col, getenv("GS_BIN"), js, col);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);

@@ -307,3 +307,108 @@ TEST(cli_outputs_export_progress_with_eta) {
     CHECK_MSG(out && !strstr(out, "writing gaussians"), "%s", out);
     free(out);
 }
+
+/* gs convert never writes a COLMAP folder over or beside another model (nor
+ * onto its input), and refuses a text model whose points a conversion to a
+ * folder would lose. */
+TEST(cli_outputs_convert_colmap_never_over_a_model) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL, p[1200];
+    photos(3, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-cv-model");
+    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "convert %s/sparse/0 %s/sparse/0", dir, dir); /* onto itself */
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "already holds a COLMAP model"), "%s", out ? out : "");
+    free(out);
+    snprintf(p, sizeof p, "%s/sparse/0/points3D.bin", dir);
+    CHECK(gs_file_exists(p));
+    snprintf(args, sizeof args, "convert %s/cameras.json %s/sparse/0", dir, dir); /* cameras beside a binary model */
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    free(out);
+    snprintf(p, sizeof p, "%s/sparse/0/cameras.txt", dir);
+    CHECK(!gs_file_exists(p));
+    const char *txt = gs_test_tmp("outs-cv-text");
+    snprintf(args, sizeof args, "convert %s/sparse/0 %s", dir, txt);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "convert %s %s", txt, gs_test_tmp("outs-cv-text2"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "would lose"), "%s", out ? out : "");
+    free(out);
+}
+
+/* Known cameras are matched by name for every photo or by order for none:
+ * a photo without a namesake among cameras that name the others is an
+ * error, not silently given another photo's pose. */
+TEST(cli_outputs_cameras_by_name_for_all_or_by_order_for_none) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
+    char ph[2048], args[4096], *out = NULL, p[1200];
+    photos(4, ph, sizeof ph);
+    const char *dir = gs_test_tmp("outs-match");
+    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    /* out-photo1..3 match by name, X.png has no camera of its name */
+    snprintf(p, sizeof p, "%s/X.png", gs_test_tmp("outs-match-x"));
+    CHECK_OK(gs_mkdirs(gs_test_tmp("outs-match-x")));
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "cp %s %s", gs_test_tmp("out-photo0.png"), p);
+    CHECK_EQ_INT(system(cmd), 0);
+    snprintf(args, sizeof args, "infer --model /nonexistent %s %s %s %s --cameras %s/cameras.json --out %s",
+             gs_test_tmp("out-photo1.png"), p, gs_test_tmp("out-photo2.png"), gs_test_tmp("out-photo3.png"), dir,
+             gs_test_tmp("outs-match2"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+    CHECK_MSG(out && strstr(out, "no camera named like image") && strstr(out, "X"), "%s", out ? out : "");
+    free(out);
+}
+
+/* Photos sharing a file name get one unique name each (NNN_NAME), the same
+ * in depth/ as in images/ and sparse/0, even beside a photo that is named
+ * NNN_NAME itself. */
+TEST(cli_outputs_shared_photo_names_stay_unique_and_paired) {
+    NEED_GS_BIN();
+    REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
+    char args[4096], *out = NULL, p[1200], cmd[3000];
+    photos(3, p, sizeof p);
+    const char *a = gs_test_tmp("outs-dup-a"), *b = gs_test_tmp("outs-dup-b");
+    CHECK_OK(gs_mkdirs(a));
+    CHECK_OK(gs_mkdirs(b));
+    snprintf(cmd, sizeof cmd, "cp %s %s/p0.png && cp %s %s/p0.png && cp %s %s/001_p0.png", gs_test_tmp("out-photo0.png"),
+             a, gs_test_tmp("out-photo1.png"), b, gs_test_tmp("out-photo2.png"), b);
+    CHECK_EQ_INT(system(cmd), 0);
+    const char *dir = gs_test_tmp("outs-dup");
+    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s/p0.png %s/p0.png %s/001_p0.png --process-res 56 --quiet --out %s",
+             a, b, b, dir);
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
+    free(out);
+    gs_cameras c;
+    snprintf(p, sizeof p, "%s/sparse/0", dir);
+    CHECK_OK(gs_cameras_read(p, NULL, &c, NULL));
+    CHECK_EQ_INT(c.n, 3);
+    for (int v = 0; v < c.n; v++) {
+        for (int u = 0; u < v; u++) CHECK_MSG(strcmp(c.cams[u].name, c.cams[v].name), "two images named %s", c.cams[v].name);
+        char stem[256], q[1600];
+        gs_path_stem(c.cams[v].name, stem, sizeof stem);
+        snprintf(q, sizeof q, "%s/depth/%s.exr", dir, stem);
+        CHECK_MSG(gs_file_exists(q), "no %s beside images/%s", q, c.cams[v].name);
+        snprintf(q, sizeof q, "%s/images/%s", dir, c.cams[v].name);
+        CHECK(gs_file_exists(q));
+    }
+    /* the three photos are three different files in images/ */
+    snprintf(cmd, sizeof cmd, "%s/images/%s", dir, c.n == 3 ? c.cams[1].name : "");
+    char cmd2[3000];
+    snprintf(cmd2, sizeof cmd2, "%s/images/%s", dir, c.n == 3 ? c.cams[2].name : "");
+    CHECK(c.n == 3 && !same_bytes(cmd, cmd2));
+    gs_cameras_free(&c);
+    /* --dump inside --out is refused (it is written before DIR is prepared) */
+    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s/p0.png --dump %s/dump --out %s", a, gs_test_tmp("outs-dump"),
+             gs_test_tmp("outs-dump"));
+    CHECK_EQ_INT(gs_test_run_gs(args, &out), 2);
+    CHECK_MSG(out && strstr(out, "inside --out"), "%s", out ? out : "");
+    free(out);
+}

@@ -604,7 +604,7 @@ TEST(cli_infer_writes_colmap_sparse) {
              "infer --model " TINY_ANY " %s/image000.png %s/image001.png %s/image002.png --process-res 56 --out %s", ph,
              ph, ph, out);
     CHECK_EQ_INT(gs_test_run_gs(args, &o), 0);
-    CHECK_MSG(o && strstr(o, "sparse/0: COLMAP binary model, 3 images"), "%s", o ? o : "");
+    CHECK_MSG(o && strstr(o, "sparse/0 + images/: COLMAP binary model, 3 images"), "%s", o ? o : "");
     free(o);
     static const char *const files[3] = {"cameras.bin", "images.bin", "points3D.bin"};
     for (int k = 0; k < 3; k++) {
@@ -720,7 +720,7 @@ TEST(cli_nvs_writes_colmap_sparse) {
     snprintf(args, sizeof args, "nvs --model " TINY_GS " %s/image000.png %s/image001.png --process-res 56 --no-video --out %s",
              ph, ph, out);
     CHECK_EQ_INT(gs_test_run_gs(args, &o), 0);
-    CHECK_MSG(o && strstr(o, "sparse/0: COLMAP binary model, 2 images"), "%s", o ? o : "");
+    CHECK_MSG(o && strstr(o, "sparse/0 + images/: COLMAP binary model, 2 images"), "%s", o ? o : "");
     free(o);
     check_cli_model(out, 2, -1);
 }

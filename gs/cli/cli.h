@@ -35,8 +35,9 @@ char *cli_path_abs(const char *path, char *out, size_t n);
 
 /* The photos of `gs infer` / `gs nvs`: images, their stems (unique), what
  * each was given as (paths: the path, a folder's photo as DIR/NAME, a video
- * frame as NNNNNN.png), their file names (files: unique; NNN_NAME when two
- * photos share one; the COLMAP image names and DIR/images/ copies), and with
+ * frame as NNNNNN.png), their file names (files: the unique stem with the
+ * photo's extension, e.g. p0.png, 001_p0.png; the COLMAP image names and
+ * DIR/images/ copies), and with
  * a camera file their w2c [n,4,4] and K [n,3,3] (else NULL). */
 typedef struct {
     int n;

@@ -107,14 +107,24 @@ static int run(int argc, char **argv) {
                                out, *ext ? "'" : "a folder", ext, *ext ? "'" : "");
     if (*ext && strcmp(ext, ".json") && !gs_is_dir(out))
         return cli_usage_error(&cmd_convert_def, "%s: unknown output type '%s' (supported: %s)", out, ext, k_out_types);
+    if (!gs_path_ends_with(out, ".json")) { /* a COLMAP folder is written whole: never beside (or over) another model */
+        static const char *const model_files[] = {"cameras.bin", "images.bin", "points3D.bin",
+                                                  "cameras.txt", "images.txt", "points3D.txt"};
+        char mp[4200];
+        for (int k = 0; k < 6; k++)
+            if (gs_file_exists(gs_path_join(mp, sizeof mp, out, model_files[k])))
+                return cli_fail("convert", gs_error(GS_ERR_INVALID, "%s: the folder already holds a COLMAP model (%s); "
+                                                    "give a new or empty folder for OUT", out, model_files[k]));
+    }
     if (!gs_path_ends_with(out, ".json") && gs_is_dir(in)) { /* a binary COLMAP model: to text, points and tracks too */
         gs_colmap_model m;
         gs_status mst = gs_colmap_model_read(in, &m);
         if (mst == GS_OK) {
             mst = gs_colmap_model_write(out, &m, 1);
             if (!mst)
-                fprintf(stderr, "gs convert: %s (COLMAP binary model, %d images, %lld points) -> %s (COLMAP text model)\n",
-                        in, m.images.n, (long long)m.n_points, out);
+                fprintf(stderr, "gs convert: %s (COLMAP binary model, %d image%s, %lld point%s) -> %s (COLMAP text model)\n",
+                        in, m.images.n, m.images.n == 1 ? "" : "s", (long long)m.n_points, m.n_points == 1 ? "" : "s",
+                        out);
             gs_colmap_model_free(&m);
             return mst ? cli_fail("convert", mst) : 0;
         }
@@ -124,6 +134,21 @@ static int run(int argc, char **argv) {
     gs_camera_format f;
     gs_camera_read_opts o = {factor};
     if (gs_cameras_read(in, &o, &c, &f)) return cli_fail("convert", GS_ERR_FORMAT);
+    if (f == GS_CAM_COLMAP_TEXT && !gs_path_ends_with(out, ".json")) {
+        float *xyz = NULL;
+        uint8_t *rgb = NULL;
+        int64_t np = 0;
+        int has_points = gs_colmap_points_read(in, &xyz, &rgb, &np) == GS_OK && np > 0;
+        free(xyz);
+        free(rgb);
+        if (has_points) {
+            gs_cameras_free(&c);
+            return cli_fail("convert", gs_error(GS_ERR_INVALID, "%s: a COLMAP text model already, with %lld points that "
+                                                "a conversion to a COLMAP folder would lose: copy the folder instead "
+                                                "(gs convert writes a text model whole from a binary one)",
+                                                in, (long long)np));
+        }
+    }
     gs_status st = gs_path_ends_with(out, ".json") ? gs_cameras_write_json(out, &c)
                    : (gs_mkdirs(out) ? GS_ERR_IO : gs_cameras_write_colmap_text(out, &c));
     if (st) { gs_cameras_free(&c); return cli_fail("convert", st); }

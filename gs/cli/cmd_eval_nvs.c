@@ -281,7 +281,8 @@ static int run(int argc, char **argv) {
     gs_nvs_eval_report r;
     st = gs_nvs_evaluate(&m, &o, &r);
     gs_da3_free(&m);
-    cli_outdir_add(&od, "renders"); /* its files made by this run; recorded also after a failure */
+    if (gs_is_dir(gs_path_join(path0, sizeof path0, o.out_dir, "renders")))
+        cli_outdir_add(&od, "renders"); /* its files made by this run; recorded also after a failure */
     if (gs_file_exists(gs_path_join(path0, sizeof path0, o.out_dir, "contact_sheet.png")))
         cli_outdir_add(&od, "contact_sheet.png");
     if (st) { cli_fail("eval-nvs", st); goto done; }

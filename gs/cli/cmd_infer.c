@@ -160,7 +160,7 @@ static gs_status write_outputs(const char *out, const gs_da3_prediction *p, char
             if ((st = cli_write_points(gs_path_join(path, sizeof path, out, "points.ply"), glb, p, max_points, &n)) ||
                 (st = cli_outdir_add(od, "points.ply")) || (st = cli_outdir_add(od, "scene.glb")))
                 return st;
-            if (!quiet) fprintf(stderr, "gs infer: %s/points.ply, %s: %lld points\n", out, glb, (long long)n);
+            if (!quiet) fprintf(stderr, "gs infer: %s/points.ply, %s: %lld point%s\n", out, glb, (long long)n, n == 1 ? "" : "s");
         }
     }
     if (p->gaussians.n > 0) {
@@ -232,6 +232,14 @@ static int run(int argc, char **argv) {
     if (eo.given && !o.infer_gs) { free(images); return cli_usage_error(&cmd_infer_def, "--export, --keep-all-gaussians, --max-depth-percentile, --sh-dc-only and --spz-version need --gs"); }
     /* the folders are checked before the photos, the model or the network (nothing is written yet) */
     if (dump_dir && cli_dir_writable("--dump", dump_dir)) { free(images); return cli_fail("infer", GS_ERR_IO); }
+    if (dump_dir) { /* the dumps are written during the network, before DIR is prepared (and cleaned by --overwrite) */
+        char da[4096], oa[4096];
+        if (cli_path_abs(dump_dir, da, sizeof da) && cli_path_abs(out, oa, sizeof oa) &&
+            (!strcmp(da, oa) || (!strncmp(da, oa, strlen(oa)) && da[strlen(oa)] == '/'))) {
+            free(images);
+            return cli_usage_error(&cmd_infer_def, "--dump %s is inside --out %s: give a folder outside it", dump_dir, out);
+        }
+    }
     cli_outdir od;
     if (cli_outdir_check(&od, "infer", out, overwrite, o.quiet)) { cli_outdir_free(&od); free(images); return 1; }
 
@@ -312,16 +320,7 @@ static int run(int argc, char **argv) {
         goto done;
     }
     if (p.extrinsics && p.intrinsics) {
-        int64_t np = 0;
-        double tl = 0;
-        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)ph.files, o.process_res, o.resize_method,
-                                      max_points, colmap_text, &np, &tl)) ||
-            (st = cli_outdir_add(&od, "sparse")) || (st = cli_photos_write_images(&ph, out, &od))) {
-            cli_fail("infer", st);
-            goto done;
-        }
-        if (!o.quiet) fprintf(stderr, "gs infer: %s/sparse/0: COLMAP %s model, %d images, %lld points, mean track %.2f\n",
-                              out, colmap_text ? "text" : "binary", S, (long long)np, tl);
+        if ((st = cli_write_colmap("infer", out, &p, &ph, &o, max_points, colmap_text, &od))) { cli_fail("infer", st); goto done; }
     }
     if (!o.quiet) fprintf(stderr, "gs infer: wrote %s\n", out);
     rc = 0;

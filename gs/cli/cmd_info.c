@@ -185,7 +185,7 @@ static int info_colmap_points(const char *path, int binary) {
     printf("  points3D %lld, observations %lld, mean track %.3f, in 2+ views %lld, mean error %.4g px\n",
            (long long)m.n_points, (long long)nobs, m.n_points ? (double)nobs / (double)m.n_points : 0.0,
            (long long)multi, m.n_points ? err / (double)m.n_points : 0.0);
-    printf("  2D points %lld in %d images\n", (long long)m.p2d_start[m.images.n], m.images.n);
+    printf("  2D points %lld in %d image%s\n", (long long)m.p2d_start[m.images.n], m.images.n, m.images.n == 1 ? "" : "s");
     gs_colmap_model_free(&m);
     return 0;
 }

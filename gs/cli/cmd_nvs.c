@@ -226,16 +226,7 @@ static int run(int argc, char **argv) {
         if ((st = gs_cameras_write_json(cpath, &in_cams)) || (st = cli_outdir_add(&od, cpath))) { cli_fail("nvs", st); goto done; }
     }
     if (p.extrinsics && p.intrinsics) { /* the output cameras with their own depth */
-        int64_t np = 0;
-        double tl = 0;
-        if ((st = gs_da3_write_colmap(out, &p, ph.imgs, (const char *const *)ph.files, o.process_res, o.resize_method,
-                                      max_points, colmap_text, &np, &tl)) ||
-            (st = cli_outdir_add(&od, "sparse")) || (st = cli_photos_write_images(&ph, out, &od))) {
-            cli_fail("nvs", st);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "gs nvs: %s/sparse/0: COLMAP %s model, %d images, %lld points, mean track %.2f\n",
-                            out, colmap_text ? "text" : "binary", S, (long long)np, tl);
+        if ((st = cli_write_colmap("nvs", out, &p, &ph, &o, max_points, colmap_text, &od))) { cli_fail("nvs", st); goto done; }
     }
     if (no_video) { rc = 0; goto done; }
 

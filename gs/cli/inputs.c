@@ -199,8 +199,14 @@ static gs_status add_photo(cli_photos *ph, char **labels, const char *label, gs_
         return gs_error(GS_ERR_NOMEM, "out of memory");
     }
     gs_path_stem(label, name, 256);
-    for (int j = 0; j < i; j++)
-        if (!strcmp(name, ph->names[j])) snprintf(name, 256, "%03d_%.200s", i, ph->names[j]);
+    char stem[256];
+    snprintf(stem, sizeof stem, "%s", name);
+    for (int k = 0, clash = 1; clash; k++) { /* NNN_STEM (NNN the view; then NNN_K_STEM) until no view has it */
+        clash = 0;
+        for (int j = 0; j < i && !clash; j++) clash = !strcmp(name, ph->names[j]);
+        if (clash && k == 0) snprintf(name, 256, "%03d_%.200s", i, stem);
+        else if (clash) snprintf(name, 256, "%03d_%d_%.200s", i, k, stem);
+    }
     ph->imgs[i] = *im;
     memset(im, 0, sizeof *im);
     ph->names[i] = name;
@@ -291,13 +297,10 @@ int cli_photos_load(const char *cmd, char **paths, int n, const cli_input_opts *
     }
     ph->paths = labels;
     if (!st && !(ph->files = calloc((size_t)ph->n, sizeof *ph->files))) st = gs_error(GS_ERR_NOMEM, "out of memory");
-    for (int v = 0; !st && v < ph->n; v++) { /* the file name; NNN_NAME when another photo has it too */
-        const char *nm = file_name(labels[v]);
-        int shared = 0;
-        for (int u = 0; u < ph->n; u++) shared |= u != v && !strcmp(file_name(labels[u]), nm);
+    for (int v = 0; !st && v < ph->n; v++) { /* the unique stem with the photo's extension: p0.png, 001_p0.png */
+        const char *base = file_name(labels[v]), *dot = strrchr(base, '.');
         char buf[300];
-        if (shared) snprintf(buf, sizeof buf, "%03d_%.250s", v, nm);
-        else snprintf(buf, sizeof buf, "%.250s", nm);
+        snprintf(buf, sizeof buf, "%s%.40s", ph->names[v], dot && dot != base ? dot : "");
         if (!(ph->files[v] = strdup(buf))) st = gs_error(GS_ERR_NOMEM, "out of memory");
     }
     free(src);

@@ -246,7 +246,10 @@ static gs_status free_tree(const cli_outdir *od, const char *rel, int depth) {
         struct stat sb;
         if (lstat(f, &sb) != 0) continue;
         if (S_ISDIR(sb.st_mode)) st = depth < WALK_DEPTH ? free_tree(od, r, depth + 1) : GS_OK;
-        else st = cli_outdir_free_path(od, r);
+        else if (cli_outdir_free_path(od, r))
+            st = gs_error(GS_ERR_INVALID, "--out %s: %s is there and gs did not write it, in %s/%s where gs writes (and "
+                          "removes the other COLMAP layout's files): move it away or choose another folder",
+                          od->dir, f, od->dir, rel);
     }
     closedir(d);
     return st;
