@@ -412,3 +412,26 @@ TEST(cli_outputs_shared_photo_names_stay_unique_and_paired) {
     CHECK_MSG(out && strstr(out, "inside --out"), "%s", out ? out : "");
     free(out);
 }
+
+/* gs eval-nvs checks its split, metrics and LPIPS weights before the
+ * checkpoint is read: with a model that does not exist, the option is named. */
+TEST(cli_outputs_eval_nvs_options_before_the_model) {
+    NEED_GS_BIN();
+    if (!gs_test_data_dir()) TEST_SKIP("../shared/data absent");
+    const char *cams = gs_test_data("scenes/fern/poses_bounds.npy");
+    if (!gs_file_exists(cams)) TEST_SKIP("no fern scene in ../shared/data");
+    static const char *const cases[][2] = {{"--context 0,99", "context view 99 is out of range"},
+                                           {"--targets 99", "target view 99 is out of range"},
+                                           {"--num-context 1", "at least 2 context views"},
+                                           {"--metrics lpips --lpips-weights /nonexistent.safetensors", "LPIPS weights"}};
+    for (int k = 0; k < 4; k++) {
+        char args[3000], *out = NULL;
+        snprintf(args, sizeof args, "eval-nvs --model /nonexistent/model --cameras %s --llff-factor 8 --out %s %s", cams,
+                 gs_test_tmp("outs-evnvs"), cases[k][0]);
+        CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
+        CHECK_MSG(out && strstr(out, cases[k][1]) && !strstr(out, "nonexistent/model"), "%s: %s", cases[k][0],
+                  out ? out : "");
+        free(out);
+        CHECK(!gs_file_exists(gs_test_tmp("outs-evnvs")));
+    }
+}

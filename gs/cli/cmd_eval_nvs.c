@@ -250,6 +250,8 @@ static int run(int argc, char **argv) {
 #undef USAGE
 
     rc = 1;
+    /* the cameras, images, split and metrics before the checkpoint is read */
+    if (gs_nvs_check(&o)) { cli_fail("eval-nvs", GS_ERR_INVALID); goto done; }
     /* the output folder: an earlier run's results are refused unless --overwrite (gs/cli/outdir.h) */
     if (cli_outdir_check(&od, "eval-nvs", o.out_dir, overwrite, o.quiet)) goto done;
     od_open = 1;

@@ -183,6 +183,11 @@ typedef struct {
  * da3nested-giant-large). With o->out_dir: renders/NAME.png and
  * contact_sheet.png are written there (atomically). */
 gs_status gs_nvs_evaluate(gs_da3_model *model, const gs_nvs_eval_opts *o, gs_nvs_eval_report *out);
+/* Everything gs_nvs_evaluate checks before the network, without a model:
+ * the options, the camera files and image headers, the context/target
+ * split (indices in range, enough context views), the LPIPS weights. The
+ * CLI calls it before loading the checkpoint. */
+gs_status gs_nvs_check(const gs_nvs_eval_opts *o);
 void gs_nvs_eval_report_free(gs_nvs_eval_report *r);
 /* metrics.json: every field of the report; +inf PSNR as "inf". Atomic. */
 gs_status gs_nvs_write_json(const gs_nvs_eval_report *r, const char *path);

@@ -36,7 +36,7 @@ void gs_nvs_eval_opts_default(gs_nvs_eval_opts *o) {
 static gs_status check_opts(nvs_run *r) {
     const gs_da3_model *model = r->model;
     gs_nvs_eval_opts *o = &r->o;
-    if (!model->cfg.net.has_gs_head)
+    if (model && !model->cfg.net.has_gs_head)
         return gs_error(GS_ERR_UNSUPPORTED,
                         "model %s has no 3DGS head: novel views need da3-giant or da3nested-giant-large",
                         model->cfg.model_name[0] ? model->cfg.model_name : model->path);
@@ -62,8 +62,10 @@ static void report_begin(nvs_run *r) {
     gs_nvs_eval_report *out = r->out;
     const gs_nvs_scene *sc = &r->sc;
     const gs_nvs_eval_opts *o = &r->o;
-    snprintf(out->model, sizeof out->model, "%s", r->model->path);
-    gs_da3_describe(r->model, out->model_desc, sizeof out->model_desc);
+    if (r->model) { /* none in gs_nvs_check */
+        snprintf(out->model, sizeof out->model, "%s", r->model->path);
+        gs_da3_describe(r->model, out->model_desc, sizeof out->model_desc);
+    }
     snprintf(out->cameras, sizeof out->cameras, "%s", o->cameras_path);
     snprintf(out->camera_format, sizeof out->camera_format, "%s", gs_camera_format_name(sc->format));
     snprintf(out->images_dir, sizeof out->images_dir, "%s", sc->images_dir);
@@ -101,6 +103,28 @@ static void run_free(nvs_run *r) {
     gs_scene_free(&r->gsc);
     gs_da3_prediction_free(&r->p);
     gs_nvs_scene_free(&r->sc);
+}
+
+gs_status gs_nvs_check(const gs_nvs_eval_opts *o_in) {
+    if (!o_in) return gs_error(GS_ERR_INVALID, "eval-nvs: NULL argument");
+    nvs_run r;
+    gs_nvs_eval_report rep;
+    memset(&r, 0, sizeof r);
+    memset(&rep, 0, sizeof rep);
+    r.o = *o_in;
+    r.o.log = NULL; /* the run says it all again */
+    r.out = &rep;
+    gs_status st = check_opts(&r);
+    if (!st)
+        st = gs_nvs_scene_load_pair(r.o.cameras_path, r.o.images_dir, r.o.target_cameras_path, r.o.target_images_dir,
+                                    r.o.llff_factor, r.o.bg, &r.sc);
+    if (!st) {
+        report_begin(&r);
+        st = nvs_split(&r);
+    }
+    run_free(&r);
+    gs_nvs_eval_report_free(&rep);
+    return st;
 }
 
 gs_status gs_nvs_evaluate(gs_da3_model *model, const gs_nvs_eval_opts *o_in, gs_nvs_eval_report *out) {
