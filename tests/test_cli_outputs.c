@@ -10,6 +10,7 @@
 #include "data/image.h"
 #include "gs/model/da3.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,19 @@ static void photos(int n, char *buf, size_t size) {
     }
 }
 
+/* `gs ARGS` with ARGS formatted; its exit status (the output is dropped) */
+static int run_gs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run_gs(const char *fmt, ...) {
+    char args[8192], *out = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    int rc = gs_test_run_gs(args, &out);
+    free(out);
+    return rc;
+}
+
 static int same_bytes(const char *a, const char *b) {
     uint8_t *x = NULL, *y = NULL;
     size_t nx = 0, ny = 0;
@@ -58,12 +72,10 @@ static int file_says(const char *path, const char *text) {
 TEST(cli_outputs_photos_beside_the_colmap_model) {
     NEED_GS_BIN();
     REQUIRE_GOLDEN(TINY_ANY "/model.safetensors");
-    char ph[2048], args[4096], *out = NULL, p[1200], q[1200];
+    char ph[2048], p[1200], q[1200];
     photos(3, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-colmap");
-    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir), 0);
     gs_cameras c;
     snprintf(p, sizeof p, "%s/sparse/0", dir);
     CHECK_OK(gs_cameras_read(p, NULL, &c, NULL));
@@ -94,9 +106,7 @@ TEST(cli_outputs_overwrite_spares_user_files_in_gs_folders) {
     char ph[2048], args[4096], *out = NULL, p[1200];
     photos(3, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-ow");
-    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --process-res 56 --quiet --out %s", ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("infer --model " TINY_GS " %s --process-res 56 --quiet --out %s", ph, dir), 0);
     snprintf(p, sizeof p, "%s/gaussians.spz", dir);
     CHECK_OK(gs_write_file_atomic(p, "user", 4));
     snprintf(args, sizeof args, "infer --model " TINY_GS " %s --process-res 56 --quiet --overwrite --gs --export spz --out %s",
@@ -139,9 +149,7 @@ TEST(cli_outputs_overwrite_keeps_the_inputs_of_the_run) {
     char ph[2048], args[4096], *out = NULL, p[1200];
     photos(2, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-inputs");
-    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --quiet --out %s", ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("nvs --model " TINY_GS " %s --process-res 56 --no-video --quiet --out %s", ph, dir), 0);
     snprintf(args, sizeof args, "render %s/gaussians.ply --cameras %s/cameras.json --overwrite --out %s", dir, dir, dir);
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK_MSG(out && strstr(out, "which this run reads"), "%s", out ? out : "");
@@ -170,16 +178,12 @@ TEST(cli_outputs_render_video_in_out_and_vis_depth) {
     char ph[2048], args[4096], *out = NULL, p[1200];
     photos(3, ph, sizeof ph);
     const char *src = gs_test_tmp("outs-render-src");
-    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --quiet --out %s", ph, src);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("nvs --model " TINY_GS " %s --process-res 56 --no-video --quiet --out %s", ph, src), 0);
     const char *dir = gs_test_tmp("outs-render");
     char cwd_rel[1400];
     snprintf(cwd_rel, sizeof cwd_rel, "%s/./v.mp4", dir); /* another spelling of DIR/v.mp4 */
-    snprintf(args, sizeof args, "render %s/gaussians.ply --trajectory orbit --frames 2 --width 32 --height 24 --video %s "
-             "--vis-depth vcat --out %s", src, cwd_rel, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("render %s/gaussians.ply --trajectory orbit --frames 2 --width 32 --height 24 --video %s "
+             "--vis-depth vcat --out %s", src, cwd_rel, dir), 0);
     snprintf(p, sizeof p, "%s/.gs-outputs", dir);
     uint8_t *rec = NULL;
     size_t n = 0;
@@ -207,9 +211,7 @@ TEST(cli_outputs_convert_colmap_points_and_glb_label) {
     char ph[2048], args[4096], *out = NULL, p[1200];
     photos(3, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-convert");
-    snprintf(args, sizeof args, "infer --model " TINY_GS " %s --gs --process-res 56 --quiet --prune-border --out %s", ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("infer --model " TINY_GS " %s --gs --process-res 56 --quiet --prune-border --out %s", ph, dir), 0);
     float *xyz = NULL;
     uint8_t *rgb = NULL;
     int64_t nb = 0, nt = 0;
@@ -219,9 +221,7 @@ TEST(cli_outputs_convert_colmap_points_and_glb_label) {
     free(rgb);
     CHECK(nb > 0);
     const char *txt = gs_test_tmp("outs-colmap-text");
-    snprintf(args, sizeof args, "convert %s/sparse/0 %s", dir, txt);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("convert %s/sparse/0 %s", dir, txt), 0);
     CHECK_OK(gs_colmap_points_read(txt, &xyz, &rgb, &nt));
     free(xyz);
     free(rgb);
@@ -242,13 +242,11 @@ TEST(cli_outputs_convert_colmap_points_and_glb_label) {
 TEST(cli_outputs_nvs_max_points_zero_no_scene_glb) {
     NEED_GS_BIN();
     REQUIRE_GOLDEN(TINY_GS "/model.safetensors");
-    char ph[2048], args[4096], *out = NULL, p[1200];
+    char ph[2048], p[1200];
     photos(2, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-maxp");
-    snprintf(args, sizeof args, "nvs --model " TINY_GS " %s --process-res 56 --no-video --max-points 0 --quiet --out %s",
-             ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("nvs --model " TINY_GS " %s --process-res 56 --no-video --max-points 0 --quiet --out %s",
+             ph, dir), 0);
     snprintf(p, sizeof p, "%s/scene.glb", dir);
     CHECK(!gs_file_exists(p));
     snprintf(p, sizeof p, "%s/gaussians.ply", dir);
@@ -277,9 +275,7 @@ TEST(cli_outputs_collinear_known_cameras_refused_before_the_model) {
     char ph[2048], args[4096], *out = NULL;
     photos(2, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-cams2");
-    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir), 0);
     snprintf(args, sizeof args, "infer --model /nonexistent/model %s --cameras %s/sparse/0 --out %s", ph, dir,
              gs_test_tmp("outs-cams2b"));
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
@@ -317,9 +313,7 @@ TEST(cli_outputs_convert_colmap_never_over_a_model) {
     char ph[2048], args[4096], *out = NULL, p[1200];
     photos(3, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-cv-model");
-    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir), 0);
     snprintf(args, sizeof args, "convert %s/sparse/0 %s/sparse/0", dir, dir); /* onto itself */
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK_MSG(out && strstr(out, "already holds a COLMAP model"), "%s", out ? out : "");
@@ -332,9 +326,7 @@ TEST(cli_outputs_convert_colmap_never_over_a_model) {
     snprintf(p, sizeof p, "%s/sparse/0/cameras.txt", dir);
     CHECK(!gs_file_exists(p));
     const char *txt = gs_test_tmp("outs-cv-text");
-    snprintf(args, sizeof args, "convert %s/sparse/0 %s", dir, txt);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("convert %s/sparse/0 %s", dir, txt), 0);
     snprintf(args, sizeof args, "convert %s %s", txt, gs_test_tmp("outs-cv-text2"));
     CHECK_EQ_INT(gs_test_run_gs(args, &out), 1);
     CHECK_MSG(out && strstr(out, "would lose"), "%s", out ? out : "");
@@ -350,9 +342,7 @@ TEST(cli_outputs_cameras_by_name_for_all_or_by_order_for_none) {
     char ph[2048], args[4096], *out = NULL, p[1200];
     photos(4, ph, sizeof ph);
     const char *dir = gs_test_tmp("outs-match");
-    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("infer --model " TINY_ANY " %s --process-res 56 --quiet --out %s", ph, dir), 0);
     /* out-photo1..3 match by name, X.png has no camera of its name */
     snprintf(p, sizeof p, "%s/X.png", gs_test_tmp("outs-match-x"));
     CHECK_OK(gs_mkdirs(gs_test_tmp("outs-match-x")));
@@ -382,10 +372,8 @@ TEST(cli_outputs_shared_photo_names_stay_unique_and_paired) {
              a, gs_test_tmp("out-photo1.png"), b, gs_test_tmp("out-photo2.png"), b);
     CHECK_EQ_INT(system(cmd), 0);
     const char *dir = gs_test_tmp("outs-dup");
-    snprintf(args, sizeof args, "infer --model " TINY_ANY " %s/p0.png %s/p0.png %s/001_p0.png --process-res 56 --quiet --out %s",
-             a, b, b, dir);
-    CHECK_EQ_INT(gs_test_run_gs(args, &out), 0);
-    free(out);
+    CHECK_EQ_INT(run_gs("infer --model " TINY_ANY " %s/p0.png %s/p0.png %s/001_p0.png --process-res 56 --quiet --out %s",
+             a, b, b, dir), 0);
     gs_cameras c;
     snprintf(p, sizeof p, "%s/sparse/0", dir);
     CHECK_OK(gs_cameras_read(p, NULL, &c, NULL));
