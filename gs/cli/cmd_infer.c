@@ -29,6 +29,8 @@ static const char k_usage[] =
     "  DIR/sparse/0/                             COLMAP binary model: cameras at the photos' own\n"
     "                                            sizes, images named as given, points3D from the\n"
     "                                            confident depth with multi-view tracks\n"
+    "  DIR/images/FILE                           the photos under those names (a copy; a video\n"
+    "                                            frame as PNG): DIR is a COLMAP dataset\n"
     "  DIR/points.ply                            a coloured point cloud of the confident depth\n"
     "  DIR/scene.glb                             that cloud and the camera frusta (as DA3's GLB export)\n"
     "  DIR/gaussians.ply                         3D Gaussians (--gs; da3-giant, da3nested-giant-large),\n"

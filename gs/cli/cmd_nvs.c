@@ -30,9 +30,9 @@ static const char k_usage[] =
     "degree 2; --export for more formats, --keep-all-gaussians for every Gaussian),\n"
     "DIR/cameras.json (the predicted input cameras, in the splats' frame), DIR/sparse/0 (a COLMAP\n"
     "binary model of the photos at their own sizes with points3D and tracks from the confident\n"
-    "depth, in the frame of the predicted depth), DIR/scene.glb (point cloud + camera frusta, as\n"
-    "DA3's GLB export), DIR/video.mp4 and DIR/trajectory.json (the cameras of the video's frames,\n"
-    "gs-cameras JSON).\n"
+    "depth, in the frame of the predicted depth) with the photos in DIR/images, DIR/scene.glb\n"
+    "(point cloud + camera frusta, as DA3's GLB export), DIR/video.mp4 and DIR/trajectory.json\n"
+    "(the cameras of the video's frames, gs-cameras JSON).\n"
     "\n"
     CLI_INPUT_HELP
     "  --model PATH          Hugging Face model folder or .safetensors (+ --config NAME)\n"
